@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+// canonedit: model editing with canonical examples.
+//
+// Layout (see README.md):
+//   Sources/Host/Kernels  C compute kernels (always optimised, AVX2 picked at run time)
+//   Sources/Host/Core     HostCore: tensors, models, weight files, tokenizers, training, evaluation
+//   Sources/Host/CLI      the `canonedit` command
+//   Sources/PluginAPI     the versioned C header that plugins are written against
+//   Plugins/*             editing methods, each its own dynamic library
+import PackageDescription
+
+// Kernels are hot loops: build them optimised even in debug so that tests on the real
+// model run in seconds. Each hot function carries target_clones("arch=haswell","default"),
+// so the binary still runs on any x86-64.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "canonedit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "canonedit", targets: ["CanonEditCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "PluginAPI", path: "Sources/PluginAPI"),
+        .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels",
+                cSettings: kernelFlags),
+        .target(name: "HostCore", dependencies: ["CBLAS", "Kernels", "PluginAPI"],
+                path: "Sources/Host/Core", swiftSettings: v5),
+        .executableTarget(name: "CanonEditCLI",
+                          dependencies: ["HostCore",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/Host/CLI", swiftSettings: v5),
+        .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
+                    path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
+    ]
+)

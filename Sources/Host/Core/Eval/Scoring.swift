@@ -1,0 +1,101 @@
+/// Model-agnostic questions asked of a causal LM: log-probabilities of continuations,
+/// per-token NLL of a text, next-token logits, and generation.
+public enum Scoring {
+    /// Summed log p(suffix | prefix) with the two id lists simply concatenated (no BOS).
+    public static func suffixLogProb(_ model: CausalLM, prefix: [Int32], suffix: [Int32]) throws -> (sum: Double, perToken: [Float]) {
+        guard !prefix.isEmpty, !suffix.isEmpty else { throw CanonEditError("prefix and suffix must both be non-empty") }
+        let ids = prefix + suffix
+        let rows = Array((prefix.count - 1)..<(ids.count - 1))
+        let head = TokenNLL(rows: rows, targets: rows.map { ids[$0 + 1] })
+        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false)
+        let lp = head.nll.map { -$0 }
+        return (lp.reduce(0.0) { $0 + Double($1) }, lp)
+    }
+
+    /// Per-token NLL of every token after the first. Texts longer than the context are cut
+    /// into consecutive windows, each scored on its own.
+    public static func tokenNLL(_ model: CausalLM, ids: [Int32]) throws -> [Float] {
+        var out: [Float] = []
+        var start = 0
+        while start < ids.count - 1 {
+            let window = Array(ids[start..<min(ids.count, start + model.contextLength)])
+            let head = TokenNLL(nextTokensOf: window, B: 1, T: window.count)
+            try model.run(tokens: window, B: 1, T: window.count, head: head, train: false)
+            out += head.nll
+            start += window.count
+        }
+        return out
+    }
+
+    /// Logits (V) at the last position.
+    public static func lastLogits(_ model: CausalLM, ids: [Int32]) throws -> [Float] {
+        let head = LogitRows(rows: [ids.count - 1])
+        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false)
+        return Array(head.row(0))
+    }
+
+    /// Greedy (temperature 0) or sampled continuation of `prompt`.
+    public static func generate(_ model: CausalLM, prompt: [Int32], maxTokens: Int, temperature: Double = 0,
+                                seed: UInt64 = 0, stop: Set<Int32> = []) throws -> [Int32] {
+        var ids = prompt
+        var rng = SeededRandom(seed: seed)
+        var out: [Int32] = []
+        for _ in 0..<maxTokens {
+            if ids.count >= model.contextLength { break }
+            let logits = try lastLogits(model, ids: ids)
+            let next = temperature <= 0 ? argmax(logits) : sample(logits, temperature: temperature, rng: &rng)
+            out.append(next)
+            ids.append(next)
+            if stop.contains(next) { break }
+        }
+        return out
+    }
+
+    public static func argmax(_ x: [Float]) -> Int32 {
+        var best = 0
+        for i in 1..<x.count where x[i] > x[best] { best = i }
+        return Int32(best)
+    }
+
+    public static func sample(_ logits: [Float], temperature: Double, rng: inout SeededRandom) -> Int32 {
+        let m = logits.max() ?? 0
+        var p = logits.map { Foundation.exp(Double($0 - m) / temperature) }
+        let total = p.reduce(0, +)
+        var u = rng.nextDouble() * total
+        for i in 0..<p.count {
+            u -= p[i]
+            if u <= 0 { return Int32(i) }
+        }
+        p.removeAll()
+        return Int32(logits.count - 1)
+    }
+
+    /// Indices and log-probabilities of the k most likely next tokens.
+    public static func topK(_ logits: [Float], k: Int) -> [(id: Int32, logProb: Double)] {
+        let m = Double(logits.max() ?? 0)
+        let lse = m + Foundation.log(logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) })
+        let idx = logits.indices.sorted { logits[$0] > logits[$1] }.prefix(k)
+        return idx.map { (Int32($0), Double(logits[$0]) - lse) }
+    }
+}
+
+import Foundation
+
+/// Deterministic random numbers from a seed (SplitMix64), identical on every machine.
+public struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    public mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// Standard normal (Box-Muller).
+    public mutating func normal() -> Double {
+        let u = max(nextDouble(), 1e-300), v = nextDouble()
+        return (-2 * Foundation.log(u)).squareRoot() * Foundation.cos(2 * Double.pi * v)
+    }
+}

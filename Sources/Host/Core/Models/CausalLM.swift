@@ -1,0 +1,45 @@
+/// A causal language model the host can run: forward over a (B, T) batch of token ids,
+/// a head that turns the final hidden states into logits row by row, and (when training)
+/// the backward pass that accumulates into each trainable parameter's `grad`.
+public protocol CausalLM: AnyObject {
+    var architecture: String { get }
+    var vocabSize: Int { get }
+    var contextLength: Int { get }
+    var layerCount: Int { get }
+    /// Every parameter, named as Hugging Face names them.
+    var parameters: [Parameter] { get }
+    /// Runs `tokens` (B*T ids, row b*T+t) through the model. The head is given the logits of
+    /// the rows it asks for; with `train` its gradients are propagated to every parameter
+    /// whose `requiresGrad` is set.
+    func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool) throws
+}
+
+extension CausalLM {
+    public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+
+    /// Freezes everything, or trains everything.
+    public func setTrainable(_ on: Bool) { for p in parameters { p.requiresGrad = on } }
+    public func zeroGrads() { for p in parameters { p.grad?.zero() } }
+
+    func checkBatch(_ tokens: [Int32], B: Int, T: Int) throws {
+        guard B >= 1, T >= 1, tokens.count == B * T else {
+            throw CanonEditError("batch of \(tokens.count) ids does not match B=\(B) × T=\(T)")
+        }
+        guard T <= contextLength else {
+            throw CanonEditError("sequence of \(T) tokens is longer than the model's context of \(contextLength)")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= vocabSize }) {
+            throw CanonEditError("token id \(bad) is outside the vocabulary of \(vocabSize)")
+        }
+    }
+}
+
+/// What the head computes from logits. The model gathers the final hidden states of `rows`
+/// (indices into the B*T batch, ascending) and hands their logits over in chunks.
+public protocol HeadObjective: AnyObject {
+    var rows: [Int] { get }
+    /// `logits` is (k.count, V) for rows[k]. With `wantGrad` the objective must overwrite it
+    /// with d(loss)/d(logits); the model backpropagates from there.
+    func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool)
+}

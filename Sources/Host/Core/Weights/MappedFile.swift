@@ -1,0 +1,71 @@
+import Foundation
+
+/// A read-only memory-mapped file. Every read is bounds-checked, so a truncated or lying
+/// file gives an error naming the file and what was being read, never a crash.
+public final class MappedFile {
+    public let path: String
+    public let size: Int
+    let base: UnsafeRawPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CanonEditError("\(path): cannot open (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw CanonEditError("\(path): cannot stat") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw CanonEditError("\(path): not a regular file") }
+        size = Int(st.st_size)
+        if size == 0 {
+            base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))
+            return
+        }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+            throw CanonEditError("\(path): mmap failed (\(String(cString: strerror(errno))))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        if size == 0 { UnsafeMutableRawPointer(mutating: base).deallocate() }
+        else { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+
+    /// `count` bytes at `offset`, or an error naming `what` when they run past the end.
+    public func bytes(at offset: Int, count: Int, _ what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw CanonEditError("\(path): \(what()) needs bytes \(offset)..<\(offset &+ count) but the file has \(size) bytes (truncated or corrupt)")
+        }
+        return UnsafeRawBufferPointer(start: base + offset, count: count)
+    }
+}
+
+/// A cursor over a mapped file for parsing little-endian headers.
+struct ByteReader {
+    let file: MappedFile
+    var offset: Int
+
+    mutating func raw(_ n: Int, _ what: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        let b = try file.bytes(at: offset, count: n, what())
+        offset += n
+        return b
+    }
+    mutating func scalar<T: FixedWidthInteger>(_: T.Type, _ what: @autoclosure () -> String) throws -> T {
+        let b = try raw(MemoryLayout<T>.size, what())
+        return T(littleEndian: b.loadUnaligned(as: T.self))
+    }
+    mutating func u32(_ what: @autoclosure () -> String) throws -> UInt32 { try scalar(UInt32.self, what()) }
+    mutating func u64(_ what: @autoclosure () -> String) throws -> UInt64 { try scalar(UInt64.self, what()) }
+    mutating func f32(_ what: @autoclosure () -> String) throws -> Float { Float(bitPattern: try u32(what())) }
+    mutating func f64(_ what: @autoclosure () -> String) throws -> Double { Double(bitPattern: try u64(what())) }
+
+    /// A length-prefixed (u64) UTF-8 string, at most `limit` bytes.
+    mutating func string(_ what: @autoclosure () -> String, limit: Int = 1 << 20) throws -> String {
+        let n = try u64("length of \(what())")
+        guard n <= UInt64(limit) else {
+            throw CanonEditError("\(file.path): \(what()) has length \(n) at offset \(offset - 8), over the limit of \(limit) bytes")
+        }
+        let b = try raw(Int(n), what())
+        return String(decoding: b, as: UTF8.self)
+    }
+}

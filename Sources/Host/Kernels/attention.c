@@ -1,0 +1,71 @@
+// Causal multi-head self-attention with grouped key/value heads, forward and backward.
+// The per-head products go to OpenBLAS with leading dimensions, so q, k, v stay in their
+// (B*T, heads*D) projection layout and nothing is transposed or copied.
+#include "Kernels.h"
+#include "hot.h"
+#include <cblas.h>
+
+// Row t of P (T): scaled causal softmax over s <= t, zero for s > t.
+CE_HOT static void causal_softmax_row(float *p, int t, int T) {
+    float mx = -INFINITY;
+    for (int s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+    float sum = 0.0f;
+    for (int s = 0; s <= t; s++) { p[s] = ce_expf(p[s] - mx); sum += p[s]; }
+    float inv = 1.0f / sum;
+    for (int s = 0; s <= t; s++) p[s] *= inv;
+    for (int s = t + 1; s < T; s++) p[s] = 0.0f;
+}
+
+void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int G, int D, float scale) {
+    int qs = H * D, ks = G * D, per = H / G;
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            int g = h / per;
+            const float *Q = q + (int64_t)b * T * qs + h * D;   // (T, D), row stride qs
+            const float *K = k + (int64_t)b * T * ks + g * D;   // (T, D), row stride ks
+            const float *Vv = v + (int64_t)b * T * ks + g * D;
+            float *P = probs + ((int64_t)b * H + h) * T * T;     // (T, T)
+            float *O = out + (int64_t)b * T * qs + h * D;
+            // scores = scale * Q K^T
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, Q, qs, K, ks, 0.0f, P, T);
+            for (int t = 0; t < T; t++) causal_softmax_row(P + (int64_t)t * T, t, T);
+            // out = P V
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, P, T, Vv, ks, 0.0f, O, qs);
+        }
+    }
+}
+
+// dS = P * (dP - rowsum(P * dP)), the softmax backward, row by row.
+CE_HOT static void softmax_backward_rows(float *dS, const float *P, int T) {
+    for (int t = 0; t < T; t++) {
+        float *d = dS + (int64_t)t * T;
+        const float *p = P + (int64_t)t * T;
+        float dot = 0.0f;
+        for (int s = 0; s <= t; s++) dot += p[s] * d[s];
+        for (int s = 0; s <= t; s++) d[s] = p[s] * (d[s] - dot);
+        for (int s = t + 1; s < T; s++) d[s] = 0.0f;
+    }
+}
+
+void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                           const float *probs, const float *q, const float *k, const float *v,
+                           int B, int T, int H, int G, int D, float scale) {
+    int qs = H * D, ks = G * D, per = H / G;
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            int g = h / per;
+            int64_t qo = (int64_t)b * T * qs + h * D, ko = (int64_t)b * T * ks + g * D;
+            const float *P = probs + ((int64_t)b * H + h) * T * T;
+            const float *dO = dout + qo;
+            // dV += P^T dO
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, P, T, dO, qs, 1.0f, dv + ko, ks);
+            // dP = dO V^T   (T, T) into scratch, then dS in place
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dO, qs, v + ko, ks, 0.0f, scratch, T);
+            softmax_backward_rows(scratch, P, T);
+            // dQ = scale dS K ; dK += scale dS^T Q
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, scratch, T, k + ko, ks, 0.0f, dq + qo, qs);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, scratch, T, q + qo, qs, 1.0f, dk + ko, ks);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+// Decoding stored weight formats to fp32. Block layouts follow GGML:
+//   Q8_0: 32 values in 34 bytes = f16 scale d, 32 int8 q;          value = d*q
+//   Q4_0: 32 values in 18 bytes = f16 d, 16 bytes of nibbles;       value = d*(nibble-8)
+//   Q4_1: 32 values in 20 bytes = f16 d, f16 min m, 16 nibble bytes; value = d*nibble + m
+// In the 4-bit formats value j<16 is the low nibble of byte j and value j+16 its high nibble.
+#include "Kernels.h"
+#include "hot.h"
+
+static inline float h2f(uint16_t h) { _Float16 f; memcpy(&f, &h, 2); return (float)f; }
+
+CE_HOT void ce_dequant_f16(float *dst, const uint16_t *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) { _Float16 f; memcpy(&f, src + i, 2); dst[i] = (float)f; }
+}
+
+CE_HOT void ce_quant_f16(uint16_t *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) { _Float16 f = (_Float16)src[i]; memcpy(dst + i, &f, 2); }
+}
+
+CE_HOT void ce_dequant_bf16(float *dst, const uint16_t *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &bits, 4);
+    }
+}
+
+CE_HOT void ce_dequant_q8_0(float *dst, const uint8_t *src, int64_t n) {
+    for (int64_t blk = 0; blk < n / 32; blk++) {
+        const uint8_t *p = src + blk * 34;
+        float d = h2f((uint16_t)(p[0] | (p[1] << 8)));
+        const int8_t *q = (const int8_t *)(p + 2);
+        float *o = dst + blk * 32;
+        for (int j = 0; j < 32; j++) o[j] = d * q[j];
+    }
+}
+
+CE_HOT void ce_dequant_q4_0(float *dst, const uint8_t *src, int64_t n) {
+    for (int64_t blk = 0; blk < n / 32; blk++) {
+        const uint8_t *p = src + blk * 18;
+        float d = h2f((uint16_t)(p[0] | (p[1] << 8)));
+        const uint8_t *q = p + 2;
+        float *o = dst + blk * 32;
+        for (int j = 0; j < 16; j++) {
+            o[j] = d * ((int)(q[j] & 15) - 8);
+            o[j + 16] = d * ((int)(q[j] >> 4) - 8);
+        }
+    }
+}
+
+CE_HOT void ce_dequant_q4_1(float *dst, const uint8_t *src, int64_t n) {
+    for (int64_t blk = 0; blk < n / 32; blk++) {
+        const uint8_t *p = src + blk * 20;
+        float d = h2f((uint16_t)(p[0] | (p[1] << 8)));
+        float m = h2f((uint16_t)(p[2] | (p[3] << 8)));
+        const uint8_t *q = p + 4;
+        float *o = dst + blk * 32;
+        for (int j = 0; j < 16; j++) {
+            o[j] = d * (q[j] & 15) + m;
+            o[j + 16] = d * (q[j] >> 4) + m;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// Kernels: the hot loops of canonedit's fp32 CPU engine.
+//
+// Every layer is a pair of plain functions, `xxx_forward(out, inputs…)` and
+// `xxx_backward(dinputs, dweights…, dout, saved…)`, in the style of llm.c.
+// Backward functions ADD into gradient buffers (`+=`) unless a comment says they set.
+// Shapes use: N rows (tokens = B*T), C channels, T time, H query heads, G key/value heads,
+// D head dim, F feed-forward width, V vocabulary.
+// Large matrix products are not here: the Swift side calls cblas_sgemm directly.
+#ifndef CANONEDIT_KERNELS_H
+#define CANONEDIT_KERNELS_H
+#include <stdint.h>
+#include <stddef.h>
+
+// ---- normalisation (norm.c) ----
+// out (N,C) = x * rstd * w ; rstd (N) saved for backward.
+void ce_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int64_t N, int C, float eps);
+// dx (N,C) += ; dw (C) += (dw may be NULL when the weight is frozen).
+void ce_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                         const float *rstd, int64_t N, int C);
+// out = (x - mean) * rstd * w + b ; mean, rstd (N) saved. b may be NULL.
+void ce_layernorm_forward(float *out, float *mean, float *rstd, const float *x, const float *w,
+                          const float *b, int64_t N, int C, float eps);
+// dx += ; dw, db += (each may be NULL).
+void ce_layernorm_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                           const float *w, const float *mean, const float *rstd, int64_t N, int C);
+
+// ---- rotary position embedding (rope.c) ----
+// Rotates x (N, H*D) in place. pos (N) is each row's position; cos/sin are (maxPos, R/2)
+// tables for rotary dim R <= D. interleaved=1 rotates pairs (2i, 2i+1) (GPT-J, GGUF Llama);
+// 0 rotates pairs (i, i+R/2) (GPT-NeoX, Hugging Face Llama). sign=-1 rotates backwards,
+// which is the backward pass (the rotation is orthogonal).
+void ce_rope(float *x, int64_t N, int H, int D, int R, const int32_t *pos, const float *cos_t,
+             const float *sin_t, int interleaved, float sign);
+
+// ---- activations (activation.c) ----
+// out (n) = silu(gate) * up
+void ce_swiglu_forward(float *out, const float *gate, const float *up, int64_t n);
+// dgate, dup (n) SET (not accumulated): they are fresh per layer.
+void ce_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n);
+// GELU, tanh approximation (GPT-2 "gelu_new", GPT-J) when tanh_approx=1, exact erf form otherwise.
+void ce_gelu_forward(float *out, const float *x, int64_t n, int tanh_approx);
+// dx SET.
+void ce_gelu_backward(float *dx, const float *dout, const float *x, int64_t n, int tanh_approx);
+
+// ---- causal self-attention (attention.c) ----
+// q (B*T, H*D), k and v (B*T, G*D), rows b*T+t; query head h reads key/value head h/(H/G).
+// probs (B, H, T, T) saved for backward; out (B*T, H*D) SET. scale is usually 1/sqrt(D).
+void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
+                          int B, int T, int H, int G, int D, float scale);
+// dq SET; dk, dv ADDED (several query heads share one key/value head). scratch: T*T floats.
+void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                           const float *probs, const float *q, const float *k, const float *v,
+                           int B, int T, int H, int G, int D, float scale);
+
+// ---- softmax over the vocabulary (softmax.c) ----
+// For each of R rows of logits (R,V): nll[r] = logsumexp(row) - row[target[r]] (a row whose
+// target < 0 gives nll 0). If grad_scale != NULL the row is overwritten in place with
+// grad_scale[r] * (softmax(row) - onehot(target)), the gradient of grad_scale[r] * nll[r].
+void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R, int V);
+// Rows (R,V) replaced in place by their log-softmax.
+void ce_logsoftmax(float *x, int64_t R, int V);
+// Largest value of each row: index (R).
+void ce_argmax(int32_t *index, const float *x, int64_t R, int V);
+
+// ---- weight formats (dequant.c) ----
+// n values (a multiple of 32 for the block formats) decoded to fp32.
+void ce_dequant_f16(float *dst, const uint16_t *src, int64_t n);
+void ce_dequant_bf16(float *dst, const uint16_t *src, int64_t n);
+void ce_dequant_q8_0(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q4_0(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q4_1(float *dst, const uint8_t *src, int64_t n);
+void ce_quant_f16(uint16_t *dst, const float *src, int64_t n);
+
+// ---- optimiser (adam.c) ----
+// One Adam(W) step over n parameters. m, v are the moment buffers; t is the 1-based step.
+void ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int64_t t);
+
+// ---- small helpers (vector.c) ----
+void ce_add(float *y, const float *x, int64_t n);            // y += x
+void ce_scale(float *y, float a, int64_t n);                 // y *= a
+double ce_sum_squares(const float *x, int64_t n);
+int ce_all_finite(const float *x, int64_t n);                // 1 when no NaN/Inf
+
+#endif

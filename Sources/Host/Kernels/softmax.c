@@ -1,0 +1,45 @@
+// Softmax over the vocabulary: cross-entropy with its gradient, log-softmax, argmax.
+#include "Kernels.h"
+#include "hot.h"
+
+// Row sums may be reordered so they vectorise; results differ from serial order in the last bits.
+#pragma clang fp reassociate(on)
+
+CE_HOT static float row_logsumexp(const float *x, int V) {
+    float mx = -INFINITY;
+    for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
+    float sum = 0.0f;
+    for (int i = 0; i < V; i++) sum += ce_expf(x[i] - mx);
+    return mx + logf(sum);
+}
+
+CE_HOT void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R, int V) {
+    for (int64_t r = 0; r < R; r++) {
+        float *x = logits + r * V;
+        int32_t tg = target[r];
+        float lse = row_logsumexp(x, V);
+        nll[r] = tg >= 0 ? lse - x[tg] : 0.0f;
+        if (grad_scale) {
+            float w = tg >= 0 ? grad_scale[r] : 0.0f;
+            for (int i = 0; i < V; i++) x[i] = w * ce_expf(x[i] - lse);
+            if (tg >= 0) x[tg] -= w;
+        }
+    }
+}
+
+CE_HOT void ce_logsoftmax(float *x, int64_t R, int V) {
+    for (int64_t r = 0; r < R; r++) {
+        float *row = x + r * V;
+        float lse = row_logsumexp(row, V);
+        for (int i = 0; i < V; i++) row[i] -= lse;
+    }
+}
+
+void ce_argmax(int32_t *index, const float *x, int64_t R, int V) {
+    for (int64_t r = 0; r < R; r++) {
+        const float *row = x + r * V;
+        int best = 0;
+        for (int i = 1; i < V; i++) if (row[i] > row[best]) best = i;
+        index[r] = best;
+    }
+}

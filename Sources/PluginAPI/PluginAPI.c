@@ -1,0 +1,1 @@
+// The PluginAPI target is a header; SwiftPM needs one C file.
