@@ -7,6 +7,7 @@ public final class BPETokenizer {
     public let vocab: [String]                 // id -> token string (byte-level alphabet)
     let ids: [String: Int32]
     let merges: [UInt64: (rank: Int32, merged: Int32)]   // (left id << 32 | right id)
+    public let mergeList: [(String, String)]  // rank order, as read
     public let specials: [String: Int32]      // text that maps straight to one id
     let specialFirstBytes: Set<UInt8>
     public let preTokenizer: PreTokenizer
@@ -32,6 +33,7 @@ public final class BPETokenizer {
             let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
             if table[key] == nil { table[key] = (Int32(rank), im) }
         }
+        mergeList = merges
         self.merges = table.mapValues { (rank: $0.0, merged: $0.1) }
         for (text, id) in specials where id < 0 || Int(id) >= vocab.count {
             throw CanonEditError("\(source): special token \(text) has id \(id) outside the vocabulary of \(vocab.count)")
