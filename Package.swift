@@ -20,21 +20,28 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "canonedit", targets: ["CanonEditCLI"]),
+        .library(name: "FullFT", type: .dynamic, targets: ["FullFT"]),
+        .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "PluginAPI", path: "Sources/PluginAPI"),
         .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels",
                 cSettings: kernelFlags),
-        .target(name: "HostCore", dependencies: ["CBLAS", "Kernels", "PluginAPI"],
+        .target(name: "HostCore", dependencies: ["CBLAS", "Kernels", "PluginAPI", "Yams"],
                 path: "Sources/Host/Core", swiftSettings: v5),
         .executableTarget(name: "CanonEditCLI",
                           dependencies: ["HostCore",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/Host/CLI", swiftSettings: v5),
+        // Stateless Swift helpers over the C header, linked into each Swift plugin.
+        .target(name: "PluginKit", dependencies: ["PluginAPI"], path: "Sources/PluginKit", swiftSettings: v5),
+        .target(name: "FullFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/FullFT", swiftSettings: v5),
+        .target(name: "LoRA", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LoRA", swiftSettings: v5),
         .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
                     path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
     ]

@@ -139,7 +139,7 @@ final class KernelGradientTests: XCTestCase {
     func testLinearWithBias() {
         let (N, I, O) = (3, 5, 4)
         let x = Tensor([N, I], values: randomArray(N * I, &rng))
-        let lin = Linear(weight: Parameter("w", Tensor([O, I], values: randomArray(O * I, &rng))),
+        let lin = Linear(name: "lin", weight: Parameter("w", Tensor([O, I], values: randomArray(O * I, &rng))),
                          bias: Parameter("b", Tensor([O], values: randomArray(O, &rng))))
         let R = randomArray(N * O, &rng)
         let out = Tensor([N, O])

@@ -11,7 +11,7 @@ struct CanonEdit: ParsableCommand {
         Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
         (config.json, *.safetensors, tokenizer.json). Output is JSON on stdout; progress goes to stderr.
         """,
-        subcommands: [Logits.self, Score.self, NLL.self, Generate.self, BenchCommand.self])
+        subcommands: [Run.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self, Generate.self, BenchCommand.self, Plugins.self])
 }
 
 /// Options every model command shares.
@@ -42,117 +42,6 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
     do { return try f() } catch let e as CanonEditError {
         stderr("error: \(e.message)")
         throw ExitCode(1)
-    }
-}
-
-struct Logits: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Token ids and the top-K next tokens at the last position of a text.")
-    @OptionGroup var m: ModelOptions
-    @Option(help: "The text.") var text: String
-    @Option(help: "How many next tokens to list.") var top = 5
-    @Option(help: "Write the full last-position logit vector here as raw little-endian float32.") var out: String?
-
-    struct Next: Encodable { let id: Int32; let token: String; let logprob: Double; let logit: Float }
-    struct Result: Encodable { let ids: [Int32]; let top: [Next]; let vocab_size: Int }
-
-    func run() throws {
-        try guarded {
-            let lm = try m.load()
-            let ids = lm.tokenizer.encode(text)
-            guard !ids.isEmpty else { throw CanonEditError("--text gives no tokens") }
-            let logits = try Scoring.lastLogits(lm.model, ids: ids)
-            if let out {
-                let data = logits.withUnsafeBufferPointer { Data(buffer: $0) }
-                try data.write(to: URL(fileURLWithPath: out), options: .atomic)
-            }
-            let top = Scoring.topK(logits, k: top).map {
-                Next(id: $0.id, token: lm.tokenizer.decode([$0.id]), logprob: $0.logProb, logit: logits[Int($0.id)])
-            }
-            try printJSON(Result(ids: ids, top: top, vocab_size: logits.count))
-        }
-    }
-}
-
-struct Score: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Summed log-probability of a suffix given a prefix (tokenized separately, concatenated, no BOS).")
-    @OptionGroup var m: ModelOptions
-    @Option(help: "The conditioning text.") var prefix: String
-    @Option(help: "The continuation to score (include its leading space).") var suffix: String
-
-    struct Result: Encodable { let prefix_ids: [Int32]; let suffix_ids: [Int32]; let logprob: Double; let token_logprobs: [Float] }
-
-    func run() throws {
-        try guarded {
-            let lm = try m.load()
-            let p = lm.tokenizer.encode(prefix), s = lm.tokenizer.encode(suffix)
-            let r = try Scoring.suffixLogProb(lm.model, prefix: p, suffix: s)
-            try printJSON(Result(prefix_ids: p, suffix_ids: s, logprob: r.sum, token_logprobs: r.perToken))
-        }
-    }
-}
-
-struct NLL: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "nll", abstract: "Per-token negative log-likelihood (nats) of a text file.")
-    @OptionGroup var m: ModelOptions
-    @Option(help: "A UTF-8 text file.") var file: String
-
-    struct Result: Encodable { let tokens: Int; let scored: Int; let mean: Double; let sum: Double }
-
-    func run() throws {
-        try guarded {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw CanonEditError("\(file): cannot read as UTF-8 text")
-            }
-            let lm = try m.load()
-            let ids = lm.tokenizer.encode(text)
-            guard ids.count >= 2 else { throw CanonEditError("\(file): needs at least two tokens, has \(ids.count)") }
-            let nll = try Scoring.tokenNLL(lm.model, ids: ids)
-            let sum = nll.reduce(0.0) { $0 + Double($1) }
-            try printJSON(Result(tokens: ids.count, scored: nll.count, mean: sum / Double(nll.count), sum: sum))
-        }
-    }
-}
-
-struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Continue a prompt (greedy unless --temperature > 0).")
-    @OptionGroup var m: ModelOptions
-    @Option(help: "The prompt.") var prompt: String
-    @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 32
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature = 0.0
-    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
-
-    struct Result: Encodable { let prompt_ids: [Int32]; let ids: [Int32]; let text: String }
-
-    func run() throws {
-        try guarded {
-            let lm = try m.load()
-            let p = lm.tokenizer.encode(prompt)
-            guard !p.isEmpty else { throw CanonEditError("--prompt gives no tokens") }
-            let out = try Scoring.generate(lm.model, prompt: p, maxTokens: maxTokens, temperature: temperature, seed: seed)
-            try printJSON(Result(prompt_ids: p, ids: out, text: lm.tokenizer.decode(out)))
-        }
-    }
-}
-
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bench",
-        abstract: "Forward and forward+backward throughput and peak memory (use a release build).")
-    @OptionGroup var m: ModelOptions
-    @Option(help: "Sequences per batch.") var batch = 16
-    @Option(help: "Tokens per sequence.") var seq = 64
-    @Option(help: "Timed repetitions (after one warm-up).") var reps = 3
-
-    func run() throws {
-        try guarded {
-            let lm = try m.load()
-            stderr("canonedit bench: \(lm.name), OpenBLAS core \(Blas.coreName), \(Blas.threads) threads")
-            let r = try Bench.run(lm, B: batch, T: seq, reps: reps) { stderr("  " + $0) }
-            try printJSON(r)
-        }
     }
 }
 

@@ -69,3 +69,20 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
         }
     }
 }
+
+void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
+                         int H, int G, int D, float scale, float *scratch) {
+    int per = H / G, ks = G * D;
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < H; h++) {
+            int g = h / per;
+            const float *qv = q + ((int64_t)b * H + h) * D;
+            const float *K = kc + (int64_t)b * maxT * ks + g * D;   // (len, D), row stride ks
+            const float *Vv = vc + (int64_t)b * maxT * ks + g * D;
+            float *o = out + ((int64_t)b * H + h) * D;
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, len, D, scale, K, ks, qv, 1, 0.0f, scratch, 1);
+            causal_softmax_row(scratch, len - 1, len);
+            cblas_sgemv(CblasRowMajor, CblasTrans, len, D, 1.0f, Vv, ks, scratch, 1, 0.0f, o, 1);
+        }
+    }
+}

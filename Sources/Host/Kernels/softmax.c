@@ -43,3 +43,19 @@ void ce_argmax(int32_t *index, const float *x, int64_t R, int V) {
         index[r] = best;
     }
 }
+
+CE_HOT void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V, int write_grad) {
+    for (int64_t r = 0; r < R; r++) {
+        float *x = logits + r * V;
+        const float *q = ref_logp + r * V;
+        float lse = row_logsumexp(x, V);
+        double s = 0.0;
+        for (int i = 0; i < V; i++) {
+            float pr = ce_expf(q[i]);
+            s += (double)(pr * (q[i] - (x[i] - lse)));
+        }
+        kl[r] = (float)s;
+        if (write_grad)
+            for (int i = 0; i < V; i++) x[i] = weight * (ce_expf(x[i] - lse) - ce_expf(q[i]));
+    }
+}

@@ -37,16 +37,47 @@ public enum Scoring {
     /// Greedy (temperature 0) or sampled continuation of `prompt`.
     public static func generate(_ model: CausalLM, prompt: [Int32], maxTokens: Int, temperature: Double = 0,
                                 seed: UInt64 = 0, stop: Set<Int32> = []) throws -> [Int32] {
-        var ids = prompt
+        try generateBatch(model, prompts: [prompt], maxTokens: maxTokens, temperature: temperature, seed: seed, stop: stop)[0]
+    }
+
+    /// Continues B prompts of equal length together. Models with a key/value cache decode
+    /// one token per step; others rerun the whole sequence. A sequence stops at a `stop` id.
+    public static func generateBatch(_ model: CausalLM, prompts: [[Int32]], maxTokens: Int, temperature: Double = 0,
+                                     seed: UInt64 = 0, stop: Set<Int32> = []) throws -> [[Int32]] {
+        let B = prompts.count, P = prompts[0].count
+        guard P > 0, prompts.allSatisfy({ $0.count == P }) else { throw CanonEditError("generation needs non-empty prompts of equal length") }
+        let steps = min(maxTokens, model.contextLength - P)
         var rng = SeededRandom(seed: seed)
-        var out: [Int32] = []
-        for _ in 0..<maxTokens {
-            if ids.count >= model.contextLength { break }
-            let logits = try lastLogits(model, ids: ids)
-            let next = temperature <= 0 ? argmax(logits) : sample(logits, temperature: temperature, rng: &rng)
-            out.append(next)
-            ids.append(next)
-            if stop.contains(next) { break }
+        var out = [[Int32]](repeating: [], count: B)
+        var done = [Bool](repeating: false, count: B)
+        func pick(_ logits: ArraySlice<Float>) -> Int32 {
+            temperature <= 0 ? argmax(Array(logits)) : sample(Array(logits), temperature: temperature, rng: &rng)
+        }
+        if let llama = model as? LlamaModel {
+            let cache = llama.makeCache(B: B, maxT: P + steps)
+            var logits = Tensor([0])
+            for t in 0..<P { logits = try llama.decode(prompts.map { $0[t] }, cache: cache) }
+            let V = model.vocabSize
+            for _ in 0..<steps {
+                var next = [Int32](repeating: 0, count: B)
+                for b in 0..<B where !done[b] {
+                    next[b] = pick(ArraySlice(logits.buffer[(b * V)..<((b + 1) * V)]))
+                    out[b].append(next[b])
+                    if stop.contains(next[b]) { done[b] = true }
+                }
+                if done.allSatisfy({ $0 }) || out.allSatisfy({ $0.count >= steps }) { break }
+                logits = try llama.decode(next, cache: cache)
+            }
+            return out
+        }
+        for b in 0..<B {
+            var ids = prompts[b]
+            for _ in 0..<steps {
+                let next = pick(try lastLogits(model, ids: ids)[...])
+                out[b].append(next)
+                ids.append(next)
+                if stop.contains(next) { break }
+            }
         }
         return out
     }
@@ -83,7 +114,7 @@ import Foundation
 
 /// Deterministic random numbers from a seed (SplitMix64), identical on every machine.
 public struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
+    public var state: UInt64
     public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

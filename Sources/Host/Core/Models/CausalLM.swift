@@ -8,6 +8,9 @@ public protocol CausalLM: AnyObject {
     var layerCount: Int { get }
     /// Every parameter, named as Hugging Face names them.
     var parameters: [Parameter] { get }
+    /// Every linear layer, named by module path (`model.layers.12.mlp.down_proj`), where
+    /// adapters can be attached.
+    var linears: [Linear] { get }
     /// Runs `tokens` (B*T ids, row b*T+t) through the model. The head is given the logits of
     /// the rows it asks for; with `train` its gradients are propagated to every parameter
     /// whose `requiresGrad` is set.
@@ -39,7 +42,17 @@ extension CausalLM {
 /// (indices into the B*T batch, ascending) and hands their logits over in chunks.
 public protocol HeadObjective: AnyObject {
     var rows: [Int] { get }
+    /// An objective whose gradient weights depend on the loss of every row (|m1 − m2| of a
+    /// pair) asks for a first pass: the head computes all logits, calls `observe` on each
+    /// chunk, then recomputes them for `consume`.
+    var needsFirstPass: Bool { get }
+    func observe(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int)
     /// `logits` is (k.count, V) for rows[k]. With `wantGrad` the objective must overwrite it
     /// with d(loss)/d(logits); the model backpropagates from there.
     func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool)
+}
+
+extension HeadObjective {
+    public var needsFirstPass: Bool { false }
+    public func observe(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int) {}
 }

@@ -62,7 +62,7 @@ public final class LlamaModel: CausalLM {
         self.config = config
         let (C, H, G, D, F, V) = (config.C, config.H, config.G, config.D, config.F, config.vocab_size)
         func p(_ name: String, _ shape: [Int]) throws -> Parameter { Parameter(name, try load(name, shape)) }
-        func lin(_ name: String, _ out: Int, _ inp: Int) throws -> Linear { Linear(weight: try p(name + ".weight", [out, inp])) }
+        func lin(_ name: String, _ out: Int, _ inp: Int) throws -> Linear { Linear(name: name, weight: try p(name + ".weight", [out, inp])) }
         embed = try p("model.embed_tokens.weight", [V, C])
         var blocks: [Block] = []
         for l in 0..<config.L {
@@ -88,13 +88,16 @@ public final class LlamaModel: CausalLM {
         rope = RopeTable(rotaryDim: config.D, base: config.rope_theta ?? 10000)
     }
 
-    /// Index of the lowest block with a trainable parameter (L when none; -1 when the
+    public var linears: [Linear] { blocks.flatMap { [$0.q, $0.k, $0.v, $0.o, $0.gate, $0.up, $0.down] } }
+
+    /// Index of the lowest block with something trainable (L when none; -1 when the
     /// embedding itself trains, so the backward pass must reach it).
     var lowestTrainedBlock: Int {
         if embed.requiresGrad { return -1 }
         for (l, b) in blocks.enumerated() {
-            if [b.attnNorm, b.q.weight, b.k.weight, b.v.weight, b.o.weight, b.mlpNorm, b.gate.weight, b.up.weight, b.down.weight]
-                .contains(where: { $0.requiresGrad }) { return l }
+            if b.attnNorm.requiresGrad || b.mlpNorm.requiresGrad || [b.q, b.k, b.v, b.o, b.gate, b.up, b.down].contains(where: { $0.trains }) {
+                return l
+            }
         }
         return config.L
     }
@@ -194,6 +197,8 @@ public final class LlamaModel: CausalLM {
             for n in 0..<N { ce_add(dE + Int(tokens[n]) * C, dx + n * C, Int64(C)) }
         }
     }
+
+    func ropeRows(_ x: UnsafeMutablePointer<Float>, N: Int, heads: Int, pos: [Int32]) { applyRope(x, N: N, heads: heads, pos: pos, sign: 1) }
 
     private func applyRope(_ x: UnsafeMutablePointer<Float>, N: Int, heads: Int, pos: [Int32], sign: Float) {
         let interleaved: Int32 = config.rope_interleaved == true ? 1 : 0

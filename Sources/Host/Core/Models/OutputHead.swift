@@ -25,11 +25,21 @@ enum OutputHead {
         let dhR: UnsafeMutablePointer<Float>? = dHidden.map { contiguous ? $0 : scratch.zeroed("head.dh", R * C) }
         let chunk = min(chunkRows, R)
         let logits = scratch.get("head.logits", chunk * V)   // (chunk, V)
+        func computeLogits(_ k0: Int, _ kc: Int) {
+            Blas.gemm(transB: true, M: kc, N: V, K: C, A: hR + k0 * C, lda: C, B: weight.value.data, ldb: C, C: logits, ldc: V)
+            if let b = bias?.value.data { for i in 0..<kc { ce_add(logits + i * V, b, Int64(V)) } }
+        }
+        if dhR != nil && head.needsFirstPass {
+            for k0 in stride(from: 0, to: R, by: chunk) {
+                let kc = min(chunk, R - k0)
+                computeLogits(k0, kc)
+                head.observe(k0..<(k0 + kc), logits: logits, V: V)
+            }
+        }
         var k0 = 0
         while k0 < R {
             let kc = min(chunk, R - k0)
-            Blas.gemm(transB: true, M: kc, N: V, K: C, A: hR + k0 * C, lda: C, B: weight.value.data, ldb: C, C: logits, ldc: V)
-            if let b = bias?.value.data { for i in 0..<kc { ce_add(logits + i * V, b, Int64(V)) } }
+            computeLogits(k0, kc)
             head.consume(k0..<(k0 + kc), logits: logits, V: V, wantGrad: dhR != nil)
             if let dhR {
                 // logits now hold dL/dlogits (kc, V).

@@ -4,7 +4,7 @@ import Foundation
 public final class Tensor {
     public let shape: [Int]
     public let count: Int
-    public let data: UnsafeMutablePointer<Float>
+    public private(set) var data: UnsafeMutablePointer<Float>
 
     /// Zero-filled.
     public init(_ shape: [Int]) {
@@ -25,6 +25,13 @@ public final class Tensor {
     }
 
     deinit { free(data) }
+
+    /// Exchanges contents with a tensor of the same shape in O(1) (used to run the
+    /// unedited model: trained values and their snapshot trade places and back).
+    public func swapStorage(with other: Tensor) {
+        precondition(other.shape == shape, "swapStorage needs equal shapes: \(shape) vs \(other.shape)")
+        swap(&data, &other.data)
+    }
 
     public var rows: Int { shape.count >= 2 ? count / shape.last! : 1 }
     public var cols: Int { shape.last ?? 1 }

@@ -52,11 +52,19 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
                            const float *probs, const float *q, const float *k, const float *v,
                            int B, int T, int H, int G, int D, float scale);
 
+// One new query per sequence against a key/value cache: q (B, H*D) at position len-1;
+// kc, vc (B, maxT, G*D) hold positions 0..len-1. out (B, H*D) SET. scratch: len floats.
+void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
+                         int H, int G, int D, float scale, float *scratch);
+
 // ---- softmax over the vocabulary (softmax.c) ----
 // For each of R rows of logits (R,V): nll[r] = logsumexp(row) - row[target[r]] (a row whose
 // target < 0 gives nll 0). If grad_scale != NULL the row is overwritten in place with
 // grad_scale[r] * (softmax(row) - onehot(target)), the gradient of grad_scale[r] * nll[r].
 void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R, int V);
+// KL(ref || new) per row: kl[r] = Σ_v exp(ref_logp) (ref_logp - log_softmax(logits)).
+// With write_grad the row becomes weight * (softmax(logits) - exp(ref_logp)), its gradient.
+void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V, int write_grad);
 // Rows (R,V) replaced in place by their log-softmax.
 void ce_logsoftmax(float *x, int64_t R, int V);
 // Largest value of each row: index (R).

@@ -1,0 +1,57 @@
+// FullFT: full finetuning (paper §5.1, spec §4.1). Every parameter the pattern names is
+// trained, and each update is one Adam step on each of them.
+import PluginAPI
+import PluginKit
+
+final class FullFT {
+    var trained: [OpaquePointer] = []
+    var betas = (0.9, 0.995), eps = 1e-8, weightDecay = 0.0
+}
+
+private let descriptor = makeDescriptor(
+    id: "full", version: "1.0.0", description: "Full finetuning: train every parameter (or those matching params_regex) with Adam",
+    capabilities: UInt64(CE_CAP_TRAINS),
+    hyperparameters: [
+        hyperparameter("params_regex", CE_HP_STRING, defaultString: ".*", noSweep: true,
+                       help: "which parameters to train (full match on Hugging Face names)"),
+        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
+        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2 (the authors' 0.995)"),
+        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
+        hyperparameter("weight_decay", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true, help: "decoupled weight decay"),
+    ],
+    create: { hostPtr, out in
+        let host = Host(hostPtr)
+        return host.guarded {
+            let f = FullFT()
+            f.betas = (try host.number("beta1"), try host.number("beta2"))
+            f.eps = try host.number("eps")
+            f.weightDecay = try host.number("weight_decay")
+            Instance.store(f, out)
+        }
+    },
+    prepare: { inst, hostPtr in
+        let host = Host(hostPtr), f = Instance.get(inst, as: FullFT.self)
+        return host.guarded {
+            let pattern = try host.string("params_regex")
+            for i in 0..<host.paramCount {
+                let p = try host.param(at: i)
+                if try host.matches(host.name(of: p), pattern) { try host.train(p); f.trained.append(p) }
+            }
+            if f.trained.isEmpty { throw PluginError(CE_ERR_INVALID_ARGUMENT, "params_regex \(pattern) matched no parameter") }
+            host.log("full: training \(f.trained.count) tensors")
+        }
+    },
+    update: { inst, hostPtr, info in
+        let host = Host(hostPtr), f = Instance.get(inst, as: FullFT.self)
+        return host.guarded {
+            for p in f.trained {
+                try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: f.betas.0, beta2: f.betas.1, eps: f.eps, weightDecay: f.weightDecay)
+            }
+        }
+    },
+    destroy: { Instance.release($0, as: FullFT.self) })
+
+@_cdecl("canonedit_plugin_entry")
+public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {
+    major == CE_API_MAJOR ? descriptor : nil
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import HostCore
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one editing experiment from a YAML config (the authors' schema) and write its results.",
+        discussion: """
+        Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
+        file (resultsfile, default runs/<config>.results.json). Interrupted runs resume from the last finished epoch \
+        when run again. Prints a table of success and general loss per degradation ball.
+        """)
+    @Argument(help: "Experiment config (YAML).") var config: String
+    @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath: [String] = []
+    @Flag(name: .customLong("skip-malformed"), help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
+    @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
+
+    func run() throws {
+        try guarded {
+            Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+            Cancellation.install()
+            var exp = try Experiment(configPath: config)
+            exp.pluginPaths = pluginPath
+            exp.skipMalformed = skipMalformed
+            let started = Date()
+            let outcome = try exp.run()
+            print(ResultsTable.render(outcome, config: exp.config, seconds: Date().timeIntervalSince(started)))
+            stderr("results: \(exp.resultsPath)\nepoch log: \(exp.logPath)")
+            if outcome.error != nil { throw ExitCode(2) }
+        }
+    }
+}
+
+/// The short table `run` prints: success and losses at epoch 0 and in each ball.
+enum ResultsTable {
+    static func render(_ o: Experiment.Outcome, config c: ExperimentConfig, seconds: Double) -> String {
+        let s = o.stats
+        let g0 = s[0].general
+        var lines = ["\(c.training.finetune_type) on \(c.model): \(o.trainCount) canonical examples, \(o.evalCount) evaluation examples, \(s.count - 1) epochs, \(Int(seconds)) s",
+                     pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11) + "hard neg. Δ"]
+        func row(_ label: String, _ i: Int) -> String {
+            let f = s[i]
+            let dg = (f.general / g0 - 1) * 100
+            let hn = f.hard_negative.map { String(format: "%+.4f", $0 - s[0].hard_negative!) } ?? "—"
+            return pad(label, 22) + pad("\(i)", 7) + pad(String(format: "%.3f", f.success), 10) + pad(String(format: "%.5f", f.general), 10)
+                + pad(String(format: "%+.4f%%", dg), 11) + hn
+        }
+        lines.append(row("unedited", 0))
+        for eps in Ball.epsilons {
+            lines.append(row("ball ε=\(Ball.key(eps))", Ball.lastInBall(s.map(\.general), epsilon: eps)))
+        }
+        lines.append(row("last epoch", s.count - 1))
+        if let e = o.error { lines.append("stopped early: \(e)") }
+        return lines.joined(separator: "\n")
+    }
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Success rate of the unedited model on an evaluation file in the authors' format.")
+    @OptionGroup var m: ModelOptions
+    @Option(help: "Task: \(TaskKind.all.map(\.name).joined(separator: ", ")).") var task: String
+    @Option(help: "Evaluation JSONL ({prefix, suffix} or {prefix, suffix1, suffix2}).") var data: String
+    @Option(help: "Override the task's threshold τ.") var threshold: Double?
+
+    struct Result: Encodable { let task: String; let examples: Int; let success_rate: Double; let threshold: Double }
+
+    func run() throws {
+        try guarded {
+            let kind = try TaskKind.named(task)
+            let (examples, _) = try JSONL.examples(data, pair: kind.loss.isPair)
+            let lm = try m.load()
+            let set = InterventionSet(examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
+            let failure = try set.failureRate(lm.model)
+            try printJSON(Result(task: task, examples: examples.count, success_rate: 1 - failure, threshold: threshold ?? kind.threshold))
+        }
+    }
+}
+
+struct GeneralLoss: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "general-loss", abstract: "Per-token loss (token micro-average NLL) on a {\"text\": …} JSONL corpus.")
+    @OptionGroup var m: ModelOptions
+    @Option(help: "JSONL with a text field per line.") var data: String
+
+    struct Result: Encodable { let documents: Int; let tokens: Int; let loss: Double }
+
+    func run() throws {
+        try guarded {
+            let (texts, _) = try JSONL.texts(data)
+            let lm = try m.load()
+            let set = TextSet(texts, tokenizer: lm.tokenizer)
+            try printJSON(Result(documents: texts.count, tokens: set.tokenCount, loss: try set.meanNLL(lm.model)))
+        }
+    }
+}
+
+struct Corpus: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Sample a general-text corpus ({\"text\": …} JSONL) from a model with a fixed seed.")
+    @OptionGroup var m: ModelOptions
+    @Option(help: "Documents to sample.") var documents = 48
+    @Option(help: "Tokens per document.") var tokens = 128
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Output JSONL file.") var out: String
+
+    func run() throws {
+        try guarded {
+            let lm = try m.load()
+            let texts = try CorpusSampler.sample(lm, documents: documents, tokens: tokens, seed: seed) { stderr($0) }
+            try CorpusSampler.write(texts, to: out)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+/// A token sequence and the positions of it whose next-token NLL counts: for a suffix
+/// example, ids = tok(prefix) ++ tok(suffix) and rows P−1 … P+S−2; for a whole text, every
+/// position that has a next token (spec §1.1).
+public struct ScoredSequence {
+    public var ids: [Int32]
+    public var rows: Range<Int>
+
+    public static func suffix(prefix: [Int32], suffix: [Int32]) -> ScoredSequence {
+        ScoredSequence(ids: prefix + suffix, rows: max(prefix.count - 1, 0)..<(prefix.count + suffix.count - 1))
+    }
+
+    public static func text(_ ids: [Int32]) -> ScoredSequence {
+        ScoredSequence(ids: ids, rows: 0..<max(ids.count - 1, 0))
+    }
+}
+
+/// Runs many sequences through a model without gradients, batched by length: sequences are
+/// sorted by length and packed into right-padded batches of at most `tokenBudget` tokens.
+public enum SequenceScorer {
+    public static var tokenBudget = 2048
+
+    /// Per-position NLLs of each sequence's scored rows, in input order.
+    public static func nll(_ model: CausalLM, _ seqs: [ScoredSequence]) throws -> [[Float]] {
+        var out = [[Float]](repeating: [], count: seqs.count)
+        let order = seqs.indices.filter { !seqs[$0].rows.isEmpty }.sorted { seqs[$0].ids.count < seqs[$1].ids.count }
+        var i = 0
+        while i < order.count {
+            // The longest sequence comes last in a batch, so T is its length.
+            var j = i + 1
+            while j < order.count, (j - i + 1) * seqs[order[j]].ids.count <= tokenBudget { j += 1 }
+            let batch = Array(order[i..<j])
+            let T = seqs[batch.last!].ids.count
+            guard T <= model.contextLength else {
+                throw CanonEditError("a sequence of \(T) tokens is longer than the model's context of \(model.contextLength)")
+            }
+            var tokens = [Int32](repeating: 0, count: batch.count * T)
+            var rows: [Int] = [], targets: [Int32] = []
+            for (b, s) in batch.enumerated() {
+                let q = seqs[s]
+                for (t, id) in q.ids.enumerated() { tokens[b * T + t] = id }
+                for r in q.rows { rows.append(b * T + r); targets.append(q.ids[r + 1]) }
+            }
+            let head = TokenNLL(rows: rows, targets: targets)
+            try model.run(tokens: tokens, B: batch.count, T: T, head: head, train: false)
+            var k = 0
+            for s in batch {
+                let n = seqs[s].rows.count
+                out[s] = Array(head.nll[k..<(k + n)])
+                k += n
+            }
+            i = j
+        }
+        return out
+    }
+}

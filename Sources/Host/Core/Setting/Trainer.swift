@@ -1,0 +1,155 @@
+import Foundation
+
+/// The training loop the host runs for every method (spec §3): epochs with a cosine
+/// learning rate, one canonical example per iteration, a KL term on one random general
+/// document, an update every grad_acc_steps iterations, evaluation after each epoch.
+public final class Trainer {
+    public struct Data {
+        public let train: [Example]
+        public let evaluator: Evaluator
+        public let klDocs: [[Int32]]
+    }
+
+    public let config: ExperimentConfig
+    let data: Data
+    let session: EditSession
+    let method: EditMethod
+    let recorder: RunRecorder
+    public var progress: (String) -> Void = { _ in }
+
+    public init(config: ExperimentConfig, data: Data, session: EditSession, method: EditMethod, recorder: RunRecorder) {
+        self.config = config
+        self.data = data
+        self.session = session
+        self.method = method
+        self.recorder = recorder
+    }
+
+    /// Learning rate during epoch e of E: lr · (1 + cos(π e / E)) / 2 (stepped per epoch).
+    public static func cosineLR(_ lr: Double, epoch: Int, epochs: Int) -> Double {
+        epochs == 0 ? lr : lr * (1 + cos(Double.pi * Double(epoch) / Double(epochs))) / 2
+    }
+
+    /// Task loss of one example, with its gradient accumulated into the trained tensors.
+    func taskLoss(_ ex: Example, train: Bool, scale: Double) throws -> Double {
+        let t = session.tokenizer
+        let p = t.encode(ex.prefix)
+        var seqs = [ScoredSequence.suffix(prefix: p, suffix: t.encode(ex.suffix))]
+        if session.lossType.isPair { seqs.append(.suffix(prefix: p, suffix: t.encode(ex.suffix2 ?? ""))) }
+        guard seqs.allSatisfy({ !$0.rows.isEmpty }) else { return 0 }
+        let T = seqs.map(\.ids.count).max()!
+        var tokens = [Int32](repeating: 0, count: seqs.count * T)
+        for (b, s) in seqs.enumerated() { for (i, id) in s.ids.enumerated() { tokens[b * T + i] = id } }
+        let head = TaskLossObjective(sequences: seqs, T: T, lossType: session.lossType, scale: scale)
+        try session.model.run(tokens: tokens, B: seqs.count, T: T, head: head, train: train)
+        return head.loss
+    }
+
+    /// weight · KL(original ‖ edited) on one document, gradient accumulated.
+    func klLoss(_ doc: [Int32], weight: Double) throws -> Double {
+        let model = session.model
+        let ref = LogSoftmaxRows(T: doc.count, V: model.vocabSize)
+        try session.withOriginalModel { try model.run(tokens: doc, B: 1, T: doc.count, head: ref, train: false) }
+        let head = KLObjective(reference: ref.out, weight: weight)
+        try model.run(tokens: doc, B: 1, T: doc.count, head: head, train: true)
+        return head.loss
+    }
+
+    /// Runs (or resumes) the experiment. Returns the per-epoch figures, index 0 = unedited.
+    @discardableResult
+    public func run() throws -> [EpochFigures] {
+        let E = config.training.num_epochs
+        try method.prepare(session)
+        var stats = try recorder.resume(session: session)
+        if stats.isEmpty {
+            progress("epoch 0/\(E): evaluating the unedited model")
+            var f = try data.evaluator.evaluate(session.model)
+            f.train_loss = try mean(data.train.map { try taskLoss($0, train: false, scale: 1) })
+            stats.append(f)
+            try recorder.record(stats, session: session)
+            progress(Self.describe(0, f))
+        } else {
+            progress("resuming after epoch \(stats.count - 1) of \(E)")
+        }
+        let accumulate = config.accumulate
+        let accSteps = config.gradAccSteps
+        let klWeight = config.training.regularization_weight ?? 0
+        var step = session.adam.states.values.map { Int($0.t) }.max() ?? 0
+        for epoch in (stats.count - 1)..<E {
+            let lr = Self.cosineLR(config.training.learning_rate, epoch: epoch, epochs: E)
+            var order = Array(data.train.indices)
+            order.shuffle(using: &session.rng)
+            var losses: [Double] = []
+            var acc = 0
+            session.zeroGrads()
+            let started = Date()
+            for (i, idx) in order.enumerated() {
+                try Cancellation.check()
+                // Authors' rule: gradients are cleared every iteration, so a step sees one example.
+                if !accumulate { session.zeroGrads() }
+                let scale = accumulate ? 1 / Double(accSteps) : 1
+                losses.append(try taskLoss(data.train[idx], train: true, scale: scale))
+                acc += 1
+                if klWeight > 0, !data.klDocs.isEmpty {
+                    let doc = data.klDocs[Int(session.rng.next() % UInt64(data.klDocs.count))]
+                    _ = try klLoss(doc, weight: klWeight * scale)
+                }
+                if acc == accSteps {
+                    try update(lr: lr, step: &step)
+                    acc = 0
+                    if accumulate { session.zeroGrads() }
+                }
+                if i % 10 == 9 || i == order.count - 1 {
+                    let rate = Double(i + 1) / max(Date().timeIntervalSince(started), 1e-9)
+                    progress(String(format: "epoch %d/%d: example %d/%d, loss %.4f, %.1f examples/s", epoch + 1, E, i + 1, order.count,
+                                    losses.suffix(10).reduce(0, +) / Double(min(10, losses.count)), rate))
+                }
+            }
+            // True accumulation flushes a partial group; the authors' rule drops it (spec §3.3).
+            if accumulate, acc > 0 { try update(lr: lr, step: &step) }
+            try Cancellation.check()
+            var f = try data.evaluator.evaluate(session.model)
+            f.train_loss = mean(losses)
+            stats.append(f)
+            try recorder.record(stats, session: session)
+            progress(Self.describe(epoch + 1, f))
+        }
+        return stats
+    }
+
+    func update(lr: Double, step: inout Int) throws {
+        if let bad = session.firstNonFinite(grads: true) { throw TrainingFailure("non-finite gradient in \(bad)") }
+        step += 1
+        try method.update(session, learningRate: lr, step: step)
+        if let bad = session.firstNonFinite() { throw TrainingFailure("the update made \(bad) non-finite") }
+    }
+
+    func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
+    static func describe(_ epoch: Int, _ f: EpochFigures) -> String {
+        String(format: "epoch %d: success %.4f, general %.5f%@%@", epoch, f.success, f.general,
+               f.hard_negative.map { String(format: ", hard negatives %.4f", $0) } ?? "",
+               f.train_loss.map { String(format: ", train loss %.4f", $0) } ?? "")
+    }
+}
+
+/// A run that stopped because the numbers went bad; the last good epoch's results are kept.
+public struct TrainingFailure: Error, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM asks the loop to stop between examples; the last finished
+/// epoch's records and checkpoint stay on disk, and the run resumes from there.
+public enum Cancellation {
+    nonisolated(unsafe) static var requested: Int32 = 0
+    public static func install() {
+        signal(SIGINT) { _ in Cancellation.requested = 1 }
+        signal(SIGTERM) { _ in Cancellation.requested = 1 }
+    }
+    public static var isRequested: Bool { requested != 0 }
+    static func check() throws {
+        if requested != 0 { throw CanonEditError("interrupted; run the same command again to resume after the last finished epoch") }
+    }
+}

@@ -1,0 +1,145 @@
+// PluginKit: Swift conveniences over canonedit_plugin.h for plugins written in Swift.
+// It is linked statically into each plugin, so it must hold no state: everything shared
+// lives in the host and is reached through the ce_host table.
+import PluginAPI
+
+/// A NUL-terminated C string for a literal (static storage, never freed).
+public func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+/// One schema entry. `sweep` is the range random sweeps draw from.
+public func hyperparameter(_ name: StaticString, _ type: Int32, min: Double = 0, max: Double = 0, default value: Double = 0,
+                           defaultString: StaticString? = nil, sweep: ClosedRange<Double>? = nil, logScale: Bool = false,
+                           noSweep: Bool = false, help: StaticString) -> ce_hyperparameter {
+    var h = ce_hyperparameter()
+    h.name = cString(name)
+    h.type = type
+    h.flags = (logScale ? UInt32(CE_HP_LOG_SCALE) : 0) | (noSweep ? UInt32(CE_HP_NO_SWEEP) : 0)
+    h.min = min
+    h.max = max
+    h.default_number = value
+    h.default_string = defaultString.map(cString)
+    h.sweep_min = sweep?.lowerBound ?? min
+    h.sweep_max = sweep?.upperBound ?? max
+    h.help = cString(help)
+    return h
+}
+
+/// A descriptor that lives as long as the library (allocated once, never freed).
+public func makeDescriptor(id: StaticString, version: StaticString, description: StaticString, capabilities: UInt64,
+                           hyperparameters: [ce_hyperparameter],
+                           create: @escaping @convention(c) (UnsafePointer<ce_host>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> ce_status,
+                           prepare: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)?,
+                           update: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?, UnsafePointer<ce_update_info>?) -> ce_status)?,
+                           apply: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)? = nil,
+                           destroy: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void) -> UnsafePointer<ce_plugin_descriptor> {
+    let table = UnsafeMutablePointer<ce_hyperparameter>.allocate(capacity: max(hyperparameters.count, 1))
+    table.initialize(from: hyperparameters, count: hyperparameters.count)
+    let d = UnsafeMutablePointer<ce_plugin_descriptor>.allocate(capacity: 1)
+    d.initialize(to: ce_plugin_descriptor())
+    d.pointee.api_major = CE_API_MAJOR
+    d.pointee.api_minor = CE_API_MINOR
+    d.pointee.struct_size = UInt32(MemoryLayout<ce_plugin_descriptor>.size)
+    d.pointee.id = cString(id)
+    d.pointee.version = cString(version)
+    d.pointee.description = cString(description)
+    d.pointee.capabilities = capabilities
+    d.pointee.hyperparameter_count = Int32(hyperparameters.count)
+    d.pointee.hyperparameters = UnsafePointer(table)
+    d.pointee.create = create
+    d.pointee.prepare = prepare
+    d.pointee.update = update
+    d.pointee.apply = apply
+    d.pointee.destroy = destroy
+    return UnsafePointer(d)
+}
+
+/// An error inside a plugin: reported through host->set_error as a status code.
+public struct PluginError: Error {
+    public let code: ce_status
+    public let message: String
+    public init(_ code: ce_status, _ message: String) { self.code = code; self.message = message }
+}
+
+/// The host table, with Swift signatures that throw PluginError.
+public struct Host {
+    public let raw: UnsafePointer<ce_host>
+    public init(_ raw: UnsafePointer<ce_host>?) { self.raw = raw! }
+    var ctx: UnsafeMutableRawPointer? { raw.pointee.ctx }
+
+    /// Runs `body`; a thrown error becomes set_error + its status. Nothing unwinds into C.
+    public func guarded(_ body: () throws -> Void) -> ce_status {
+        do { try body(); return CE_OK } catch let e as PluginError {
+            raw.pointee.set_error(ctx, e.message)
+            return e.code
+        } catch {
+            raw.pointee.set_error(ctx, "\(error)")
+            return CE_ERR_INTERNAL
+        }
+    }
+
+    func check(_ s: ce_status, _ what: @autoclosure () -> String) throws {
+        if s != CE_OK { throw PluginError(s, what()) }
+    }
+
+    public func log(_ message: String) { raw.pointee.log(ctx, CE_LOG_INFO, message) }
+    public func number(_ name: String) throws -> Double {
+        var v = 0.0
+        try check(raw.pointee.option_number(ctx, name, &v), "hyperparameter \(name) is missing")
+        return v
+    }
+    public func string(_ name: String) throws -> String {
+        var p: UnsafePointer<CChar>? = nil
+        try check(raw.pointee.option_string(ctx, name, &p), "hyperparameter \(name) is missing")
+        return p.map { String(cString: $0) } ?? ""
+    }
+    public func modelInfo() throws -> ce_model_info {
+        var info = ce_model_info()
+        info.struct_size = UInt32(MemoryLayout<ce_model_info>.size)
+        try check(raw.pointee.model_info(ctx, &info), "model_info failed")
+        return info
+    }
+    public var paramCount: Int { Int(raw.pointee.param_count(ctx)) }
+    public func param(at i: Int) throws -> OpaquePointer {
+        var p: OpaquePointer? = nil
+        try check(raw.pointee.param_at(ctx, Int64(i), &p), "no parameter \(i)")
+        return p!
+    }
+    public func name(of p: OpaquePointer) -> String { raw.pointee.param_name(ctx, p).map { String(cString: $0) } ?? "?" }
+    public func value(of p: OpaquePointer) throws -> ce_tensor {
+        var t = ce_tensor()
+        try check(raw.pointee.param_value(ctx, p, &t), "param_value failed")
+        return t
+    }
+    public func train(_ p: OpaquePointer) throws { try check(raw.pointee.train_param(ctx, p), "train_param failed") }
+    public var moduleCount: Int { Int(raw.pointee.module_count(ctx)) }
+    public func moduleName(_ i: Int) -> String { raw.pointee.module_name(ctx, Int64(i)).map { String(cString: $0) } ?? "" }
+    public func matches(_ name: String, _ regex: String) throws -> Bool {
+        let r = raw.pointee.module_matches(ctx, name, regex)
+        if r < 0 { throw PluginError(CE_ERR_INVALID_ARGUMENT, "invalid regular expression \(regex)") }
+        return r == 1
+    }
+    public func attachLowRank(_ module: String, rank: Int, scale: Float) throws -> (A: OpaquePointer, B: OpaquePointer) {
+        var a: OpaquePointer? = nil, b: OpaquePointer? = nil
+        try check(raw.pointee.attach_low_rank(ctx, module, Int32(rank), scale, &a, &b), "attach_low_rank on \(module) failed")
+        return (a!, b!)
+    }
+    public func adamStep(_ p: OpaquePointer, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double) throws {
+        try check(raw.pointee.adam_step(ctx, p, lr, beta1, beta2, eps, weightDecay), "adam_step failed")
+    }
+    public func uniform() -> Double { raw.pointee.random_uniform(ctx) }
+}
+
+/// Moves a Swift object across the boundary as the plugin's `void *instance`.
+public enum Instance {
+    public static func store<T: AnyObject>(_ object: T, _ out: UnsafeMutablePointer<UnsafeMutableRawPointer?>?) {
+        out?.pointee = Unmanaged.passRetained(object).toOpaque()
+    }
+    public static func get<T: AnyObject>(_ p: UnsafeMutableRawPointer?, as: T.Type) -> T {
+        Unmanaged<T>.fromOpaque(p!).takeUnretainedValue()
+    }
+    public static func release<T: AnyObject>(_ p: UnsafeMutableRawPointer?, as: T.Type) {
+        if let p { Unmanaged<T>.fromOpaque(p).release() }
+    }
+}
