@@ -104,3 +104,25 @@ final class ExperimentTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(seen, total), 1e-5)
     }
 }
+
+final class PrefixCacheTests: XCTestCase {
+    func testCachedEvaluationEqualsAFullPassAfterAnEdit() throws {
+        let model = try TinyModels.llama(seed: 31, layers: 3)
+        let tok = TinyModels.byteTokenizer()
+        let set = TextSet(["one text to score", "a second, longer text to score here", "x y"], tokenizer: tok)
+        let session = EditSession(model: model, tokenizer: tok, examples: [], lossType: .good, seed: 1)
+        let a = try session.attachLowRank(module: "model.layers.2.mlp.down_proj", rank: 2, scale: 1)
+        XCTAssertEqual(model.frozenPrefixLayers, 2)
+        let before = try set.meanNLL(model)             // fills the cache at layer 2
+        for i in 0..<a.B.value.count { a.B.value[i] = 0.3 }
+        for i in 0..<a.A.value.count { a.A.value[i] = Float(i % 5) * 0.1 }
+        let cached = try set.meanNLL(model)
+        XCTAssertEqual(set.cache.hits, 1, "the second pass resumed its one batch from layer 2")
+        let plain = TextSet(["one text to score", "a second, longer text to score here", "x y"], tokenizer: tok)
+        session.train(model.parameter("model.layers.0.mlp.up_proj.weight")!)   // now nothing is frozen
+        XCTAssertEqual(model.frozenPrefixLayers, 0)
+        let full = try plain.meanNLL(model)
+        XCTAssertNotEqual(before, cached, "the edit changed the loss")
+        XCTAssertEqual(cached, full, accuracy: 1e-6)
+    }
+}

@@ -14,10 +14,58 @@ public protocol CausalLM: AnyObject {
     /// Runs `tokens` (B*T ids, row b*T+t) through the model. The head is given the logits of
     /// the rows it asks for; with `train` its gradients are propagated to every parameter
     /// whose `requiresGrad` is set.
-    func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool) throws
+    func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool, hooks: RunHooks?) throws
+    /// How many bottom blocks (and the embedding) nothing trains: their outputs cannot change
+    /// during an edit, so a residual state saved at this layer stays valid.
+    var frozenPrefixLayers: Int { get }
+    /// The output layer alone on final hidden states (N, C), as `run` would apply it.
+    func runHead(hidden: Tensor, head: HeadObjective) throws
+}
+
+/// States saved from one run and fed to a later run of the same tokens.
+public final class RunHooks {
+    /// Start at `resume.layer` with its residual state instead of at the embedding.
+    public var resume: ResidualState?
+    /// Save the residual stream entering this layer into `saved`.
+    public var saveAt: Int?
+    public private(set) var saved: ResidualState?
+    /// Save the final, normalised hidden states (N, C) into `finalHidden`.
+    public var saveFinalHidden = false
+    public private(set) var finalHidden: Tensor?
+
+    public init(resume: ResidualState? = nil, saveAt: Int? = nil, saveFinalHidden: Bool = false) {
+        self.resume = resume
+        self.saveAt = saveAt
+        self.saveFinalHidden = saveFinalHidden
+    }
+
+    func save(layer: Int, x: UnsafePointer<Float>, N: Int, C: Int) {
+        guard saveAt == layer else { return }
+        let t = Tensor([N, C])
+        t.data.update(from: x, count: N * C)
+        saved = ResidualState(layer: layer, x: t)
+    }
+
+    func saveFinal(_ h: UnsafePointer<Float>, N: Int, C: Int) {
+        guard saveFinalHidden else { return }
+        let t = Tensor([N, C])
+        t.data.update(from: h, count: N * C)
+        finalHidden = t
+    }
+}
+
+/// The residual stream (N, C) entering block `layer`.
+public final class ResidualState {
+    public let layer: Int
+    public let x: Tensor
+    public init(layer: Int, x: Tensor) { self.layer = layer; self.x = x }
 }
 
 extension CausalLM {
+    public func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool) throws {
+        try run(tokens: tokens, B: B, T: T, head: head, train: train, hooks: nil)
+    }
+
     public func parameter(_ name: String) -> Parameter? { parameters.first { $0.name == name } }
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 

@@ -102,14 +102,26 @@ public final class LlamaModel: CausalLM {
         return config.L
     }
 
-    public func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool) throws {
+    public var frozenPrefixLayers: Int { max(lowestTrainedBlock, 0) }
+
+    public func runHead(hidden: Tensor, head: HeadObjective) throws {
+        OutputHead.run(hidden: hidden.data, N: hidden.rows, C: config.C, weight: lmHead, head: head, dHidden: nil, scratch: scratch)
+    }
+
+    public func run(tokens: [Int32], B: Int, T: Int, head: HeadObjective, train: Bool, hooks: RunHooks?) throws {
         try checkBatch(tokens, B: B, T: T)
         let (C, H, G, D, F, L) = (config.C, config.H, config.G, config.D, config.F, config.L)
         let N = B * T
         let s = scratch
         rope.ensure(T)
         let pos = (0..<N).map { Int32($0 % T) }
-        let lowest = train ? lowestTrainedBlock : L
+        let start = hooks?.resume?.layer ?? 0
+        if let r = hooks?.resume {
+            guard r.x.count == N * C, start <= frozenPrefixLayers else {
+                throw CanonEditError("a saved residual state for layer \(start) does not fit this batch or the layers below it now train")
+            }
+        }
+        let lowest = train ? (start == 0 ? lowestTrainedBlock : max(lowestTrainedBlock, start)) : L
         // Blocks from `lowest` up keep their activations for the backward pass.
         func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> {
             train && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
@@ -117,12 +129,15 @@ public final class LlamaModel: CausalLM {
 
         // x (N, C): the residual stream, updated in place.
         let x = s.get("x", N * C)
-        for n in 0..<N { (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C) }
+        if let r = hooks?.resume { x.update(from: r.x.data, count: N * C) } else {
+            for n in 0..<N { (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C) }
+        }
 
         let xn = s.get("xn", N * C)          // normalised input of a sublayer (N, C)
         let h = s.get("h", N * F)            // SwiGLU output (N, F)
         let scale = 1 / Float(D).squareRoot()
-        for l in 0..<L {
+        for l in start..<L {
+            hooks?.save(layer: l, x: x, N: N, C: C)
             let b = blocks[l]
             let xIn = saved(l, "x", N * C), rstd1 = saved(l, "rstd1", N)
             let q = saved(l, "q", N * H * D), k = saved(l, "k", N * G * D), v = saved(l, "v", N * G * D)
@@ -147,7 +162,9 @@ public final class LlamaModel: CausalLM {
         // final norm and output layer
         let xFinal = s.get("xfinal", N * C), rstdF = s.get("rstdF", N)
         xFinal.update(from: x, count: N * C)
+        hooks?.save(layer: L, x: x, N: N, C: C)
         ce_rmsnorm_forward(xn, rstdF, x, norm.value.data, Int64(N), Int32(C), Float(config.rms_norm_eps))
+        hooks?.saveFinal(xn, N: N, C: C)
         let dx = train ? s.get("dx", N * C) : nil      // (N, C) gradient of the residual stream
         let dxn = train ? s.get("dxn", N * C) : nil
         OutputHead.run(hidden: xn, N: N, C: C, weight: lmHead, head: head, dHidden: dxn, scratch: s)
@@ -193,7 +210,7 @@ public final class LlamaModel: CausalLM {
             ce_rmsnorm_backward(dx, b.attnNorm.activeGrad, dxn, xIn, b.attnNorm.value.data, rstd1, Int64(N), Int32(C))
         }
         // embedding backward: scatter-add each row's gradient into its token's row
-        if let dE = embed.activeGrad, lowest < 0 {
+        if let dE = embed.activeGrad, lowest < 0, start == 0 {
             for n in 0..<N { ce_add(dE + Int(tokens[n]) * C, dx + n * C, Int64(C)) }
         }
     }

@@ -17,6 +17,7 @@ public struct InterventionSet {
     public let threshold: Double
     let seq1: [ScoredSequence]
     let seq2: [ScoredSequence]?
+    let cache = PrefixCache()
 
     public init(_ examples: [Example], tokenizer: BPETokenizer, lossType: LossType, threshold: Double) {
         self.lossType = lossType
@@ -29,7 +30,7 @@ public struct InterventionSet {
 
     /// Summed suffix NLLs Σ1 (and Σ2) per example.
     public func sums(_ model: CausalLM) throws -> (s1: [Double], s2: [Double]?) {
-        let all = try SequenceScorer.nll(model, seq1 + (seq2 ?? []))
+        let all = try SequenceScorer.nll(model, seq1 + (seq2 ?? []), cache: cache)
         let sums = all.map { $0.reduce(0.0) { $0 + Double($1) } }
         return (Array(sums[0..<seq1.count]), seq2 == nil ? nil : Array(sums[seq1.count...]))
     }
@@ -49,11 +50,12 @@ public struct InterventionSet {
 /// Token-level micro-averaged NLL over whole texts (general and targeted degradation).
 public struct TextSet {
     let seqs: [ScoredSequence]
+    let cache = PrefixCache()
     public init(_ texts: [String], tokenizer: BPETokenizer) { seqs = texts.map { .text(tokenizer.encode($0)) } }
     public var tokenCount: Int { seqs.reduce(0) { $0 + $1.rows.count } }
 
     public func meanNLL(_ model: CausalLM) throws -> Double {
-        let all = try SequenceScorer.nll(model, seqs)
+        let all = try SequenceScorer.nll(model, seqs, cache: cache)
         let total = all.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
         return total / Double(max(tokenCount, 1))
     }
@@ -64,9 +66,10 @@ public struct TextSet {
 public struct HardNegativeSet {
     let seqs: [ScoredSequence]
     let perToken: Bool
+    let cache = PrefixCache()
     public init(seqs: [ScoredSequence], perToken: Bool) { self.seqs = seqs; self.perToken = perToken }
     public func score(_ model: CausalLM) throws -> Double {
-        let all = try SequenceScorer.nll(model, seqs)
+        let all = try SequenceScorer.nll(model, seqs, cache: cache)
         if perToken {
             return all.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } } / Double(max(all.reduce(0) { $0 + $1.count }, 1))
         }

@@ -19,11 +19,13 @@ public struct ScoredSequence {
 public enum SequenceScorer {
     public static var tokenBudget = 2048
 
-    /// Per-position NLLs of each sequence's scored rows, in input order.
-    public static func nll(_ model: CausalLM, _ seqs: [ScoredSequence]) throws -> [[Float]] {
+    /// Per-position NLLs of each sequence's scored rows, in input order. With a cache, each
+    /// batch's residual stream at the model's frozen layer is saved on the first call and later
+    /// calls start there, skipping the layers an edit cannot change.
+    public static func nll(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache? = nil) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: seqs.count)
         let order = seqs.indices.filter { !seqs[$0].rows.isEmpty }.sorted { seqs[$0].ids.count < seqs[$1].ids.count }
-        var i = 0
+        var i = 0, batchIndex = 0
         while i < order.count {
             // The longest sequence comes last in a batch, so T is its length.
             var j = i + 1
@@ -41,7 +43,10 @@ public enum SequenceScorer {
                 for r in q.rows { rows.append(b * T + r); targets.append(q.ids[r + 1]) }
             }
             let head = TokenNLL(rows: rows, targets: targets)
-            try model.run(tokens: tokens, B: batch.count, T: T, head: head, train: false)
+            let hooks = cache?.hooks(batch: batchIndex, model: model)
+            try model.run(tokens: tokens, B: batch.count, T: T, head: head, train: false, hooks: hooks)
+            if let saved = hooks?.saved { cache?.store(batchIndex, saved) }
+            batchIndex += 1
             var k = 0
             for s in batch {
                 let n = seqs[s].rows.count
@@ -51,5 +56,30 @@ public enum SequenceScorer {
             i = j
         }
         return out
+    }
+}
+
+/// Residual states of an evaluation set's batches at the layer below which nothing trains.
+/// Valid while that layer stays the same; dropped when it changes. Bounded in memory.
+public final class PrefixCache {
+    public static var budgetBytes = 1 << 30
+    private(set) var layer = -1
+    private var states: [Int: ResidualState] = [:]
+    private var bytes = 0
+    public private(set) var hits = 0
+
+    public init() {}
+
+    func hooks(batch: Int, model: CausalLM) -> RunHooks? {
+        let frozen = model.frozenPrefixLayers
+        guard frozen > 0 else { return nil }
+        if frozen != layer { states.removeAll(); bytes = 0; layer = frozen }
+        if let s = states[batch] { hits += 1; return RunHooks(resume: s) }
+        return bytes < Self.budgetBytes ? RunHooks(saveAt: frozen) : nil
+    }
+
+    func store(_ batch: Int, _ s: ResidualState) {
+        states[batch] = s
+        bytes += s.x.count * 4
     }
 }

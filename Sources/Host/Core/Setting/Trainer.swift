@@ -45,13 +45,30 @@ public final class Trainer {
         return head.loss
     }
 
-    /// weight · KL(original ‖ edited) on one document, gradient accumulated.
-    func klLoss(_ doc: [Int32], weight: Double) throws -> Double {
-        let model = session.model
+    /// Per KL document: the unedited model's final hidden states (so its log-probabilities
+    /// cost one output-layer product, not a forward pass) and the residual stream at the frozen
+    /// layer (so the edited model's pass starts there).
+    var klCache: [Int: (hidden: Tensor, prefix: ResidualState?)] = [:]
+    var klCacheBytes = 0
+
+    /// weight · KL(original ‖ edited) on KL document `index`, gradient accumulated.
+    func klLoss(_ index: Int, weight: Double) throws -> Double {
+        let model = session.model, doc = data.klDocs[index]
+        let frozen = model.frozenPrefixLayers
+        var entry = klCache[index]
+        if entry == nil || entry!.prefix.map({ $0.layer != frozen }) ?? (frozen > 0) {
+            let hooks = RunHooks(saveAt: frozen > 0 ? frozen : nil, saveFinalHidden: true)
+            try session.withOriginalModel {
+                try model.run(tokens: doc, B: 1, T: doc.count, head: TokenNLL(rows: [], targets: []), train: false, hooks: hooks)
+            }
+            entry = (hooks.finalHidden!, hooks.saved)
+            let bytes = (entry!.hidden.count + (entry!.prefix?.x.count ?? 0)) * 4
+            if klCacheBytes + bytes <= PrefixCache.budgetBytes { klCache[index] = entry; klCacheBytes += bytes }
+        }
         let ref = LogSoftmaxRows(T: doc.count, V: model.vocabSize)
-        try session.withOriginalModel { try model.run(tokens: doc, B: 1, T: doc.count, head: ref, train: false) }
+        try session.withOriginalModel { try model.runHead(hidden: entry!.hidden, head: ref) }
         let head = KLObjective(reference: ref.out, weight: weight)
-        try model.run(tokens: doc, B: 1, T: doc.count, head: head, train: true)
+        try model.run(tokens: doc, B: 1, T: doc.count, head: head, train: true, hooks: entry!.prefix.map { RunHooks(resume: $0) })
         return head.loss
     }
 
@@ -63,7 +80,9 @@ public final class Trainer {
         var stats = try recorder.resume(session: session)
         if stats.isEmpty {
             progress("epoch 0/\(E): evaluating the unedited model")
+            let t0 = Date()
             var f = try data.evaluator.evaluate(session.model)
+            progress(String(format: "evaluation took %.1f s", Date().timeIntervalSince(t0)))
             f.train_loss = try mean(data.train.map { try taskLoss($0, train: false, scale: 1) })
             stats.append(f)
             try recorder.record(stats, session: session)
@@ -91,8 +110,7 @@ public final class Trainer {
                 losses.append(try taskLoss(data.train[idx], train: true, scale: scale))
                 acc += 1
                 if klWeight > 0, !data.klDocs.isEmpty {
-                    let doc = data.klDocs[Int(session.rng.next() % UInt64(data.klDocs.count))]
-                    _ = try klLoss(doc, weight: klWeight * scale)
+                    _ = try klLoss(Int(session.rng.next() % UInt64(data.klDocs.count)), weight: klWeight * scale)
                 }
                 if acc == accSteps {
                     try update(lr: lr, step: &step)
@@ -108,11 +126,13 @@ public final class Trainer {
             // True accumulation flushes a partial group; the authors' rule drops it (spec §3.3).
             if accumulate, acc > 0 { try update(lr: lr, step: &step) }
             try Cancellation.check()
+            let trained = Date()
             var f = try data.evaluator.evaluate(session.model)
             f.train_loss = mean(losses)
             stats.append(f)
             try recorder.record(stats, session: session)
-            progress(Self.describe(epoch + 1, f))
+            progress(Self.describe(epoch + 1, f) + String(format: " (training %.1f s, evaluation %.1f s)",
+                                                          trained.timeIntervalSince(started), Date().timeIntervalSince(trained)))
         }
         return stats
     }
