@@ -53,7 +53,7 @@ public enum Scoring {
         func pick(_ logits: ArraySlice<Float>) -> Int32 {
             temperature <= 0 ? argmax(Array(logits)) : sample(Array(logits), temperature: temperature, rng: &rng)
         }
-        if let llama = model as? LlamaModel {
+        if let llama = model as? DecoderLM {
             let cache = llama.makeCache(B: B, maxT: P + steps)
             var logits = Tensor([0])
             for t in 0..<P { logits = try llama.decode(prompts.map { $0[t] }, cache: cache) }

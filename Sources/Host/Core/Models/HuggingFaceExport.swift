@@ -5,11 +5,11 @@ import Foundation
 /// that so the folder uses Hugging Face's half-split rotation.
 public enum HuggingFaceExport {
     public static func write(_ lm: LoadedModel, to dir: String) throws {
-        guard let llama = lm.model as? LlamaModel else {
+        guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
             throw CanonEditError("export to a Hugging Face folder is implemented for llama models only")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var cfg = llama.config
+        var cfg = llamaConfig
         let interleaved = cfg.rope_interleaved == true
         cfg.rope_interleaved = nil
         var tensors: [(String, Tensor)] = []

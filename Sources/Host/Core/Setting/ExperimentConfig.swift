@@ -112,7 +112,7 @@ public struct ExperimentConfig: Codable {
 public enum YAMLValue: Codable, Equatable, CustomStringConvertible {
     case int(Int), double(Double), bool(Bool), string(String), list([YAMLValue]), map([String: YAMLValue]), null
 
-    public init(from decoder: Decoder) throws {
+    public init(from decoder: Swift.Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
         else if let v = try? c.decode(Int.self) { self = .int(v) }

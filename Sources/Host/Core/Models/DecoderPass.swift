@@ -1,0 +1,132 @@
+import Kernels
+
+extension DecoderLM {
+    public func run(tokens: [Int32], B: Int, T: Int, head objective: HeadObjective, train: Bool, hooks: RunHooks?) throws {
+        try checkBatch(tokens, B: B, T: T)
+        let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
+        let N = B * T
+        let s = scratch
+        let pos = (0..<N).map { Int32($0 % T) }
+        let start = hooks?.resume?.layer ?? 0
+        if let r = hooks?.resume {
+            guard r.x.count == N * C, start <= frozenPrefixLayers else {
+                throw CanonEditError("a saved residual state for layer \(start) does not fit this batch or the layers below it now train")
+            }
+        }
+        let lowest = train ? (start == 0 ? lowestTrainedBlock : max(lowestTrainedBlock, start)) : L
+        // Blocks from `lowest` up keep their activations for the backward pass; others share one set.
+        func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> {
+            train && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
+        }
+        struct Saved {
+            let xIn, mean1, rstd1, q, k, v, probs, att, mid, mean2, rstd2, gate, up: UnsafeMutablePointer<Float>
+        }
+        func acts(_ l: Int) -> Saved {
+            Saved(xIn: saved(l, "x", N * C), mean1: saved(l, "mean1", N), rstd1: saved(l, "rstd1", N),
+                  q: saved(l, "q", N * H * D), k: saved(l, "k", N * G * D), v: saved(l, "v", N * G * D),
+                  probs: saved(l, "probs", B * H * T * T), att: saved(l, "att", N * H * D), mid: saved(l, "mid", N * C),
+                  mean2: saved(l, "mean2", N), rstd2: saved(l, "rstd2", N),
+                  gate: saved(l, "gate", spec.mlp == .swiglu ? N * F : 1), up: saved(l, "up", N * F))
+        }
+
+        // x (N, C): the residual stream, updated in place.
+        let x = s.get("x", N * C)
+        if let r = hooks?.resume { x.update(from: r.x.data, count: N * C) } else { embedTokens(x, tokens: tokens, pos: pos) }
+        let xn = s.get("xn", N * C)          // a sublayer's normalised input (N, C)
+        let h = s.get("h", N * F)            // MLP activations (N, F)
+
+        for l in start..<L {
+            hooks?.save(layer: l, x: x, N: N, C: C)
+            let b = blocks[l], a = acts(l)
+            a.xIn.update(from: x, count: N * C)
+            // attention sublayer on n1(x)
+            normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
+            projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
+            applyRope(a.q, N: N, heads: H, pos: pos, sign: 1)
+            applyRope(a.k, N: N, heads: G, pos: pos, sign: 1)
+            ce_attention_forward(a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), spec.attentionScale(layer: l))
+            b.o.forward(x, a.att, N: N, accumulate: true)
+            // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
+            switch spec.residual {
+            case .sequential:
+                a.mid.update(from: x, count: N * C)
+                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: x, N: N)
+            case .parallelTwoNorms:
+                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: a.xIn, N: N)
+            case .parallelOneNorm:
+                break                        // xn still holds n1(x_in)
+            }
+            b.gate?.forward(a.gate, xn, N: N)
+            b.up.forward(a.up, xn, N: N)
+            mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
+            b.down.forward(x, h, N: N, accumulate: true)
+        }
+        hooks?.save(layer: L, x: x, N: N, C: C)
+        // final norm and output layer
+        let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
+        xFinal.update(from: x, count: N * C)
+        normForward(finalNorm, out: xn, mean: meanF, rstd: rstdF, x: x, N: N)
+        hooks?.saveFinal(xn, N: N, C: C)
+        let dxn = train ? s.get("dxn", N * C) : nil
+        OutputHead.run(hidden: xn, N: N, C: C, weight: head, bias: headBias, head: objective, dHidden: dxn, scratch: s)
+        guard train, let dxn else { return }
+
+        // Backward. dx (N, C) is the gradient of the residual stream, carried down in place.
+        let dx = s.get("dx", N * C)
+        dx.update(repeating: 0, count: N * C)
+        normBackward(finalNorm, dx: dx, dout: dxn, x: xFinal, mean: meanF, rstd: rstdF, N: N)
+        let dh = s.get("dh", N * F), dgate = s.get("dgate", N * F), dup = s.get("dup", N * F)
+        let dxnM = s.get("dxnM", N * C), dacc = s.get("dacc", N * C)
+        let datt = s.get("datt", N * H * D), dq = s.get("dq", N * H * D)
+        let dk = s.get("dk", N * G * D), dv = s.get("dv", N * G * D)
+        let attScratch = s.get("attScratch", T * T)
+        let tmpMean = s.get("tmpMean", N), tmpRstd = s.get("tmpRstd", N)
+        for l in stride(from: L - 1, through: max(lowest, 0), by: -1) {
+            let b = blocks[l], a = acts(l)
+            // MLP branch: recompute its input and activations, then dout = dx.
+            let mlpIn: (Norm, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) =
+                spec.residual == .sequential ? (b.norm2!, a.mid, a.mean2, a.rstd2)
+                : spec.residual == .parallelTwoNorms ? (b.norm2!, a.xIn, a.mean2, a.rstd2) : (b.norm1, a.xIn, a.mean1, a.rstd1)
+            normForward(mlpIn.0, out: xn, mean: tmpMean, rstd: tmpRstd, x: mlpIn.1, N: N)
+            mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
+            dh.update(repeating: 0, count: N * F)
+            b.down.backward(dx: dh, dout: dx, x: h, N: N)
+            switch spec.mlp {
+            case .swiglu: ce_swiglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
+            case .geluTanh: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 1)
+            case .geluErf: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 0)
+            }
+            dxnM.update(repeating: 0, count: N * C)
+            b.gate?.backward(dx: dxnM, dout: dgate, x: xn, N: N)
+            b.up.backward(dx: dxnM, dout: dup, x: xn, N: N)
+            // Sequential: the attention sublayer's output gradient is d(mid) = dx + n2's backward.
+            if spec.residual == .sequential { normBackward(b.norm2!, dx: dx, dout: dxnM, x: a.mid, mean: a.mean2, rstd: a.rstd2, N: N) }
+            // attention branch, dout = dx
+            normForward(b.norm1, out: xn, mean: tmpMean, rstd: tmpRstd, x: a.xIn, N: N)
+            datt.update(repeating: 0, count: N * H * D)
+            b.o.backward(dx: datt, dout: dx, x: a.att, N: N)
+            dk.update(repeating: 0, count: N * G * D)
+            dv.update(repeating: 0, count: N * G * D)
+            ce_attention_backward(dq, dk, dv, attScratch, datt, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
+                                  spec.attentionScale(layer: l))
+            applyRope(dq, N: N, heads: H, pos: pos, sign: -1)
+            applyRope(dk, N: N, heads: G, pos: pos, sign: -1)
+            // n1's input gradient; with one shared norm the MLP branch's gradient joins it.
+            let dxn1 = spec.residual == .parallelOneNorm ? dxnM : dxn
+            if spec.residual != .parallelOneNorm { dxn1.update(repeating: 0, count: N * C) }
+            projectQKVBackward(b, dxn: dxn1, dq: dq, dk: dk, dv: dv, xn: xn, N: N)
+            // Parallel blocks add both norms' backward only now: dx was the dout of both branches.
+            dacc.update(repeating: 0, count: N * C)
+            normBackward(b.norm1, dx: dacc, dout: dxn1, x: a.xIn, mean: a.mean1, rstd: a.rstd1, N: N)
+            if spec.residual == .parallelTwoNorms {
+                normBackward(b.norm2!, dx: dacc, dout: dxnM, x: a.xIn, mean: a.mean2, rstd: a.rstd2, N: N)
+            }
+            ce_add(dx, dacc, Int64(N * C))
+        }
+        // embedding (and learned positions) backward: scatter-add each row's gradient
+        if lowest < 0, start == 0 {
+            if let dE = embed.activeGrad { for n in 0..<N { ce_add(dE + Int(tokens[n]) * C, dx + n * C, Int64(C)) } }
+            if let positions, let dP = positions.activeGrad { for n in 0..<N { ce_add(dP + Int(pos[n]) * C, dx + n * C, Int64(C)) } }
+        }
+    }
+}
