@@ -122,18 +122,52 @@ enum HuggingFaceLoader {
             throw formatError(cfgPath, "not a JSON object")
         }
         let type = obj["model_type"] as? String ?? ""
+        let archs = obj["architectures"] as? [String] ?? []
         let weights = try SafetensorsCheckpoint(directory: directory)
         let tok = try BPETokenizer(directory: directory)
+        func decode<T: Decodable>(_ t: T.Type) throws -> T {
+            do { return try JSONDecoder().decode(T.self, from: data) } catch {
+                throw formatError(cfgPath, "not a valid \(type) config: \(error)")
+            }
+        }
+        /// Loads by Hugging Face name; checkpoints saved from a bare base model lack the
+        /// wrapper's prefix ("transformer.", "gpt_neox."), so that is tried too.
+        func tensor(_ name: String, _ shape: [Int], prefixes: [String], transpose: Bool = false) throws -> Tensor {
+            var found = name
+            if !weights.has(name), let p = prefixes.first(where: { name.hasPrefix($0) && weights.has(String(name.dropFirst($0.count))) }) {
+                found = String(name.dropFirst(p.count))
+            }
+            guard transpose else { return try weights.tensor(found, shape: shape) }
+            let t = try weights.tensor(found, shape: [shape[1], shape[0]])
+            return t.transposed()
+        }
         let model: CausalLM
         switch type {
         case "llama":
-            let cfg: LlamaConfig
-            do { cfg = try JSONDecoder().decode(LlamaConfig.self, from: data) } catch {
-                throw formatError(cfgPath, "not a valid llama config: \(error)")
+            let cfg = try decode(LlamaConfig.self)
+            model = try DecoderLM(config: cfg, source: cfgPath) { name, shape in try tensor(name, shape, prefixes: ["model."]) }
+        case "gpt2":
+            let cfg = try decode(GPT2Config.self)
+            let withPrefix = weights.has("transformer.wte.weight") || !weights.has("wte.weight")
+            model = try DecoderLM(spec: try cfg.spec(source: cfgPath), names: GPT2Config.names(prefix: "transformer."), sourceConfig: cfg,
+                                  source: cfgPath) { name, shape in
+                try tensor(name, shape, prefixes: withPrefix ? [] : ["transformer."], transpose: GPT2Config.isConv1D(name))
             }
-            model = try LlamaModel(config: cfg, source: cfgPath) { name, shape in try weights.tensor(name, shape: shape) }
+        case "gpt_neox":
+            let cfg = try decode(GPTNeoXConfig.self)
+            model = try DecoderLM(spec: try cfg.spec(source: cfgPath), names: GPTNeoXConfig.names, sourceConfig: cfg, source: cfgPath) {
+                name, shape in
+                // Checkpoints written by transformers ≥ 5 in memory name the head lm_head.
+                let n = name == "embed_out.weight" && !weights.has(name) && weights.has("lm_head.weight") ? "lm_head.weight" : name
+                return try tensor(n, shape, prefixes: ["gpt_neox."])
+            }
+        case "gptj":
+            let cfg = try decode(GPTJConfig.self)
+            model = try DecoderLM(spec: try cfg.spec(source: cfgPath), names: GPTJConfig.names, sourceConfig: cfg, source: cfgPath) {
+                name, shape in try tensor(name, shape, prefixes: ["transformer."])
+            }
         default:
-            throw formatError(cfgPath, "model_type \"\(type)\" is not supported (llama)")
+            throw formatError(cfgPath, "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, backpack-gpt2)")
         }
         return LoadedModel(model: model, tokenizer: tok, path: directory, name: URL(fileURLWithPath: directory).lastPathComponent)
     }

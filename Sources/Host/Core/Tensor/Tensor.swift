@@ -75,3 +75,14 @@ public final class Parameter {
     }
     public func dropGrad() { grad = nil }
 }
+
+extension Tensor {
+    /// The transpose of a 2-D tensor, as a new tensor.
+    public func transposed() -> Tensor {
+        precondition(shape.count == 2, "transposed() needs a 2-D tensor, got \(shape)")
+        let (r, c) = (shape[0], shape[1])
+        let out = Tensor([c, r])
+        for i in 0..<r { for j in 0..<c { out.data[j * r + i] = data[i * c + j] } }
+        return out
+    }
+}
