@@ -51,6 +51,21 @@ final class ZooReferenceTests: XCTestCase {
     func testGPTJ() throws { try check("gptj") }
     func testLlamaFromHuggingFace() throws { try check("llama") }
 
+    /// The fixture's Backpack is a PyTorch module written from the spec; its parameter names
+    /// differ from the checkpoint's, and its sense network uses nn.Linear (out, in).
+    func testBackpack() throws {
+        let torchName: (String) -> String = { n in
+            if n.hasPrefix("backpack.gpt2_model.") { return "gpt2." + n.dropFirst("backpack.gpt2_model.".count) }
+            let map = ["backpack.sense_network.ln": "sense_ln", "backpack.sense_network.block.ln_1": "block_ln_1",
+                       "backpack.sense_network.block.ln_2": "block_ln_2", "backpack.sense_network.block.mlp.c_fc": "block_fc",
+                       "backpack.sense_network.block.mlp.c_proj": "block_proj", "backpack.sense_network.final_mlp.c_fc": "final_fc",
+                       "backpack.sense_network.final_mlp.c_proj": "final_proj", "backpack.sense_weight_net.c_attn": "weight_net"]
+            let module = String(n[..<n.lastIndex(of: ".")!])
+            return (map[module] ?? module) + n[n.lastIndex(of: ".")!...]
+        }
+        try check("backpack", transposedGrads: { $0.hasPrefix("backpack.gpt2_model.") && GPT2Config.isConv1D($0) }, gradName: torchName)
+    }
+
     func testArchitectureComesFromConfigNotPath() throws {
         let dir = temporaryFolder(self) + "/llama-looking-name"
         try FileManager.default.copyItem(atPath: Fixtures.folder + "/zoo/gptj", toPath: dir)

@@ -86,3 +86,9 @@ void ce_attention_decode(float *out, const float *q, const float *kc, const floa
         }
     }
 }
+
+void ce_causal_softmax(float *p, int T) {
+    for (int t = 0; t < T; t++) causal_softmax_row(p + (int64_t)t * T, t, T);
+}
+
+void ce_causal_softmax_backward(float *dS, const float *P, int T) { softmax_backward_rows(dS, P, T); }

@@ -1,7 +1,23 @@
 import Kernels
 
+/// What a forward pass leaves for its backward pass.
+struct DecoderPassState {
+    let tokens: [Int32], pos: [Int32]
+    let B: Int, T: Int, start: Int, lowest: Int
+    let hidden: UnsafeMutablePointer<Float>      // final normalised hidden states (N, C)
+}
+
 extension DecoderLM {
     public func run(tokens: [Int32], B: Int, T: Int, head objective: HeadObjective, train: Bool, hooks: RunHooks?) throws {
+        let st = try forward(tokens: tokens, B: B, T: T, train: train, hooks: hooks)
+        let dxn = train ? scratch.get("dxn", B * T * spec.C) : nil
+        OutputHead.run(hidden: st.hidden, N: B * T, C: spec.C, weight: head, bias: headBias, head: objective, dHidden: dxn, scratch: scratch)
+        if let dxn { backward(st, dHidden: dxn) }
+    }
+
+    /// Runs the blocks and the final norm; returns the hidden states the output layer reads.
+    /// With `train`, blocks from the lowest trained one keep their activations for `backward`.
+    func forward(tokens: [Int32], B: Int, T: Int, train: Bool, hooks: RunHooks?) throws -> DecoderPassState {
         try checkBatch(tokens, B: B, T: T)
         let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
         let N = B * T
@@ -67,14 +83,32 @@ extension DecoderLM {
         xFinal.update(from: x, count: N * C)
         normForward(finalNorm, out: xn, mean: meanF, rstd: rstdF, x: x, N: N)
         hooks?.saveFinal(xn, N: N, C: C)
-        let dxn = train ? s.get("dxn", N * C) : nil
-        OutputHead.run(hidden: xn, N: N, C: C, weight: head, bias: headBias, head: objective, dHidden: dxn, scratch: s)
-        guard train, let dxn else { return }
+        return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: lowest, hidden: xn)
+    }
 
-        // Backward. dx (N, C) is the gradient of the residual stream, carried down in place.
+    /// Backpropagates d(final hidden states) (N, C) into every trained parameter's gradient.
+    func backward(_ st: DecoderPassState, dHidden dxnIn: UnsafePointer<Float>) {
+        let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
+        let (B, T, tokens, pos, start, lowest) = (st.B, st.T, st.tokens, st.pos, st.start, st.lowest)
+        let N = B * T
+        let s = scratch
+        func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> { s.get("l\(l).\(what)", n) }
+        struct Saved {
+            let xIn, mean1, rstd1, q, k, v, probs, att, mid, mean2, rstd2, gate, up: UnsafeMutablePointer<Float>
+        }
+        func acts(_ l: Int) -> Saved {
+            Saved(xIn: saved(l, "x", N * C), mean1: saved(l, "mean1", N), rstd1: saved(l, "rstd1", N),
+                  q: saved(l, "q", N * H * D), k: saved(l, "k", N * G * D), v: saved(l, "v", N * G * D),
+                  probs: saved(l, "probs", B * H * T * T), att: saved(l, "att", N * H * D), mid: saved(l, "mid", N * C),
+                  mean2: saved(l, "mean2", N), rstd2: saved(l, "rstd2", N),
+                  gate: saved(l, "gate", spec.mlp == .swiglu ? N * F : 1), up: saved(l, "up", N * F))
+        }
+        let xn = s.get("xn", N * C), h = s.get("h", N * F), dxn = s.get("dxnB", N * C)
+        let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
+        // dx (N, C) is the gradient of the residual stream, carried down in place.
         let dx = s.get("dx", N * C)
         dx.update(repeating: 0, count: N * C)
-        normBackward(finalNorm, dx: dx, dout: dxn, x: xFinal, mean: meanF, rstd: rstdF, N: N)
+        normBackward(finalNorm, dx: dx, dout: dxnIn, x: xFinal, mean: meanF, rstd: rstdF, N: N)
         let dh = s.get("dh", N * F), dgate = s.get("dgate", N * F), dup = s.get("dup", N * F)
         let dxnM = s.get("dxnM", N * C), dacc = s.get("dacc", N * C)
         let datt = s.get("datt", N * H * D), dq = s.get("dq", N * H * D)

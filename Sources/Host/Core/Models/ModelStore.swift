@@ -166,6 +166,13 @@ enum HuggingFaceLoader {
             model = try DecoderLM(spec: try cfg.spec(source: cfgPath), names: GPTJConfig.names, sourceConfig: cfg, source: cfgPath) {
                 name, shape in try tensor(name, shape, prefixes: ["transformer."])
             }
+        case "backpack-gpt2", "backpack":
+            let cfg = try decode(BackpackConfig.self)
+            // Conv1D layers of the GPT-2 network and of the sense network store (in, out).
+            model = try BackpackLM(config: cfg, source: cfgPath, shape: { weights.shape(of: $0) }) { name, shape in
+                let conv = GPT2Config.isConv1D(name) && !name.contains("sense_weight_net")
+                return try tensor(name, shape, prefixes: [], transpose: conv)
+            }
         default:
             throw formatError(cfgPath, "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, backpack-gpt2)")
         }

@@ -57,6 +57,11 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
 void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
                          int H, int G, int D, float scale, float *scratch);
 
+// Causal softmax of each row of a (T, T) score matrix in place (row t over columns 0..t).
+void ce_causal_softmax(float *p, int T);
+// dS (T, T) holds d(probs) on entry and d(scores) on return: P * (dS - rowsum(P * dS)).
+void ce_causal_softmax_backward(float *dS, const float *P, int T);
+
 // ---- softmax over the vocabulary (softmax.c) ----
 // For each of R rows of logits (R,V): nll[r] = logsumexp(row) - row[target[r]] (a row whose
 // target < 0 gives nll 0). If grad_scale != NULL the row is overwritten in place with
