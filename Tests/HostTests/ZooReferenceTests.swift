@@ -83,3 +83,65 @@ final class ZooReferenceTests: XCTestCase {
         XCTAssertThrowsError(try ModelStore.load(dir)) { XCTAssertTrue("\($0)".contains("has shape"), "\($0)") }
     }
 }
+
+/// Whole-model finite differences for every architecture, and the Backpack's services.
+final class ZooGradientTests: XCTestCase {
+    func testFiniteDifferencesThroughEveryArchitecture() throws {
+        for arch in ["gpt2", "gpt_neox", "gptj", "llama", "backpack"] {
+            let model = try ModelStore.load(Fixtures.folder + "/zoo/" + arch).model
+            let ids: [Int32] = [256, 72, 101, 108, 108, 111, 32, 119, 84, 104, 101, 32]
+            let base = TokenNLL(nextTokensOf: ids, B: 2, T: 6)
+            func head() -> TokenNLL { TokenNLL(rows: base.rows, targets: base.targets, weights: [Float](repeating: 0.1, count: base.rows.count)) }
+            model.setTrainable(true)
+            model.zeroGrads()
+            try model.run(tokens: ids, B: 2, T: 6, head: head(), train: true)
+            model.setTrainable(false)
+            try checkGradient(arch, inputs: model.parameters.map { $0.value.data }, counts: model.parameters.map { $0.value.count },
+                              analytic: model.parameters.map { $0.grad!.array }, eps: 2e-3, atol: 2e-3, rtol: 3e-2, samples: 4) {
+                let h = head()
+                try model.run(tokens: ids, B: 2, T: 6, head: h, train: false)
+                return h.loss
+            }
+        }
+    }
+
+    func testBackpackSenseDeltasTrainOnlyTheChosenPairs() throws {
+        let bp = try XCTUnwrap(try ModelStore.load(Fixtures.folder + "/zoo/backpack").model as? BackpackLM)
+        let ids: [Int32] = [72, 101, 108, 108, 111]
+        let alpha = try bp.contextualization(tokens: ids, B: 1, T: 5)
+        XCTAssertEqual(alpha.shape, [1, 4, 5, 5])
+        for l in 0..<4 { for i in 0..<5 {
+            let row = (0..<5).map { alpha[(l * 5 + i) * 5 + $0] }
+            XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-5)
+            XCTAssertTrue(row[(i + 1)...].allSatisfy { $0 == 0 }, "causal")
+        } }
+        let before = try bp.senses(of: [108, 72])
+        bp.senseDeltas.select([(token: 108, sense: 2), (token: 111, sense: 0)], C: 32)
+        let delta = try XCTUnwrap(bp.senseDeltas.delta)
+        bp.setTrainable(false)
+        delta.requiresGrad = true
+        let target = ScoredSequence.suffix(prefix: [72, 101, 108, 108], suffix: [111])
+        func logProb() throws -> Double {
+            let h = TokenNLL(rows: Array(target.rows), targets: target.rows.map { target.ids[$0 + 1] })
+            try bp.run(tokens: target.ids, B: 1, T: 5, head: h, train: false)
+            return -Double(h.nll[0])
+        }
+        XCTAssertEqual(try logProb(), try { bp.senseDeltas.enabled = false; defer { bp.senseDeltas.enabled = true }; return try logProb() }(),
+                       accuracy: 1e-6, "zero deltas change nothing")
+        let lp0 = try logProb()
+        for _ in 0..<20 {
+            delta.grad?.zero()
+            let h = TaskLossObjective(sequences: [target], T: 5, lossType: .good)
+            try bp.run(tokens: target.ids, B: 1, T: 5, head: h, train: true)
+            for i in 0..<delta.value.count { delta.value[i] -= 0.5 * delta.grad![i] }
+        }
+        XCTAssertGreaterThan(try logProb(), lp0 + 0.5, "the edited Backpack's target log-prob rises")
+        XCTAssertTrue(bp.parameters.allSatisfy { $0.grad == nil }, "no model parameter was given a gradient")
+        let after = try bp.senses(of: [108, 72])
+        for l in 0..<4 {
+            let changed = (0..<32).contains { after[l * 32 + $0] != before[l * 32 + $0] }
+            XCTAssertEqual(changed, l == 2, "token 108 changes only in sense 2")
+            XCTAssertFalse((0..<32).contains { after[(4 + l) * 32 + $0] != before[(4 + l) * 32 + $0] }, "token 72 is untouched")
+        }
+    }
+}

@@ -56,6 +56,30 @@ public enum ModelStore {
         return spec
     }
 
+    /// Where load-time notes go (the memory estimate); stderr by default.
+    nonisolated(unsafe) public static var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    /// Bytes available to this process now (MemAvailable in /proc/meminfo).
+    public static func availableMemory() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// Says how much memory fp32 weights of `parameters` elements need, and refuses to start
+    /// when that is more than the machine has free.
+    static func checkMemory(parameters: Int, path: String) throws {
+        let need = Double(parameters) * 4
+        let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
+        guard let free = availableMemory() else { return }
+        if parameters > 50_000_000 { log("loading \(path): \(parameters) parameters, about \(gib(need)) as fp32 (\(gib(Double(free))) available)") }
+        if need > Double(free) {
+            throw CanonEditError("\(path): \(parameters) parameters need about \(gib(need)) as fp32 but only \(gib(Double(free))) is available; training needs about 4× that")
+        }
+    }
+
     public static func load(_ spec: String) throws -> LoadedModel {
         let path = try resolve(spec)
         var isDir: ObjCBool = false
@@ -69,6 +93,7 @@ public enum ModelStore {
 enum GGUFLoader {
     static func load(path: String) throws -> LoadedModel {
         let g = try GGUFFile(path: path)
+        try ModelStore.checkMemory(parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, path: path)
         let arch = try g.string("general.architecture")
         let tok = try BPETokenizer(gguf: g)
         switch arch {
@@ -124,6 +149,7 @@ enum HuggingFaceLoader {
         let type = obj["model_type"] as? String ?? ""
         let archs = obj["architectures"] as? [String] ?? []
         let weights = try SafetensorsCheckpoint(directory: directory)
+        try ModelStore.checkMemory(parameters: weights.tensorNames.reduce(0) { $0 + (weights.shape(of: $1)?.reduce(1, *) ?? 0) }, path: directory)
         let tok = try BPETokenizer(directory: directory)
         func decode<T: Decodable>(_ t: T.Type) throws -> T {
             do { return try JSONDecoder().decode(T.self, from: data) } catch {
