@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "canonedit", targets: ["CanonEditCLI"]),
         .library(name: "FullFT", type: .dynamic, targets: ["FullFT"]),
         .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
+        .library(name: "Senses", type: .dynamic, targets: ["Senses"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,6 +43,7 @@ let package = Package(
         .target(name: "PluginKit", dependencies: ["PluginAPI"], path: "Sources/PluginKit", swiftSettings: v5),
         .target(name: "FullFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/FullFT", swiftSettings: v5),
         .target(name: "LoRA", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LoRA", swiftSettings: v5),
+        .target(name: "Senses", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/Senses", swiftSettings: v5),
         .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
                     path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
     ]

@@ -129,6 +129,29 @@ public struct Host {
         try check(raw.pointee.adam_step(ctx, p, lr, beta1, beta2, eps, weightDecay), "adam_step failed")
     }
     public func uniform() -> Double { raw.pointee.random_uniform(ctx) }
+    public var exampleCount: Int { Int(raw.pointee.example_count(ctx)) }
+    /// Token ids of one text of example `i` (CE_TEXT_*), or nil when it has none.
+    public func exampleTokens(_ i: Int, _ which: Int32) -> [Int32]? {
+        var p: UnsafePointer<Int32>? = nil, n: Int64 = 0
+        guard raw.pointee.example_tokens(ctx, Int64(i), which, &p, &n) == CE_OK else { return nil }
+        return Array(UnsafeBufferPointer(start: p, count: Int(n)))
+    }
+    public var taskLoss: String { raw.pointee.task_loss(ctx).map { String(cString: $0) } ?? "good" }
+    public func corpus(_ path: String) throws -> [[Int32]] {
+        var n: Int64 = 0
+        try check(raw.pointee.corpus_size(ctx, path, &n), "cannot read corpus \(path)")
+        return try (0..<Int(n)).map { i in
+            var p: UnsafePointer<Int32>? = nil, c: Int64 = 0
+            try check(raw.pointee.corpus_document(ctx, path, Int64(i), &p, &c), "cannot read document \(i) of \(path)")
+            return Array(UnsafeBufferPointer(start: p, count: Int(c)))
+        }
+    }
+    /// An optional extension table by id, or nil.
+    public func extensionTable<T>(_ id: String, as: T.Type) -> UnsafePointer<T>? {
+        raw.pointee.get_extension(ctx, id).map { $0.assumingMemoryBound(to: T.self) }
+    }
+    public func call(_ status: ce_status, _ what: @autoclosure () -> String) throws { try check(status, what()) }
+    public var context: UnsafeMutableRawPointer? { ctx }
 }
 
 /// Moves a Swift object across the boundary as the plugin's `void *instance`.

@@ -160,3 +160,18 @@ final class SettingTests: XCTestCase {
         }
     }
 }
+
+final class WindowTests: XCTestCase {
+    /// A text longer than the context is scored in overlapping windows: every position once,
+    /// and each window equals scoring that slice alone.
+    func testLongTextsAreScoredInWindows() throws {
+        let m = try TinyModels.llama(seed: 2)          // context 64
+        let ids = (0..<150).map { Int32(($0 * 37) % 250) }
+        let nll = try Scoring.tokenNLL(m, ids: ids)
+        XCTAssertEqual(nll.count, 149)
+        let first = try Scoring.tokenNLL(m, ids: Array(ids[0..<64]))
+        XCTAssertEqual(Array(nll[0..<63]), first)
+        let second = try Scoring.tokenNLL(m, ids: Array(ids[63..<127]))
+        XCTAssertEqual(Array(nll[63..<126]), second, "the next window starts at the previous window's last token")
+    }
+}

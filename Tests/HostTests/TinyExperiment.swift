@@ -24,9 +24,11 @@ struct TinyExperiment {
     }
 
     /// A config in the authors' schema; `extra` lines are appended under training.
-    func config(method: String, lr: Double, epochs: Int = 3, name: String = "run", training extra: String = "", methodBlock: String = "") -> String {
+    func config(method: String, lr: Double, epochs: Int = 3, name: String = "run", training extra: String = "", methodBlock: String = "",
+                model: String? = nil, top: String = "") -> String {
         let text = """
-        model: \(dir)/model
+        model: \(model ?? dir + "/model")
+        \(top)
         seed: 3
         threshold: 1.6094379124341003
         logfile: \(dir)/\(name).log.jsonl

@@ -212,7 +212,33 @@ typedef struct ce_host {
      * "canonedit.activations/1", "canonedit.linalg/1"). NULL when the host or the model
      * does not offer it. The returned table is borrowed until destroy. */
     const void *(*get_extension)(void *ctx, const char *id);
+
+    /* Text corpora: a {"text": ...} JSONL file, read and tokenized once by the host (a
+     * relative path is resolved like the config's data paths). `*ids` is borrowed until destroy. */
+    ce_status (*corpus_size)(void *ctx, const char *path, int64_t *documents);
+    ce_status (*corpus_document)(void *ctx, const char *path, int64_t index, const int32_t **ids, int64_t *count);
+
+    /* The task's loss: "good", "bad", "balance" or "good-v-bad" (borrowed, lives as long as the host). */
+    const char *(*task_loss)(void *ctx);
 } ce_host;
+
+/* ---- extension "canonedit.backpack/1": Backpack language models -------------------------
+ * Offered when the model is a Backpack. Functions take the host's ctx. */
+#define CE_EXT_BACKPACK "canonedit.backpack/1"
+typedef struct ce_backpack_ext {
+    uint32_t struct_size;
+    int32_t num_senses;          /* k */
+    int32_t hidden_size;         /* C */
+    int32_t vocab_size;          /* V */
+    /* For one sequence: out[v * k + l] += sum over rows i, and positions j with ids[j] == v,
+     * of the contextualization weight alpha[l, i, j]. `out` (V, k) is the caller's. */
+    ce_status (*add_sense_weights)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
+    /* Sense vectors (count, k, C) of `tokens`, current deltas included, into the caller's `out`. */
+    ce_status (*sense_vectors)(void *ctx, const int32_t *tokens, int64_t count, float *out);
+    /* Trains a zero-initialised (count, C) delta added to sense senses[i] of token tokens[i]
+     * wherever that token occurs. Once per run; `*deltas` is valid until destroy. */
+    ce_status (*train_sense_deltas)(void *ctx, const int32_t *tokens, const int32_t *senses, int64_t count, ce_param **deltas);
+} ce_backpack_ext;
 
 /* ---- the plugin ---------------------------------------------------------------------- */
 typedef struct ce_plugin_descriptor {

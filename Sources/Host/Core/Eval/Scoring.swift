@@ -12,19 +12,10 @@ public enum Scoring {
         return (lp.reduce(0.0) { $0 + Double($1) }, lp)
     }
 
-    /// Per-token NLL of every token after the first. Texts longer than the context are cut
-    /// into consecutive windows, each scored on its own.
+    /// Per-token NLL of every token after the first. Texts longer than the context are scored
+    /// in windows of the context length (SequenceScorer).
     public static func tokenNLL(_ model: CausalLM, ids: [Int32]) throws -> [Float] {
-        var out: [Float] = []
-        var start = 0
-        while start < ids.count - 1 {
-            let window = Array(ids[start..<min(ids.count, start + model.contextLength)])
-            let head = TokenNLL(nextTokensOf: window, B: 1, T: window.count)
-            try model.run(tokens: window, B: 1, T: window.count, head: head, train: false)
-            out += head.nll
-            start += window.count
-        }
-        return out
+        try SequenceScorer.nll(model, [.text(ids)])[0]
     }
 
     /// Logits (V) at the last position.

@@ -30,7 +30,8 @@ public struct BackpackConfig: Codable, Equatable {
 public final class BackpackLM: CausalLM {
     public let config: BackpackConfig
     let gpt2: DecoderLM
-    let k: Int, d: Int, C: Int, F: Int
+    let k: Int, d: Int, F: Int
+    public let C: Int
     // sense network (weights stored (out, in))
     let ln, ln1, ln2: (Parameter, Parameter)
     let fc, proj, finalFc, finalProj: Linear          // C→F, F→C, C→F, F→k·C
@@ -97,6 +98,28 @@ public final class BackpackLM: CausalLM {
         let alpha = Tensor([B, k, T, T])
         weights(hidden: st.hidden, B: B, T: T, alpha: alpha.data, qk: scratch.get("qk", B * T * 2 * k * d))
         return alpha
+    }
+
+    /// out (V, k) += Σ_{i ∈ rows} Σ_{j: tokens[j] = v} α[ℓ, i, j] for one sequence: how much
+    /// weight the rows' predictions give to sense ℓ of each word v.
+    /// A sequence longer than the context is taken in consecutive windows of the context length.
+    public func addSenseWeights(tokens: [Int32], rows: [Int], into out: UnsafeMutablePointer<Float>) throws {
+        let T = tokens.count
+        guard rows.allSatisfy({ $0 >= 0 && $0 < T }) else { throw CanonEditError("sense weight rows outside the sequence of \(T)") }
+        if T > contextLength {
+            for start in stride(from: 0, to: T, by: contextLength) {
+                let end = min(T, start + contextLength)
+                let inside = rows.filter { $0 >= start && $0 < end }.map { $0 - start }
+                if !inside.isEmpty { try addSenseWeights(tokens: Array(tokens[start..<end]), rows: inside, into: out) }
+            }
+            return
+        }
+        let alpha = try contextualization(tokens: tokens, B: 1, T: T)
+        for l in 0..<k {
+            for i in rows {
+                for j in 0...i { out[Int(tokens[j]) * k + l] += alpha[(l * T + i) * T + j] }
+            }
+        }
     }
 
     /// Sense vectors (n, k, C) of the given token ids, deltas included.

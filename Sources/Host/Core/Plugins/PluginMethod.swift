@@ -75,6 +75,8 @@ final class PluginBridge {
     var tokenCounts: [Int: Int] = [:]
     var allocations: Set<UnsafeMutableRawPointer> = []
     var regexCache: [String: NSRegularExpression] = [:]
+    var corpora: [String: [UnsafeMutableBufferPointer<Int32>]] = [:]
+    var backpackTable: UnsafeMutablePointer<ce_backpack_ext>?
 
     init(session: EditSession, options: [String: PluginOption], log: @escaping (String) -> Void) {
         self.session = session
@@ -88,6 +90,22 @@ final class PluginBridge {
         for p in cStrings.values { free(p) }
         for p in tokenCache.values { p.deallocate() }
         for p in allocations { free(p) }
+        for docs in corpora.values { for d in docs { d.deallocate() } }
+        backpackTable?.deallocate()
+    }
+
+    /// A corpus read and tokenized once per path.
+    func corpus(_ path: String) throws -> [UnsafeMutableBufferPointer<Int32>] {
+        if let c = corpora[path] { return c }
+        let texts = try JSONL.texts(session.resolvePath(path)).texts
+        let docs = texts.map { t -> UnsafeMutableBufferPointer<Int32> in
+            let ids = session.tokenizer.encode(t)
+            let buf = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(ids.count, 1))
+            _ = buf.initialize(from: ids)
+            return UnsafeMutableBufferPointer(rebasing: buf[0..<ids.count])
+        }
+        corpora[path] = docs
+        return docs
     }
 
     func cString(_ s: String) -> UnsafePointer<CChar> {
@@ -135,7 +153,11 @@ extension PluginBridge {
         t.api_major = CE_API_MAJOR
         t.api_minor = CE_API_MINOR
         t.struct_size = UInt32(MemoryLayout<ce_host>.size)
-        t.set_error = { ctx, msg in bridge(ctx).error = msg.map { String(cString: $0) } }
+        // A plugin reporting a host service's failure keeps the host's message as the cause.
+        t.set_error = { ctx, msg in
+            let b = bridge(ctx), m = msg.map { String(cString: $0) } ?? ""
+            b.error = b.error.map { m + ": " + $0 } ?? m
+        }
         t.log = { ctx, level, msg in
             let b = bridge(ctx)
             b.log("[\(level >= CE_LOG_WARN ? "warning" : level == CE_LOG_INFO ? "info" : "debug")] \(msg.map { String(cString: $0) } ?? "")")
@@ -305,7 +327,81 @@ extension PluginBridge {
             guard let p, b.allocations.remove(p) != nil else { return }
             free(p)
         }
-        t.get_extension = { _, _ in nil }
+        t.get_extension = { ctx, id in
+            let b = bridge(ctx)
+            guard let id, String(cString: id) == CE_EXT_BACKPACK, let bp = b.session.model as? BackpackLM else { return nil }
+            if b.backpackTable == nil {
+                let e = UnsafeMutablePointer<ce_backpack_ext>.allocate(capacity: 1)
+                e.initialize(to: backpackExtension(bp))
+                b.backpackTable = e
+            }
+            return UnsafeRawPointer(b.backpackTable!)
+        }
+        t.task_loss = { ctx in let b = bridge(ctx); return b.cString(b.session.lossType.rawValue) }
+        t.corpus_size = { ctx, path, out in
+            let b = bridge(ctx)
+            guard let path, let out else { return CE_ERR_INVALID_ARGUMENT }
+            do { out.pointee = Int64(try b.corpus(String(cString: path)).count); return CE_OK } catch { return b.fail(CE_ERR_NOT_FOUND, "\(error)") }
+        }
+        t.corpus_document = { ctx, path, index, ids, count in
+            let b = bridge(ctx)
+            guard let path, let ids, let count else { return CE_ERR_INVALID_ARGUMENT }
+            do {
+                let docs = try b.corpus(String(cString: path))
+                guard index >= 0, index < docs.count else { return b.fail(CE_ERR_INVALID_ARGUMENT, "document \(index) is outside 0..<\(docs.count)") }
+                ids.pointee = UnsafePointer(docs[Int(index)].baseAddress)
+                count.pointee = Int64(docs[Int(index)].count)
+                return CE_OK
+            } catch { return b.fail(CE_ERR_NOT_FOUND, "\(error)") }
+        }
         return t
     }
+}
+
+/// The "canonedit.backpack/1" table over a BackpackLM.
+private func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
+    var e = ce_backpack_ext()
+    e.struct_size = UInt32(MemoryLayout<ce_backpack_ext>.size)
+    e.num_senses = Int32(bp.numSenses)
+    e.hidden_size = Int32(bp.C)
+    e.vocab_size = Int32(bp.vocabSize)
+    e.add_sense_weights = { ctx, ids, count, rows, rowCount, out in
+        let b = bridge(ctx)
+        guard let bp = b.session.model as? BackpackLM, let ids, let out, count > 0, rowCount >= 0, rowCount == 0 || rows != nil else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "add_sense_weights: model \(type(of: b.session.model)) ids \(ids != nil) out \(out != nil) count \(count) rows \(rowCount) \(rows != nil)")
+        }
+        do {
+            let tokens = Array(UnsafeBufferPointer(start: ids, count: Int(count)))
+            try bp.addSenseWeights(tokens: tokens, rows: (0..<Int(rowCount)).map { Int(rows![$0]) }, into: out)
+            return CE_OK
+        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+    }
+    e.sense_vectors = { ctx, tokens, count, out in
+        let b = bridge(ctx)
+        guard let bp = b.session.model as? BackpackLM, let tokens, let out, count >= 0 else { return CE_ERR_INVALID_ARGUMENT }
+        do {
+            let t = try bp.senses(of: Array(UnsafeBufferPointer(start: tokens, count: Int(count))))
+            out.update(from: t.data, count: t.count)
+            return CE_OK
+        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+    }
+    e.train_sense_deltas = { ctx, tokens, senses, count, out in
+        let b = bridge(ctx)
+        guard let bp = b.session.model as? BackpackLM, let out, count > 0, let tokens, let senses else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "train_sense_deltas needs a Backpack and at least one (token, sense) pair")
+        }
+        guard bp.senseDeltas.delta == nil else { return b.fail(CE_ERR_INVALID_ARGUMENT, "sense deltas were already chosen in this run") }
+        var pairs: [(token: Int32, sense: Int)] = []
+        for i in 0..<Int(count) {
+            guard tokens[i] >= 0, Int(tokens[i]) < bp.vocabSize, senses[i] >= 0, Int(senses[i]) < bp.numSenses else {
+                return b.fail(CE_ERR_INVALID_ARGUMENT, "pair \(i) (token \(tokens[i]), sense \(senses[i])) is out of range")
+            }
+            pairs.append((tokens[i], Int(senses[i])))
+        }
+        bp.senseDeltas.select(pairs, C: bp.C)
+        b.session.train(bp.senseDeltas.delta!)
+        out.pointee = b.handle(bp.senseDeltas.delta!)
+        return CE_OK
+    }
+    return e
 }

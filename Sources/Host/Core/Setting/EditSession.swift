@@ -14,6 +14,8 @@ public final class EditSession {
     private var snapshots: [ObjectIdentifier: Tensor] = [:]
     private var slots: [AdapterSlot] = []
     public let adam = AdamService()
+    /// Resolves data paths a method names (a config's relative paths).
+    public var resolvePath: (String) -> String = { $0 }
 
     public init(model: CausalLM, tokenizer: BPETokenizer, examples: [Example], lossType: LossType, seed: UInt64) {
         self.model = model
@@ -85,6 +87,7 @@ public final class EditSession {
         for p in trained { if let o = snapshots[ObjectIdentifier(p)] { p.value.copy(from: o) } }
         for s in slots { s.adapter = nil }
         slots.removeAll()
+        (model as? BackpackLM)?.senseDeltas.select([], C: 0)
         model.setTrainable(false)
         for p in trained { p.requiresGrad = false; p.dropGrad() }
         trained.removeAll()

@@ -84,6 +84,7 @@ public struct Experiment {
 
         let session = EditSession(model: lm.model, tokenizer: tok, examples: train, lossType: c.training.loss_type,
                                   seed: UInt64(max(c.seed ?? 0, 0)))
+        session.resolvePath = resolve
         let method = PluginMethod(library: plugin, options: options)
         let recorder = try RunRecorder(logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path)
         let trainer = Trainer(config: c, data: .init(train: train, evaluator: evaluator, klDocs: klDocs),

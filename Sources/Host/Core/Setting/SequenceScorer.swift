@@ -22,7 +22,30 @@ public enum SequenceScorer {
     /// Per-position NLLs of each sequence's scored rows, in input order. With a cache, each
     /// batch's residual stream at the model's frozen layer is saved on the first call and later
     /// calls start there, skipping the layers an edit cannot change.
+    /// A sequence longer than the model's context is scored in windows of the context length
+    /// (each window's first token is conditioned on nothing before it).
     public static func nll(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache? = nil) throws -> [[Float]] {
+        let ctx = model.contextLength
+        guard seqs.contains(where: { $0.ids.count > ctx }) else { return try nllFitting(model, seqs, cache: cache) }
+        var pieces: [ScoredSequence] = [], owner: [Int] = []
+        for (i, s) in seqs.enumerated() {
+            if s.ids.count <= ctx { pieces.append(s); owner.append(i); continue }
+            // Windows overlap by one token so every row is scored exactly once.
+            for start in stride(from: 0, to: s.ids.count - 1, by: ctx - 1) {
+                let end = min(s.ids.count, start + ctx)
+                let lo = max(s.rows.lowerBound, start), hi = min(s.rows.upperBound, end - 1)
+                guard lo < hi else { continue }
+                pieces.append(ScoredSequence(ids: Array(s.ids[start..<end]), rows: (lo - start)..<(hi - start)))
+                owner.append(i)
+            }
+        }
+        let scored = try nllFitting(model, pieces, cache: cache)
+        var out = [[Float]](repeating: [], count: seqs.count)
+        for (k, i) in owner.enumerated() { out[i] += scored[k] }
+        return out
+    }
+
+    static func nllFitting(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache?) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: seqs.count)
         let order = seqs.indices.filter { !seqs[$0].rows.isEmpty }.sorted { seqs[$0].ids.count < seqs[$1].ids.count }
         var i = 0, batchIndex = 0
