@@ -170,8 +170,8 @@ final class WindowTests: XCTestCase {
         let nll = try Scoring.tokenNLL(m, ids: ids)
         XCTAssertEqual(nll.count, 149)
         let first = try Scoring.tokenNLL(m, ids: Array(ids[0..<64]))
-        XCTAssertEqual(Array(nll[0..<63]), first)
+        XCTAssertLessThan(maxAbsDiff(Array(nll[0..<63]), first), 1e-4)
         let second = try Scoring.tokenNLL(m, ids: Array(ids[63..<127]))
-        XCTAssertEqual(Array(nll[63..<126]), second, "the next window starts at the previous window's last token")
+        XCTAssertLessThan(maxAbsDiff(Array(nll[63..<126]), second), 1e-4, "the next window starts at the previous window's last token")
     }
 }
