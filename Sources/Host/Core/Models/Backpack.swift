@@ -129,6 +129,34 @@ public final class BackpackLM: CausalLM {
         return out
     }
 
+    /// The output hidden states (N, C) without and with the sense deltas, from one pass of the
+    /// contextualization network (α does not depend on the senses, so it is computed once).
+    public func hiddenWithAndWithoutDeltas(tokens: [Int32], B: Int, T: Int) throws -> (original: Tensor, edited: Tensor) {
+        try checkBatch(tokens, B: B, T: T)
+        let N = B * T, s = scratch
+        let st = try gpt2.forward(tokens: tokens, B: B, T: T, train: false, hooks: nil)
+        let alpha = s.get("alpha", B * k * T * T), qk = s.get("qk", N * 2 * k * d)
+        weights(hidden: st.hidden, B: B, T: T, alpha: alpha, qk: qk)
+        let S = s.get("senses", N * k * C)
+        func mix() -> Tensor {
+            let o = Tensor([N, C])
+            for b in 0..<B {
+                for l in 0..<k {
+                    Blas.gemm(M: T, N: C, K: T, A: alpha + (b * k + l) * T * T, lda: T, B: S + b * T * k * C + l * C, ldb: k * C,
+                              beta: 1, C: o.data + b * T * C, ldc: C)
+                }
+            }
+            return o
+        }
+        let wasEnabled = senseDeltas.enabled
+        senseDeltas.enabled = false
+        senseForward(tokens, out: S, train: false)
+        let original = mix()
+        senseDeltas.enabled = wasEnabled
+        senseDeltas.add(into: S, tokens: tokens, senses: k, C: C)
+        return (original, mix())
+    }
+
     /// qk (N, 2·k·d) = weight network(H); α (B, k, T, T) causal softmax of the scores.
     func weights(hidden: UnsafePointer<Float>, B: Int, T: Int, alpha: UnsafeMutablePointer<Float>, qk: UnsafeMutablePointer<Float>) {
         let W = 2 * k * d

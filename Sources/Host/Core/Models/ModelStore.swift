@@ -85,6 +85,7 @@ public enum ModelStore {
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
         if isDir.boolValue { return try HuggingFaceLoader.load(directory: path) }
+        if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return try EnsembleLM.load(spec: path) }
         return try GGUFLoader.load(path: path)
     }
 }

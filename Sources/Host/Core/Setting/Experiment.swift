@@ -48,6 +48,24 @@ public struct Experiment {
         return t
     }
 
+    /// The config's evaluation sets, tokenized with `tokenizer`.
+    public func evaluator(tokenizer tok: BPETokenizer) throws -> Evaluator {
+        let c = config
+        let pair = c.training.suffix_pair ?? false
+        guard let threshold = c.threshold else { throw CanonEditError("\(configPath): threshold is missing") }
+        let hn = c.validation.hard_negative
+        let hardNegative: HardNegativeSet? = try hn.map { h in
+            h.eval_type == "unconditional"
+                ? HardNegativeSet(seqs: try texts(h.hard_negative_path).map { .text(tok.encode($0)) }, perToken: true)
+                : HardNegativeSet(seqs: try examples(h.hard_negative_path, pair: false).map { .suffix(prefix: tok.encode($0.prefix), suffix: tok.encode($0.suffix)) }, perToken: false)
+        }
+        return Evaluator(intervention: InterventionSet(try examples(c.validation.intervention_eval_path, pair: pair), tokenizer: tok,
+                                                       lossType: c.training.loss_type, threshold: threshold),
+                         general: TextSet(try texts(c.validation.degredation_general_path), tokenizer: tok),
+                         targeted: try c.validation.degredation_targeted_path.map { TextSet(try texts($0), tokenizer: tok) },
+                         hardNegative: hardNegative)
+    }
+
     public func run() throws -> Outcome {
         let c = config
         let pair = c.training.suffix_pair ?? false
@@ -90,6 +108,10 @@ public struct Experiment {
         let trainer = Trainer(config: c, data: .init(train: train, evaluator: evaluator, klDocs: klDocs),
                               session: session, method: method, recorder: recorder)
         trainer.progress = progress
+        try method.prepare(session)
+        trainer.prepared = true
+        let trainedSize = session.trained.reduce(0) { $0 + $1.value.count }
+        if c.training.save_edits ?? (trainedSize <= 16 << 20) { trainer.saveEdits = (lm.path, plugin.id) }
         var stats: [EpochFigures] = []
         var failure: String? = nil
         do { stats = try trainer.run() } catch let e as TrainingFailure {

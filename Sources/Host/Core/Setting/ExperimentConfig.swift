@@ -33,6 +33,8 @@ public struct ExperimentConfig: Codable {
         public var update_rule: String?
         /// canonedit: plugin hyperparameters for methods other than LoRA and senses.
         public var method: [String: YAMLValue]?
+        /// canonedit: save the edit for each ball (default: when it holds at most 16M numbers).
+        public var save_edits: Bool?
     }
 
     public struct Validation: Codable {

@@ -88,6 +88,22 @@ public final class RunRecorder {
         try AtomicFile.write(text, to: logPath)
     }
 
+    /// Where the edit certified for ball ε is saved: beside the results file.
+    public func editPath(ball: Double) -> String {
+        var stem = resultsPath
+        for suffix in [".json", ".results"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
+        return stem + ".edit-\(Ball.key(ball)).safetensors"
+    }
+
+    /// After an epoch: for every ball the epoch is inside (the last such epoch wins, as in the
+    /// authors' best.pt), save the edit. `modelPath` names the base model in the artifact.
+    public func saveEdits(_ stats: [EpochFigures], session: EditSession, method: String, modelPath: String) throws {
+        let epoch = stats.count - 1
+        for eps in Ball.epsilons where stats[epoch].general < stats[0].general * (1 + eps) {
+            try EditArtifact.save(session, method: method, basePath: modelPath, ball: Ball.key(eps), epoch: epoch, to: editPath(ball: eps))
+        }
+    }
+
     /// The authors' results shape (spec §2.4): initial figures and, per ball, the last epoch
     /// inside it, plus the config; `error` records why a run ended early.
     public func finish(_ stats: [EpochFigures], error: String? = nil) throws -> [String: Any] {

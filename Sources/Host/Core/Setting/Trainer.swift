@@ -16,6 +16,11 @@ public final class Trainer {
     let method: EditMethod
     let recorder: RunRecorder
     public var progress: (String) -> Void = { _ in }
+    /// When set, the edit is saved for each ball after every epoch inside it.
+    public var saveEdits: (modelPath: String, method: String)?
+
+    /// Set when the caller ran method.prepare itself (to look at the selection first).
+    public var prepared = false
 
     public init(config: ExperimentConfig, data: Data, session: EditSession, method: EditMethod, recorder: RunRecorder) {
         self.config = config
@@ -76,7 +81,7 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> [EpochFigures] {
         let E = config.training.num_epochs
-        try method.prepare(session)
+        if !prepared { try method.prepare(session) }
         var stats = try recorder.resume(session: session)
         if stats.isEmpty {
             progress("epoch 0/\(E): evaluating the unedited model")
@@ -131,6 +136,7 @@ public final class Trainer {
             f.train_loss = mean(losses)
             stats.append(f)
             try recorder.record(stats, session: session)
+            if let e = saveEdits { try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath) }
             progress(Self.describe(epoch + 1, f) + String(format: " (training %.1f s, evaluation %.1f s)",
                                                           trained.timeIntervalSince(started), Date().timeIntervalSince(trained)))
         }
