@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "FullFT", type: .dynamic, targets: ["FullFT"]),
         .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
         .library(name: "Senses", type: .dynamic, targets: ["Senses"]),
+        .library(name: "MEMIT", type: .dynamic, targets: ["MEMIT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,10 +31,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .target(name: "PluginAPI", path: "Sources/PluginAPI"),
         .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels",
                 cSettings: kernelFlags),
-        .target(name: "HostCore", dependencies: ["CBLAS", "Kernels", "PluginAPI", "Yams"],
+        .target(name: "HostCore", dependencies: ["CBLAS", "CLAPACKE", "Kernels", "PluginAPI", "Yams"],
                 path: "Sources/Host/Core", swiftSettings: v5),
         .executableTarget(name: "CanonEditCLI",
                           dependencies: ["HostCore",
@@ -44,6 +46,7 @@ let package = Package(
         .target(name: "FullFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/FullFT", swiftSettings: v5),
         .target(name: "LoRA", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LoRA", swiftSettings: v5),
         .target(name: "Senses", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/Senses", swiftSettings: v5),
+        .target(name: "MEMIT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/MEMIT", swiftSettings: v5),
         .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
                     path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
     ]

@@ -121,3 +121,18 @@ final class SenseViewTests: XCTestCase {
         XCTAssertEqual(doc.rootElement()?.name, "svg")
     }
 }
+
+final class EnsembleSpecTests: XCTestCase {
+    func testModelCanNameAnEnsembleSpec() throws {
+        let t = try TinyExperiment(self)
+        let spec = t.dir + "/ens.yaml"
+        FileManager.default.createFile(atPath: spec, contents: Data("ensemble:\n  large: model\n  backpack: \(Fixtures.folder)/zoo/backpack\n  beta: 0.5\n".utf8))
+        let ens = try ModelStore.load(spec)
+        XCTAssertTrue(ens.model is EnsembleLM)
+        XCTAssertEqual((ens.model as! EnsembleLM).beta, 0.5)
+        let large = try ModelStore.load(t.dir + "/model")
+        let ids: [Int32] = [72, 101, 108, 108]
+        // an unedited Backpack leaves the large model's scores as they are
+        XCTAssertEqual(try Scoring.tokenNLL(ens.model, ids: ids), try Scoring.tokenNLL(large.model, ids: ids))
+    }
+}

@@ -43,6 +43,8 @@ public final class DecoderLM: CausalLM {
     public let parameters: [Parameter]
     var rope: RopeTable?
     let scratch = Scratch()
+    /// A vector added to the residual stream leaving one block at one position (MEMIT's δ).
+    public var residualDelta: ResidualDelta?
 
     public var architecture: String { spec.architecture }
     public var vocabSize: Int { spec.V }
@@ -99,6 +101,10 @@ public final class DecoderLM: CausalLM {
     /// embedding or positions train, so the backward pass must reach them).
     var lowestTrainedBlock: Int {
         if embed.requiresGrad || positions?.requiresGrad == true { return -1 }
+        if let rd = residualDelta, rd.value.requiresGrad {
+            let above = blocks[..<rd.layer].firstIndex { b in b.norms.contains(where: \.requiresGrad) || b.linears.contains(where: \.trains) }
+            return above ?? rd.layer
+        }
         for (l, b) in blocks.enumerated() where b.norms.contains(where: \.requiresGrad) || b.linears.contains(where: \.trains) {
             return l
         }
@@ -206,5 +212,17 @@ public final class DecoderLM: CausalLM {
             (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C)
             if let positions { ce_add(x + n * C, positions.value.data + Int(pos[n]) * C, Int64(C)) }
         }
+    }
+}
+
+/// A trainable vector (C) added to the residual stream leaving block `layer` at `position` of
+/// every sequence (nowhere when position < 0).
+public final class ResidualDelta {
+    public let layer: Int
+    public var position = -1
+    public let value: Parameter
+    init(layer: Int, C: Int) {
+        self.layer = layer
+        value = Parameter("residual_delta.\(layer)", Tensor([C]))
     }
 }

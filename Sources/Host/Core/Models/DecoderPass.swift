@@ -76,6 +76,9 @@ extension DecoderLM {
             b.up.forward(a.up, xn, N: N)
             mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
             b.down.forward(x, h, N: N, accumulate: true)
+            if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T {
+                for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
+            }
         }
         hooks?.save(layer: L, x: x, N: N, C: C)
         // final norm and output layer
@@ -117,6 +120,10 @@ extension DecoderLM {
         let tmpMean = s.get("tmpMean", N), tmpRstd = s.get("tmpRstd", N)
         for l in stride(from: L - 1, through: max(lowest, 0), by: -1) {
             let b = blocks[l], a = acts(l)
+            // dx is now d(block l's output): the residual delta added there takes its share.
+            if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T, let g = rd.value.activeGrad {
+                for bi in 0..<B { ce_add(g, dx + (bi * T + rd.position) * C, Int64(C)) }
+            }
             // MLP branch: recompute its input and activations, then dout = dx.
             let mlpIn: (Norm, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) =
                 spec.residual == .sequential ? (b.norm2!, a.mid, a.mean2, a.rstd2)

@@ -43,7 +43,17 @@ public final class PluginMethod: EditMethod {
         try call("create") { d.create($0, &inst) }
         instance = inst
         if let prepare = d.prepare { try call("prepare") { prepare(inst, $0) } }
-        if library.closedForm, let apply = d.apply { try call("apply") { apply(inst, $0) } }
+    }
+
+    public var closedForm: Bool { library.closedForm && !library.trains }
+
+    /// The closed-form edit. Afterwards nothing stays trainable and helper vectors are gone.
+    public func apply(_ session: EditSession) throws {
+        guard let apply = library.descriptor.pointee.apply else { return }
+        try call("apply") { apply(instance, $0) }
+        (session.model as? DecoderLM)?.residualDelta = nil
+        session.model.setTrainable(false)
+        for p in session.trained { p.requiresGrad = false; p.dropGrad() }
     }
 
     public func update(_ session: EditSession, learningRate: Double, step: Int) throws {
@@ -77,6 +87,8 @@ final class PluginBridge {
     var regexCache: [String: NSRegularExpression] = [:]
     var corpora: [String: [UnsafeMutableBufferPointer<Int32>]] = [:]
     var backpackTable: UnsafeMutablePointer<ce_backpack_ext>?
+    var activationsTable: UnsafeMutablePointer<ce_activations_ext>?
+    var linalgTable: UnsafeMutablePointer<ce_linalg_ext>?
 
     init(session: EditSession, options: [String: PluginOption], log: @escaping (String) -> Void) {
         self.session = session
@@ -92,6 +104,8 @@ final class PluginBridge {
         for p in allocations { free(p) }
         for docs in corpora.values { for d in docs { d.deallocate() } }
         backpackTable?.deallocate()
+        activationsTable?.deallocate()
+        linalgTable?.deallocate()
     }
 
     /// A corpus read and tokenized once per path.
@@ -130,7 +144,7 @@ final class PluginBridge {
 }
 
 /// The bridge behind a `ce_host.ctx` (C callbacks cannot capture, so they look it up).
-private func bridge(_ ctx: UnsafeMutableRawPointer?) -> PluginBridge { Unmanaged<PluginBridge>.fromOpaque(ctx!).takeUnretainedValue() }
+func bridge(_ ctx: UnsafeMutableRawPointer?) -> PluginBridge { Unmanaged<PluginBridge>.fromOpaque(ctx!).takeUnretainedValue() }
 
 /// Fills a ce_tensor view of a host tensor (borrowed: the host keeps ownership).
 private func tensorView(_ t: Tensor, _ out: UnsafeMutablePointer<ce_tensor>) {
@@ -329,13 +343,43 @@ extension PluginBridge {
         }
         t.get_extension = { ctx, id in
             let b = bridge(ctx)
-            guard let id, String(cString: id) == CE_EXT_BACKPACK, let bp = b.session.model as? BackpackLM else { return nil }
+            guard let id else { return nil }
+            switch String(cString: id) {
+            case CE_EXT_ACTIVATIONS:
+                guard b.session.model is DecoderLM else { return nil }
+                if b.activationsTable == nil {
+                    b.activationsTable = .allocate(capacity: 1)
+                    b.activationsTable!.initialize(to: activationsExtension())
+                }
+                return UnsafeRawPointer(b.activationsTable!)
+            case CE_EXT_LINALG:
+                if b.linalgTable == nil {
+                    b.linalgTable = .allocate(capacity: 1)
+                    b.linalgTable!.initialize(to: linalgExtension())
+                }
+                return UnsafeRawPointer(b.linalgTable!)
+            case CE_EXT_BACKPACK: break
+            default: return nil
+            }
+            guard let bp = b.session.model as? BackpackLM else { return nil }
             if b.backpackTable == nil {
                 let e = UnsafeMutablePointer<ce_backpack_ext>.allocate(capacity: 1)
                 e.initialize(to: backpackExtension(bp))
                 b.backpackTable = e
             }
             return UnsafeRawPointer(b.backpackTable!)
+        }
+        t.generate = { ctx, prompt, count, maxTokens, temperature, seed, out, written in
+            let b = bridge(ctx)
+            guard let ids = b.tokens(prompt, count), let out, let written, maxTokens >= 0 else { return b.fail(CE_ERR_INVALID_ARGUMENT, "generate: missing arguments") }
+            do {
+                let gen = try b.session.withOriginalModel {
+                    try Scoring.generate(b.session.model, prompt: ids, maxTokens: Int(maxTokens), temperature: temperature, seed: seed)
+                }
+                out.update(from: gen, count: gen.count)
+                written.pointee = Int64(gen.count)
+                return CE_OK
+            } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
         }
         t.task_loss = { ctx in let b = bridge(ctx); return b.cString(b.session.lossType.rawValue) }
         t.corpus_size = { ctx, path, out in

@@ -88,6 +88,7 @@ public final class EditSession {
         for s in slots { s.adapter = nil }
         slots.removeAll()
         (model as? BackpackLM)?.senseDeltas.select([], C: 0)
+        (model as? DecoderLM)?.residualDelta = nil
         model.setTrainable(false)
         for p in trained { p.requiresGrad = false; p.dropGrad() }
         trained.removeAll()
@@ -141,4 +142,12 @@ public protocol EditMethod: AnyObject {
     func prepare(_ session: EditSession) throws
     /// One update after the gradients of the trained tensors are in place.
     func update(_ session: EditSession, learningRate: Double, step: Int) throws
+    /// Closed-form methods edit the model once, in `apply`, instead of being trained.
+    var closedForm: Bool { get }
+    func apply(_ session: EditSession) throws
+}
+
+extension EditMethod {
+    public var closedForm: Bool { false }
+    public func apply(_ session: EditSession) throws {}
 }

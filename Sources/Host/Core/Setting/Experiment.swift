@@ -104,6 +104,7 @@ public struct Experiment {
                                   seed: UInt64(max(c.seed ?? 0, 0)))
         session.resolvePath = resolve
         let method = PluginMethod(library: plugin, options: options)
+        method.log = progress
         let recorder = try RunRecorder(logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path)
         let trainer = Trainer(config: c, data: .init(train: train, evaluator: evaluator, klDocs: klDocs),
                               session: session, method: method, recorder: recorder)

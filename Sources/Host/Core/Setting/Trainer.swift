@@ -95,6 +95,21 @@ public final class Trainer {
         } else {
             progress("resuming after epoch \(stats.count - 1) of \(E)")
         }
+        if method.closedForm {
+            // One edit, measured as epoch 1 against the unedited epoch 0.
+            if stats.count < 2 {
+                progress("applying the \(method.id) edit")
+                let started = Date()
+                try method.apply(session)
+                var f = try data.evaluator.evaluate(session.model)
+                f.train_loss = try mean(data.train.map { try taskLoss($0, train: false, scale: 1) })
+                stats.append(f)
+                try recorder.record(stats, session: session)
+                if let e = saveEdits { try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath) }
+                progress(Self.describe(1, f) + String(format: " (edit and evaluation %.1f s)", Date().timeIntervalSince(started)))
+            }
+            return stats
+        }
         let accumulate = config.accumulate
         let accSteps = config.gradAccSteps
         let klWeight = config.training.regularization_weight ?? 0

@@ -81,8 +81,9 @@ public final class KLObjective: HeadObjective {
     let weight: Float
     public private(set) var kl: [Float]
 
-    public init(reference: Tensor, weight: Double) {
-        rows = Array(0..<reference.rows)
+    /// `reference` row k is the unedited log-softmax for rows[k] (all rows by default).
+    public init(reference: Tensor, weight: Double, rows: [Int]? = nil) {
+        self.rows = rows ?? Array(0..<reference.rows)
         self.reference = reference
         self.weight = Float(weight)
         kl = [Float](repeating: 0, count: reference.rows)
@@ -106,6 +107,11 @@ public final class LogSoftmaxRows: HeadObjective {
     public init(T: Int, V: Int) {
         rows = Array(0..<T)
         out = Tensor([T, V])
+    }
+
+    public init(rows: [Int], V: Int) {
+        self.rows = rows
+        out = Tensor([rows.count, V])
     }
 
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {

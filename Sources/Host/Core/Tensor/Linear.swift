@@ -28,6 +28,7 @@ public struct Linear {
             for n in 0..<N { ce_add(out + n * outFeatures, b, Int64(outFeatures)) }
         }
         if let a = slot.adapter, slot.enabled { a.forward(out, x, N: N) }
+        slot.capture?(x, N)
     }
 
     /// dx (N, in) += dout W (skipped when dx is nil); dW += doutᵀ x and db += Σ dout when trained.
@@ -52,6 +53,8 @@ public struct Linear {
 public final class AdapterSlot {
     public var adapter: LowRankAdapter?
     public var enabled = true
+    /// Called with each forward's input (N, in): how activations are captured.
+    public var capture: ((UnsafePointer<Float>, Int) -> Void)?
 }
 
 /// y += scale · (x Aᵀ) Bᵀ with A (r, in) and B (out, r): LoRA (Hu et al. 2021).
