@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "LoRA", type: .dynamic, targets: ["LoRA"]),
         .library(name: "Senses", type: .dynamic, targets: ["Senses"]),
         .library(name: "MEMIT", type: .dynamic, targets: ["MEMIT"]),
+        .library(name: "CondFT", type: .dynamic, targets: ["CondFT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,6 +48,7 @@ let package = Package(
         .target(name: "LoRA", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LoRA", swiftSettings: v5),
         .target(name: "Senses", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/Senses", swiftSettings: v5),
         .target(name: "MEMIT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/MEMIT", swiftSettings: v5),
+        .target(name: "CondFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/CondFT", swiftSettings: v5),
         .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
                     path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
     ]

@@ -1,20 +1,12 @@
 // LoRA: low-rank adapters on the MLP projections of a contiguous block of layers centred
 // on the middle (paper §5.1, spec §4.2). A is drawn U(−1/√in, 1/√in), B starts at zero and
 // the adapter's output is scaled by lora_alpha / lora_rank, as PEFT does.
-import Glibc
 import PluginAPI
 import PluginKit
 
 final class LoRA {
     var trained: [OpaquePointer] = []
     var betas = (0.9, 0.995), eps = 1e-8
-}
-
-/// Layers start…end (inclusive) for fraction p of L layers, exactly as the authors' sweeps
-/// compute them: c = ⌈L·p⌉ layers around L/2, giving c+1 indices (ones ≥ L match nothing).
-func centredBlock(layers L: Int, fraction p: Double) -> ClosedRange<Int> {
-    let mid = L / 2, c = Int(ceil(Double(L) * p))
-    return c % 2 == 0 ? (mid - c / 2)...(mid + c / 2) : (mid - c / 2)...(mid + c / 2 + 1)
 }
 
 private let descriptor = makeDescriptor(
@@ -47,22 +39,10 @@ private let descriptor = makeDescriptor(
             let rank = Int(try host.number("lora_rank")), alpha = try host.number("lora_alpha")
             var pattern = try host.string("target_modules")
             if pattern.isEmpty {
-                let block = centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction"))
-                pattern = ".*\\.(" + block.map(String.init).joined(separator: "|") +
-                    ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
+                pattern = mlpProjections(centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction")))
             }
-            var modules: [String] = []
-            for i in 0..<host.moduleCount where try host.matches(host.moduleName(i), pattern) {
-                let name = host.moduleName(i)
-                let (A, B) = try host.attachLowRank(name, rank: rank, scale: Float(alpha / Double(rank)))
-                let a = try host.value(of: A)
-                let bound = 1 / Double(a.shape.1).squareRoot()   // A is [rank, in]
-                for j in 0..<Int(a.count) { a.data[j] = Float((2 * host.uniform() - 1) * bound) }
-                l.trained += [A, B]
-                modules.append(name)
-            }
-            if modules.isEmpty { throw PluginError(CE_ERR_INVALID_ARGUMENT, "target_modules \(pattern) matched no module") }
-            host.log("lora: rank \(rank) adapters on \(modules.count) modules (\(pattern))")
+            l.trained = try attachLoRA(host, pattern: pattern, rank: rank, alpha: alpha)
+            host.log("lora: rank \(rank) adapters on \(l.trained.count / 2) modules (\(pattern))")
         }
     },
     update: { inst, hostPtr, info in

@@ -27,15 +27,6 @@ func parseLayers(_ text: String, count L: Int) throws -> [Int] {
     return Array(Set(out)).sorted()
 }
 
-/// The last position of `sub` inside `seq`, or nil.
-func lastOccurrence(of sub: [Int32], in seq: [Int32]) -> Int? {
-    guard !sub.isEmpty, sub.count <= seq.count else { return nil }
-    for start in stride(from: seq.count - sub.count, through: 0, by: -1) where Array(seq[start..<(start + sub.count)]) == sub {
-        return start + sub.count - 1
-    }
-    return nil
-}
-
 private let descriptor = makeDescriptor(
     id: "memit", version: "1.0.0", description: "MEMIT: closed-form multi-layer edits of MLP output projections",
     capabilities: UInt64(CE_CAP_CLOSED_FORM) | UInt64(CE_CAP_NEEDS_ACTIVATIONS),
@@ -108,8 +99,9 @@ private let descriptor = makeDescriptor(
                 guard let p = host.exampleTokens(e, CE_TEXT_PREFIX), let s1 = host.exampleTokens(e, CE_TEXT_SUFFIX), !p.isEmpty, !s1.isEmpty else { continue }
                 let s2 = host.exampleTokens(e, CE_TEXT_SUFFIX2) ?? []
                 var last = p.count - 1
-                if oracle, let subj = host.exampleTokens(e, CE_TEXT_SUBJECT), let found = lastOccurrence(of: subj, in: p) { last = found }
-                else if oracle { host.log("memit: example \(e) has no subject found in its prefix; using the prefix's last token") }
+                if oracle, let through = host.exampleTokens(e, CE_TEXT_THROUGH_SUBJECT), !through.isEmpty, through.count <= p.count {
+                    last = through.count - 1
+                } else if oracle { host.log("memit: example \(e) has no subject field found in its prefix; using the prefix's last token") }
                 let h = try residual(p, at: last)
                 let hNorm = sqrt(h.reduce(0) { $0 + Double($1 * $1) })
                 for i in 0..<C { dv.data[i] = 0 }

@@ -166,3 +166,31 @@ public enum Instance {
         if let p { Unmanaged<T>.fromOpaque(p).release() }
     }
 }
+
+/// Layers start…end (inclusive) for fraction p of L layers, as the authors' sweeps compute them:
+/// c = ⌈L·p⌉ layers around L/2, giving c+1 indices (ones ≥ L match nothing).
+public func centredBlock(layers L: Int, fraction p: Double) -> ClosedRange<Int> {
+    let mid = L / 2, c = Int((Double(L) * p).rounded(.up))
+    return c % 2 == 0 ? (mid - c / 2)...(mid + c / 2) : (mid - c / 2)...(mid + c / 2 + 1)
+}
+
+/// The MLP up/down projections of the given layers, as a regex over module names of every
+/// supported family.
+public func mlpProjections(_ layers: ClosedRange<Int>) -> String {
+    ".*\\.(" + layers.map(String.init).joined(separator: "|") + ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
+}
+
+/// Attaches rank-r adapters (A ~ U(−1/√in, 1/√in), B = 0, scale alpha/r, as PEFT) to every
+/// module matching `pattern`; returns their A and B handles.
+public func attachLoRA(_ host: Host, pattern: String, rank: Int, alpha: Double) throws -> [OpaquePointer] {
+    var out: [OpaquePointer] = []
+    for i in 0..<host.moduleCount where try host.matches(host.moduleName(i), pattern) {
+        let (A, B) = try host.attachLowRank(host.moduleName(i), rank: rank, scale: Float(alpha / Double(rank)))
+        let a = try host.value(of: A)
+        let bound = 1 / Double(a.shape.1).squareRoot()
+        for j in 0..<Int(a.count) { a.data[j] = Float((2 * host.uniform() - 1) * bound) }
+        out += [A, B]
+    }
+    if out.isEmpty { throw PluginError(CE_ERR_INVALID_ARGUMENT, "target_modules \(pattern) matched no module") }
+    return out
+}

@@ -136,7 +136,8 @@ typedef struct ce_update_info {
 #define CE_TEXT_PREFIX  0
 #define CE_TEXT_SUFFIX  1   /* the suffix, or suffix1 of a pair */
 #define CE_TEXT_SUFFIX2 2   /* pairs only */
-#define CE_TEXT_SUBJECT 3   /* the optional oracle subject */
+#define CE_TEXT_THROUGH_SUBJECT 3   /* the prefix up to the end of the record's "subject" (its last
+                                        occurrence), tokenized in context: its last id is the subject's last token */
 
 #define CE_LOG_DEBUG 0
 #define CE_LOG_INFO  1

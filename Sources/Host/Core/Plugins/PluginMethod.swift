@@ -177,7 +177,7 @@ extension PluginBridge {
             b.log("[\(level >= CE_LOG_WARN ? "warning" : level == CE_LOG_INFO ? "info" : "debug")] \(msg.map { String(cString: $0) } ?? "")")
         }
         t.progress = { ctx, fraction, what in
-            bridge(ctx).log(String(format: "  %3.0f%% %@", fraction * 100, what.map { String(cString: $0) } ?? ""))
+            bridge(ctx).log(String(format: "  %3.0f%% ", fraction * 100) + (what.map { String(cString: $0) } ?? ""))
         }
         t.cancelled = { _ in Cancellation.isRequested ? 1 : 0 }
         t.option_number = { ctx, name, out in
@@ -225,7 +225,8 @@ extension PluginBridge {
                 case CE_TEXT_PREFIX: text = ex.prefix
                 case CE_TEXT_SUFFIX: text = ex.suffix
                 case CE_TEXT_SUFFIX2: text = ex.suffix2
-                case CE_TEXT_SUBJECT: text = ex.subject
+                case CE_TEXT_THROUGH_SUBJECT:
+                    text = ex.subject.flatMap { subj in ex.prefix.range(of: subj, options: .backwards).map { String(ex.prefix[..<$0.upperBound]) } }
                 default: return b.fail(CE_ERR_INVALID_ARGUMENT, "unknown text kind \(which)")
                 }
                 guard let text else { return b.fail(CE_ERR_NOT_FOUND, "example \(index) has no text of kind \(which)") }

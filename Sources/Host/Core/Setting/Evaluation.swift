@@ -8,6 +8,12 @@ public struct EpochFigures: Codable, Equatable {
     public var rest_of_prompt: Double?      // targeted degradation
     public var hard_negative: Double?
     public var train_loss: Double?
+    /// The edit-score metrics of Gangadhar & Stratos: success on the edit prompts themselves,
+    /// success on paraphrases (= success), the share of unrelated prompts (the hard negatives'
+    /// prefixes) whose greedy next token is unchanged, and the harmonic mean of the three.
+    public var efficacy: Double?
+    public var locality: Double?
+    public var edit_score: Double?
     public var success: Double { 1 - intervention }
 }
 
@@ -78,16 +84,51 @@ public struct HardNegativeSet {
     }
 }
 
+/// Prompts whose greedy next token should not change: it is recorded on the first
+/// evaluation (the unedited model) and compared with on every later one.
+public final class LocalityPrompts {
+    let prompts: [[Int32]]
+    var original: [Int32]?
+    public init(_ prompts: [[Int32]]) { self.prompts = prompts.filter { !$0.isEmpty } }
+
+    public func unchangedShare(_ model: CausalLM) throws -> Double? {
+        guard !prompts.isEmpty else { return nil }
+        let now = try prompts.map { Scoring.argmax(try Scoring.lastLogits(model, ids: Array($0.suffix(model.contextLength)))) }
+        guard let original else { original = now; return 1 }
+        return Double(zip(now, original).filter { $0 == $1 }.count) / Double(prompts.count)
+    }
+}
+
 /// Everything measured after each epoch.
 public struct Evaluator {
     public let intervention: InterventionSet
     public let general: TextSet
     public let targeted: TextSet?
     public let hardNegative: HardNegativeSet?
+    /// The canonical examples themselves (efficacy) and unrelated prompts (locality).
+    public var edits: InterventionSet?
+    public var locality: LocalityPrompts?
+
+    public init(intervention: InterventionSet, general: TextSet, targeted: TextSet?, hardNegative: HardNegativeSet?,
+                edits: InterventionSet? = nil, locality: LocalityPrompts? = nil) {
+        self.intervention = intervention
+        self.general = general
+        self.targeted = targeted
+        self.hardNegative = hardNegative
+        self.edits = edits
+        self.locality = locality
+    }
 
     public func evaluate(_ model: CausalLM) throws -> EpochFigures {
-        EpochFigures(intervention: try intervention.failureRate(model), general: try general.meanNLL(model),
-                     rest_of_prompt: try targeted?.meanNLL(model), hard_negative: try hardNegative?.score(model))
+        var f = EpochFigures(intervention: try intervention.failureRate(model), general: try general.meanNLL(model),
+                             rest_of_prompt: try targeted?.meanNLL(model), hard_negative: try hardNegative?.score(model))
+        f.efficacy = try edits.map { 1 - (try $0.failureRate(model)) }
+        f.locality = try locality?.unchangedShare(model)
+        if let e = f.efficacy, let l = f.locality {
+            let parts = [e, f.success, l]
+            f.edit_score = parts.contains(0) ? 0 : 3 / parts.reduce(0) { $0 + 1 / $1 }
+        }
+        return f
     }
 }
 

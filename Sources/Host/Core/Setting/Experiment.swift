@@ -97,7 +97,9 @@ public struct Experiment {
         let evaluator = Evaluator(
             intervention: InterventionSet(evalExamples, tokenizer: tok, lossType: c.training.loss_type, threshold: threshold),
             general: TextSet(generalTexts, tokenizer: tok), targeted: targetedTexts.map { TextSet($0, tokenizer: tok) },
-            hardNegative: hardNegative)
+            hardNegative: hardNegative,
+            edits: InterventionSet(train, tokenizer: tok, lossType: c.training.loss_type, threshold: threshold),
+            locality: hnExamples.map { LocalityPrompts($0.map { tok.encode($0.prefix) }) })
         progress("\(train.count) canonical examples, \(evalExamples.count) evaluation examples, \(evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")
 
         let session = EditSession(model: lm.model, tokenizer: tok, examples: train, lossType: c.training.loss_type,

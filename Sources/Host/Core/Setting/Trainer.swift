@@ -94,6 +94,8 @@ public final class Trainer {
             progress(Self.describe(0, f))
         } else {
             progress("resuming after epoch \(stats.count - 1) of \(E)")
+            // Locality compares with the unedited model's predictions: record them again.
+            _ = try session.withOriginalModel { try data.evaluator.locality?.unchangedShare(session.model) }
         }
         if method.closedForm {
             // One edit, measured as epoch 1 against the unedited epoch 0.
@@ -168,9 +170,10 @@ public final class Trainer {
     func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
 
     static func describe(_ epoch: Int, _ f: EpochFigures) -> String {
-        String(format: "epoch %d: success %.4f, general %.5f%@%@", epoch, f.success, f.general,
-               f.hard_negative.map { String(format: ", hard negatives %.4f", $0) } ?? "",
-               f.train_loss.map { String(format: ", train loss %.4f", $0) } ?? "")
+        String(format: "epoch %d: success %.4f, general %.5f", epoch, f.success, f.general)
+            + (f.hard_negative.map { String(format: ", hard negatives %.4f", $0) } ?? "")
+            + (f.train_loss.map { String(format: ", train loss %.4f", $0) } ?? "")
+            + (f.edit_score.map { String(format: ", edit score %.3f", $0) } ?? "")
     }
 }
 
