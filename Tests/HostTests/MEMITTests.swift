@@ -60,6 +60,8 @@ final class MEMITTests: XCTestCase {
         XCTAssertNil(outcome.error)
         XCTAssertEqual(outcome.stats.count, 2, "epoch 0 unedited, epoch 1 edited")
         XCTAssertLessThan(outcome.stats[1].train_loss!, outcome.stats[0].train_loss! - 0.5, "the canonical targets became more likely")
+        XCTAssertNotEqual(outcome.stats[1].general, outcome.stats[0].general, "evaluation sees the closed-form edit")
+        XCTAssertNotEqual(outcome.stats[1].hard_negative, outcome.stats[0].hard_negative)
         // With one layer, a tiny λ and no random prefixes (keys are then exactly the prompts'),
         // the closed form lands (almost) exactly on the targets.
         let report = try XCTUnwrap(lines.first { $0.contains("distance to targets") }, "\(lines)")

@@ -99,19 +99,22 @@ public final class DecoderLM: CausalLM {
 
     /// Index of the lowest block with something trainable (L when none; -1 when the
     /// embedding or positions train, so the backward pass must reach them).
-    var lowestTrainedBlock: Int {
-        if embed.requiresGrad || positions?.requiresGrad == true { return -1 }
-        if let rd = residualDelta, rd.value.requiresGrad {
-            let above = blocks[..<rd.layer].firstIndex { b in b.norms.contains(where: \.requiresGrad) || b.linears.contains(where: \.trains) }
-            return above ?? rd.layer
-        }
-        for (l, b) in blocks.enumerated() where b.norms.contains(where: \.requiresGrad) || b.linears.contains(where: \.trains) {
-            return l
-        }
-        return spec.L
-    }
+    var lowestTrainedBlock: Int { lowestBlock(trainedOnly: true) }
 
-    public var frozenPrefixLayers: Int { max(lowestTrainedBlock, 0) }
+    /// Blocks below the lowest one that trains or was edited: their outputs equal the unedited
+    /// model's, so residual states saved there stay valid.
+    public var frozenPrefixLayers: Int { max(lowestBlock(trainedOnly: false), 0) }
+
+    func lowestBlock(trainedOnly: Bool) -> Int {
+        func touched(_ p: Parameter?) -> Bool { p.map { $0.requiresGrad || (!trainedOnly && $0.isEdited) } ?? false }
+        if touched(embed) || touched(positions) { return -1 }
+        func blockTouched(_ b: Block) -> Bool {
+            b.norms.contains(where: touched) || b.linears.contains { trainedOnly ? $0.trains : $0.changed }
+        }
+        let first = blocks.firstIndex(where: blockTouched) ?? spec.L
+        if let rd = residualDelta, touched(rd.value) { return min(first, rd.layer) }
+        return first
+    }
 
     public func runHead(hidden: Tensor, head objective: HeadObjective) throws {
         OutputHead.run(hidden: hidden.data, N: hidden.rows, C: spec.C, weight: head, bias: headBias, head: objective,

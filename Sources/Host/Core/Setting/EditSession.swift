@@ -31,6 +31,7 @@ public final class EditSession {
         guard snapshots[ObjectIdentifier(p)] == nil else { return }
         snapshots[ObjectIdentifier(p)] = p.value.clone()
         p.requiresGrad = true
+        p.isEdited = true
         trained.append(p)
     }
 
@@ -88,7 +89,7 @@ public final class EditSession {
         (model as? BackpackLM)?.senseDeltas.select([], C: 0)
         (model as? DecoderLM)?.residualDelta = nil
         model.setTrainable(false)
-        for p in trained { p.requiresGrad = false; p.dropGrad() }
+        for p in trained { p.requiresGrad = false; p.isEdited = false; p.dropGrad() }
         trained.removeAll()
         snapshots.removeAll()
         rowMasks.removeAll()

@@ -18,6 +18,8 @@ public struct Linear {
     }
 
     public var trains: Bool { weight.requiresGrad || bias?.requiresGrad == true || slot.adapter?.trains == true }
+    /// Trained now, or changed by an edit (adapters count while attached).
+    public var changed: Bool { trains || weight.isEdited || bias?.isEdited == true || slot.adapter != nil }
 
     /// out (N, out) = x (N, in) Wᵀ + b (+ adapter). With `accumulate` the result is added to
     /// `out` (a residual connection).

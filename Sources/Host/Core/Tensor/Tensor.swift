@@ -57,6 +57,9 @@ public final class Parameter {
     /// Allocated on first use by `ensureGrad()`.
     public private(set) var grad: Tensor?
     public var requiresGrad: Bool
+    /// Set while an edit has selected this tensor (trained or written in closed form): its
+    /// values may differ from the unedited model's, so nothing computed from them is reused.
+    public var isEdited = false
 
     public init(_ name: String, _ value: Tensor, requiresGrad: Bool = true) {
         self.name = name
