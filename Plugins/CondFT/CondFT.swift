@@ -11,7 +11,7 @@ final class CondFT {
     var augmented: [(ids: [Int32], firstTarget: Int)] = []    // generated prefix + edit prompt + suffix
     var locality: [(ids: [Int32], firstTarget: Int)] = []     // prompt + the unedited model's continuation
     var perUpdate = 1, localityPerUpdate = 1, localityWeight = 1.0
-    var betas = (0.9, 0.995), eps = 1e-8
+    var adam = AdamSettings()
 }
 
 private let descriptor = makeDescriptor(
@@ -32,16 +32,12 @@ private let descriptor = makeDescriptor(
         hyperparameter("locality_per_update", CE_HP_INT, min: 0, max: 64, default: 2, noSweep: true, help: "locality examples added to each update"),
         hyperparameter("locality_weight", CE_HP_FLOAT, min: 0, max: 100, default: 1, sweep: 0.1...10, logScale: true, help: "weight of locality losses"),
         hyperparameter("locality_tokens", CE_HP_INT, min: 1, max: 16, default: 2, noSweep: true, help: "continuation tokens kept per locality prompt"),
-        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
-        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2"),
-        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
-    ],
+    ] + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
             let c = CondFT()
-            c.betas = (try host.number("beta1"), try host.number("beta2"))
-            c.eps = try host.number("eps")
+            c.adam = try AdamSettings(host)
             c.perUpdate = Int(try host.number("augmented_per_update"))
             c.localityPerUpdate = Int(try host.number("locality_per_update"))
             c.localityWeight = try host.number("locality_weight")
@@ -114,9 +110,7 @@ private let descriptor = makeDescriptor(
             for _ in 0..<(me.locality.isEmpty ? 0 : me.localityPerUpdate) {
                 try add(me.locality[Int(host.raw.pointee.random_u64(ctx) % UInt64(me.locality.count))], weight: me.localityWeight)
             }
-            for p in me.trained {
-                try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: me.betas.0, beta2: me.betas.1, eps: me.eps, weightDecay: 0)
-            }
+            try me.adam.step(host, me.trained, info: info)
         }
     },
     destroy: { Instance.release($0, as: CondFT.self) })

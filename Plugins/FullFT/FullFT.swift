@@ -5,7 +5,7 @@ import PluginKit
 
 final class FullFT {
     var trained: [OpaquePointer] = []
-    var betas = (0.9, 0.995), eps = 1e-8, weightDecay = 0.0
+    var adam = AdamSettings()
 }
 
 private let descriptor = makeDescriptor(
@@ -14,18 +14,14 @@ private let descriptor = makeDescriptor(
     hyperparameters: [
         hyperparameter("params_regex", CE_HP_STRING, defaultString: ".*", noSweep: true,
                        help: "which parameters to train (full match on Hugging Face names)"),
-        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
-        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2 (the authors' 0.995)"),
-        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
         hyperparameter("weight_decay", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true, help: "decoupled weight decay"),
-    ],
+    ] + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
             let f = FullFT()
-            f.betas = (try host.number("beta1"), try host.number("beta2"))
-            f.eps = try host.number("eps")
-            f.weightDecay = try host.number("weight_decay")
+            f.adam = try AdamSettings(host)
+            f.adam.weightDecay = try host.number("weight_decay")
             Instance.store(f, out)
         }
     },
@@ -44,9 +40,7 @@ private let descriptor = makeDescriptor(
     update: { inst, hostPtr, info in
         let host = Host(hostPtr), f = Instance.get(inst, as: FullFT.self)
         return host.guarded {
-            for p in f.trained {
-                try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: f.betas.0, beta2: f.betas.1, eps: f.eps, weightDecay: f.weightDecay)
-            }
+            try f.adam.step(host, f.trained, info: info)
         }
     },
     destroy: { Instance.release($0, as: FullFT.self) })

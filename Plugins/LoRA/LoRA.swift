@@ -6,7 +6,7 @@ import PluginKit
 
 final class LoRA {
     var trained: [OpaquePointer] = []
-    var betas = (0.9, 0.995), eps = 1e-8
+    var adam = AdamSettings()
 }
 
 private let descriptor = makeDescriptor(
@@ -20,16 +20,12 @@ private let descriptor = makeDescriptor(
                        help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
         hyperparameter("layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
                        help: "fraction p of layers in the centred block, used when target_modules is empty"),
-        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
-        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2"),
-        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
-    ],
+    ] + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
             let l = LoRA()
-            l.betas = (try host.number("beta1"), try host.number("beta2"))
-            l.eps = try host.number("eps")
+            l.adam = try AdamSettings(host)
             Instance.store(l, out)
         }
     },
@@ -48,9 +44,7 @@ private let descriptor = makeDescriptor(
     update: { inst, hostPtr, info in
         let host = Host(hostPtr), l = Instance.get(inst, as: LoRA.self)
         return host.guarded {
-            for p in l.trained {
-                try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: l.betas.0, beta2: l.betas.1, eps: l.eps, weightDecay: 0)
-            }
+            try l.adam.step(host, l.trained, info: info)
         }
     },
     destroy: { Instance.release($0, as: LoRA.self) })

@@ -7,7 +7,7 @@ import PluginKit
 
 final class Senses {
     var delta: OpaquePointer?
-    var betas = (0.9, 0.995), eps = 1e-8
+    var adam = AdamSettings()
 }
 
 /// importance = g − λ·background over (token, sense) pairs; only pairs with g > 0 are eligible.
@@ -35,16 +35,12 @@ private let descriptor = makeDescriptor(
                        help: "λ, the weight of the background sense weights"),
         hyperparameter("sense_method", CE_HP_STRING, defaultString: "alpha", noSweep: true,
                        help: "importance method; alpha (the only one the authors implemented)"),
-        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
-        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2"),
-        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
-    ],
+    ] + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
             let s = Senses()
-            s.betas = (try host.number("beta1"), try host.number("beta2"))
-            s.eps = try host.number("eps")
+            s.adam = try AdamSettings(host)
             guard try host.string("sense_method") == "alpha" else {
                 throw PluginError(CE_ERR_UNSUPPORTED, "sense_method \(try host.string("sense_method")) is not implemented (alpha)")
             }
@@ -107,7 +103,7 @@ private let descriptor = makeDescriptor(
     update: { inst, hostPtr, info in
         let host = Host(hostPtr), me = Instance.get(inst, as: Senses.self)
         return host.guarded {
-            try host.adamStep(me.delta!, lr: info!.pointee.learning_rate, beta1: me.betas.0, beta2: me.betas.1, eps: me.eps, weightDecay: 0)
+            try me.adam.step(host, [me.delta!], info: info)
         }
     },
     destroy: { Instance.release($0, as: Senses.self) })

@@ -194,3 +194,29 @@ public func attachLoRA(_ host: Host, pattern: String, rank: Int, alpha: Double) 
     if out.isEmpty { throw PluginError(CE_ERR_INVALID_ARGUMENT, "target_modules \(pattern) matched no module") }
     return out
 }
+
+/// Adam settings as hyperparameters (beta1, beta2 — the authors' 0.995 — and eps), and the
+/// host's Adam step with them.
+public struct AdamSettings {
+    public var beta1 = 0.9, beta2 = 0.995, eps = 1e-8, weightDecay = 0.0
+
+    public static let schema: [ce_hyperparameter] = [
+        hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
+        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2 (the authors' 0.995)"),
+        hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
+    ]
+
+    public init() {}
+    public init(_ host: Host) throws {
+        beta1 = try host.number("beta1")
+        beta2 = try host.number("beta2")
+        eps = try host.number("eps")
+    }
+
+    /// One step on each tensor with the scheduled learning rate.
+    public func step(_ host: Host, _ params: [OpaquePointer], info: UnsafePointer<ce_update_info>?) throws {
+        for p in params {
+            try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+        }
+    }
+}

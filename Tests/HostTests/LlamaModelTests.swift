@@ -5,18 +5,7 @@ import XCTest
 /// for both rotary layouts, and the backward pass's early stop below the lowest trained layer.
 final class LlamaModelTests: XCTestCase {
     static func tiny(interleaved: Bool, tied: Bool = true, seed: UInt64 = 3) throws -> LlamaModel {
-        let cfg = LlamaConfig(hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4,
-                              num_key_value_heads: 2, head_dim: 4, rms_norm_eps: 1e-5, rope_theta: 10000,
-                              vocab_size: 40, max_position_embeddings: 32, tie_word_embeddings: tied,
-                              rope_interleaved: interleaved)
-        var rng = SeededRandom(seed: seed)
-        return try LlamaModel(config: cfg, source: "tiny") { name, shape in
-            let n = shape.reduce(1, *)
-            if name.hasSuffix("layernorm.weight") || name == "model.norm.weight" {
-                return Tensor(shape, values: (0..<n).map { _ in 1 + 0.2 * Float(rng.normal()) })
-            }
-            return Tensor(shape, values: randomArray(n, &rng, scale: 0.3))
-        }
+        try TinyModels.llama(seed: seed, vocab: 40, interleaved: interleaved, tied: tied)
     }
 
     /// Two right-padded rows; loss = weighted next-token NLL at real positions.
@@ -71,7 +60,7 @@ final class LlamaModelTests: XCTestCase {
         XCTAssertThrowsError(try m.run(tokens: [1, 2, 40], B: 1, T: 3, head: LogitRows(rows: [0]), train: false)) {
             XCTAssertTrue("\($0)".contains("outside the vocabulary"))
         }
-        XCTAssertThrowsError(try m.run(tokens: [Int32](repeating: 1, count: 33), B: 1, T: 33, head: LogitRows(rows: [0]), train: false)) {
+        XCTAssertThrowsError(try m.run(tokens: [Int32](repeating: 1, count: 65), B: 1, T: 65, head: LogitRows(rows: [0]), train: false)) {
             XCTAssertTrue("\($0)".contains("context"))
         }
     }

@@ -1,5 +1,25 @@
 import Kernels
 
+/// One block's activations kept from forward for backward; shapes in comments.
+struct BlockActivations {
+    let xIn, mean1, rstd1: UnsafeMutablePointer<Float>          // (N, C), (N), (N)
+    let q, k, v, probs, att: UnsafeMutablePointer<Float>        // (N, H·D), (N, G·D) ×2, (B, H, T, T), (N, H·D)
+    let mid, mean2, rstd2: UnsafeMutablePointer<Float>          // (N, C), (N), (N)
+    let gate, up: UnsafeMutablePointer<Float>                   // (N, F) each (gate only for SwiGLU)
+}
+
+extension DecoderLM {
+    /// The buffers of one block's activations, named and sized for a (B, T) batch.
+    func blockActivations(B: Int, T: Int, _ buffer: (String, Int) -> UnsafeMutablePointer<Float>) -> BlockActivations {
+        let (C, H, G, D, F, N) = (spec.C, spec.H, spec.G, spec.D, spec.F, B * T)
+        return BlockActivations(xIn: buffer("x", N * C), mean1: buffer("mean1", N), rstd1: buffer("rstd1", N),
+                                q: buffer("q", N * H * D), k: buffer("k", N * G * D), v: buffer("v", N * G * D),
+                                probs: buffer("probs", B * H * T * T), att: buffer("att", N * H * D), mid: buffer("mid", N * C),
+                                mean2: buffer("mean2", N), rstd2: buffer("rstd2", N),
+                                gate: buffer("gate", spec.mlp == .swiglu ? N * F : 1), up: buffer("up", N * F))
+    }
+}
+
 /// What a forward pass leaves for its backward pass.
 struct DecoderPassState {
     let tokens: [Int32], pos: [Int32]
@@ -34,16 +54,7 @@ extension DecoderLM {
         func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> {
             train && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
         }
-        struct Saved {
-            let xIn, mean1, rstd1, q, k, v, probs, att, mid, mean2, rstd2, gate, up: UnsafeMutablePointer<Float>
-        }
-        func acts(_ l: Int) -> Saved {
-            Saved(xIn: saved(l, "x", N * C), mean1: saved(l, "mean1", N), rstd1: saved(l, "rstd1", N),
-                  q: saved(l, "q", N * H * D), k: saved(l, "k", N * G * D), v: saved(l, "v", N * G * D),
-                  probs: saved(l, "probs", B * H * T * T), att: saved(l, "att", N * H * D), mid: saved(l, "mid", N * C),
-                  mean2: saved(l, "mean2", N), rstd2: saved(l, "rstd2", N),
-                  gate: saved(l, "gate", spec.mlp == .swiglu ? N * F : 1), up: saved(l, "up", N * F))
-        }
+        func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
 
         // x (N, C): the residual stream, updated in place.
         let x = s.get("x", N * C)
@@ -96,16 +107,7 @@ extension DecoderLM {
         let N = B * T
         let s = scratch
         func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> { s.get("l\(l).\(what)", n) }
-        struct Saved {
-            let xIn, mean1, rstd1, q, k, v, probs, att, mid, mean2, rstd2, gate, up: UnsafeMutablePointer<Float>
-        }
-        func acts(_ l: Int) -> Saved {
-            Saved(xIn: saved(l, "x", N * C), mean1: saved(l, "mean1", N), rstd1: saved(l, "rstd1", N),
-                  q: saved(l, "q", N * H * D), k: saved(l, "k", N * G * D), v: saved(l, "v", N * G * D),
-                  probs: saved(l, "probs", B * H * T * T), att: saved(l, "att", N * H * D), mid: saved(l, "mid", N * C),
-                  mean2: saved(l, "mean2", N), rstd2: saved(l, "rstd2", N),
-                  gate: saved(l, "gate", spec.mlp == .swiglu ? N * F : 1), up: saved(l, "up", N * F))
-        }
+        func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
         let xn = s.get("xn", N * C), h = s.get("h", N * F), dxn = s.get("dxnB", N * C)
         let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
         // dx (N, C) is the gradient of the residual stream, carried down in place.
