@@ -49,6 +49,10 @@ let package = Package(
         .target(name: "Senses", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/Senses", swiftSettings: v5),
         .target(name: "MEMIT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/MEMIT", swiftSettings: v5),
         .target(name: "CondFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/CondFT", swiftSettings: v5),
+        // Fuzz targets for the parsers (scripts/fuzz.sh builds them with libFuzzer).
+        .target(name: "FuzzDriver", path: "Fuzz/Driver"),
+        .executableTarget(name: "CanonEditFuzz", dependencies: ["HostCore", "FuzzDriver"], path: "Fuzz/Harness",
+                          swiftSettings: v5 + [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
                     path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
     ]
