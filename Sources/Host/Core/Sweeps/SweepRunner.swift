@@ -58,6 +58,7 @@ public final class SweepRunner {
                 throw CanonEditError("sweep interrupted; run the same command again to continue")
             }
             var still: [(Process, SweepPlanner.Run, Date, String)] = []
+            var finishedNow = 0
             for entry in running {
                 let (p, r, started, errPath) = entry
                 if p.isRunning { still.append(entry); continue }
@@ -72,13 +73,16 @@ public final class SweepRunner {
                 } else {
                     summary.succeeded += 1
                 }
+                finishedNow += 1
+            }
+            running = still
+            if finishedNow > 0 {
                 let done = summary.succeeded + summary.failed.count
                 let mean = durations.reduce(0, +) / Double(durations.count)
                 let left = Double(todo.count - done) * mean / Double(workers)
                 progress(String(format: "sweep: %d/%d done, %d failed, %d running, about %.0f s left", done, todo.count, summary.failed.count,
-                                still.count, left))
+                                running.count + min(queue.count, workers - running.count), left))
             }
-            running = still
         }
         for f in summary.failed { progress("failed: \(f.config) (\(f.method)): \(f.reason)") }
         return summary

@@ -49,7 +49,7 @@ public enum AtomicFile {
         } catch {
             try? h.close()
             try? FileManager.default.removeItem(atPath: tmp)
-            throw CanonEditError("\(path): write failed (\(error.localizedDescription))")
+            throw CanonEditError("\(path): write failed (\(posixReason(error))); the previous file, if any, is unchanged")
         }
         guard rename(tmp, path) == 0 else {
             let e = String(cString: strerror(errno))
@@ -57,4 +57,14 @@ public enum AtomicFile {
             throw CanonEditError("\(path): rename failed (\(e))")
         }
     }
+}
+
+/// The operating system's words for a Foundation I/O error ("No space left on device").
+func posixReason(_ error: Error) -> String {
+    let ns = error as NSError
+    if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    return ns.localizedDescription
 }
