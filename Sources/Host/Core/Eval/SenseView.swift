@@ -20,7 +20,7 @@ public struct SenseView: Codable {
             var scores = [Float](repeating: 0, count: V)
             Blas.gemm(transB: true, M: 1, N: V, K: C, A: S.data + l * C, lda: C, B: bp.embed.value.data, ldb: C, C: &scores, ldc: V)
             let order = scores.indices.sorted { scores[$0] > scores[$1] }
-            func words(_ ids: ArraySlice<Int>) -> [String] { ids.map { tokenizer.decode([Int32($0)]) } }
+            func words(_ ids: ArraySlice<Int>) -> [String] { ids.map { display(tokenizer, Int32($0)) } }
             return Sense(sense: l, top: words(order.prefix(count)), bottom: words(order.suffix(count).reversed()[...]), edited: edited.contains(l))
         }
     }
@@ -71,4 +71,12 @@ public struct SenseView: Codable {
         out.append("</svg>")
         return out.joined(separator: "\n")
     }
+}
+
+/// A token as readable text: its string when its bytes are valid UTF-8, else its bytes in hex
+/// (a byte-level token can be part of a multi-byte character).
+func display(_ t: BPETokenizer, _ id: Int32) -> String {
+    let bytes = t.bytes(of: id)
+    if let s = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) { return s }
+    return bytes.map { String(format: "\\x%02X", $0) }.joined()
 }
