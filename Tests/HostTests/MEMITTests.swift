@@ -34,6 +34,21 @@ final class MEMITTests: XCTestCase {
         XCTAssertThrowsError(try SecondMoment.compute(model: m, module: module, docs: [], corpusID: "test", tokens: 1000)) {
             XCTAssertTrue("\($0)".contains("checksum"), "\($0)")
         }
+        // an interrupted computation resumes from its saved progress and gives the same result
+        let many: [[Int32]] = (0..<45).map { (i: Int) -> [Int32] in (0..<5).map { (j: Int) -> Int32 in Int32((i * 7 + j * 3) % 250) } }
+        let full = try SecondMoment.compute(model: m, module: module, docs: many, corpusID: "many", tokens: 10_000)
+        try FileManager.default.removeItem(atPath: SecondMoment.cacheFolder + "/moments")
+        var seen = 0
+        defer { Cancellation.requested = 0 }
+        XCTAssertThrowsError(try SecondMoment.compute(model: m, module: module, docs: many, corpusID: "many", tokens: 10_000) { line in
+            seen += 1
+            if line.contains("tokens") && seen >= 2 { Cancellation.requested = 1 }
+        })
+        Cancellation.requested = 0
+        var resumedAt = ""
+        let resumed = try SecondMoment.compute(model: m, module: module, docs: many, corpusID: "many", tokens: 10_000) { if $0.contains("resuming") { resumedAt = $0 } }
+        XCTAssertTrue(resumedAt.contains("resuming at document 40"), resumedAt)
+        XCTAssertLessThan(maxAbsDiff(resumed.array, full.array), 1e-6)
         // a different token count is a different statistic: recomputed, not reused
         let other = try SecondMoment.compute(model: m, module: module, docs: docs, corpusID: "test", tokens: 4)
         XCTAssertNotEqual(other.array, moment.array)

@@ -31,12 +31,21 @@ public enum SecondMoment {
             }
             progress("\(path): made for something else; recomputing")
         }
+        // Progress is saved every few documents, so an interrupted computation resumes there.
+        let partial = path + ".partial"
         let sum = Tensor([d, d])
-        var count = 0
+        var count = 0, firstDoc = 0
+        if let f = try? SafetensorsFile(path: partial), provenance.allSatisfy({ f.metadata[$0.key] == $0.value }),
+           f.shape(of: "sum") == [d, d], let c = Int(f.metadata["count"] ?? ""), let next = Int(f.metadata["next_document"] ?? "") {
+            try f.load("sum", into: sum)
+            (count, firstDoc) = (c, next)
+            progress("second moment of \(module): resuming at document \(next) (\(c) tokens done)")
+        }
         var rows: [Float] = []
         lin.slot.capture = { x, n in rows = Array(UnsafeBufferPointer(start: x, count: n * d)) }
         defer { lin.slot.capture = nil }
-        for (i, doc) in docs.enumerated() where count < tokens {
+        try FileManager.default.createDirectory(atPath: cacheFolder + "/moments", withIntermediateDirectories: true)
+        for (i, doc) in docs.enumerated() where i >= firstDoc && count < tokens {
             let ids = Array(doc.prefix(min(model.contextLength, tokens - count)))
             guard !ids.isEmpty else { continue }
             try model.run(tokens: ids, B: 1, T: ids.count, head: TokenNLL(rows: [], targets: []), train: false)
@@ -44,7 +53,13 @@ public enum SecondMoment {
                 Blas.gemm(transA: true, M: d, N: d, K: ids.count, A: r.baseAddress!, lda: d, B: r.baseAddress!, ldb: d, beta: 1, C: sum.data, ldc: d)
             }
             count += ids.count
-            if i % 20 == 19 { progress("second moment of \(module): \(count)/\(tokens) tokens") }
+            if i % 20 == 19 {
+                progress("second moment of \(module): \(count)/\(tokens) tokens")
+                var meta = provenance
+                meta["count"] = String(count)
+                meta["next_document"] = String(i + 1)
+                try SafetensorsWriter.write([("sum", sum)], to: partial, metadata: meta)
+            }
             try Cancellation.check()
         }
         guard count > 0 else { throw CanonEditError("the corpus for \(module)'s statistics has no tokens") }
@@ -52,8 +67,8 @@ public enum SecondMoment {
         var meta = provenance
         meta["tokens_used"] = String(count)
         meta["checksum"] = EditArtifact.checksum([sum])
-        try FileManager.default.createDirectory(atPath: cacheFolder + "/moments", withIntermediateDirectories: true)
         try SafetensorsWriter.write([("moment", sum)], to: path, metadata: meta)
+        try? FileManager.default.removeItem(atPath: partial)
         return sum
     }
 }
