@@ -10,7 +10,7 @@
  *         canonedit run config.yaml --plugin-path .      (with finetune_type: norm_tune)
  *
  * The test suite also builds variants that misbehave on purpose (-DCE_TEST_WRONG_ABI,
- * -DCE_TEST_FAIL_UPDATE, -DCE_TEST_NAN_UPDATE) to check that the host survives them.
+ * -DCE_TEST_FAIL_UPDATE, -DCE_TEST_NAN_UPDATE, -DCE_TEST_SEGFAULT) to check that the host survives them.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -69,6 +69,9 @@ static ce_status update(void *instance, const ce_host *host, const ce_update_inf
     host->param_value(host->ctx, self->param, &value);
     host->param_grad(host->ctx, self->param, &grad);
     if (!grad.data) { host->set_error(host->ctx, "the tensor has no gradient"); return CE_ERR_INTERNAL; }
+#ifdef CE_TEST_SEGFAULT
+    *(volatile int *)0 = 1;      /* a plugin bug that kills its process */
+#endif
 #ifdef CE_TEST_FAIL_UPDATE
     host->set_error(host->ctx, "this test plugin always fails in update");
     return CE_ERR_NUMERIC;

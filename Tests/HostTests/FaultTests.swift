@@ -74,3 +74,93 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(leftovers, [], "no half-written temporary files are left")
     }
 }
+
+/// Faults during sweeps: a killed sweep resumes to the same results, and a plugin that
+/// segfaults costs only its own runs.
+final class SweepFaultTests: XCTestCase {
+    func executable() -> String {
+        URL(fileURLWithPath: (try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))).deletingLastPathComponent().path + "/canonedit"
+    }
+
+    func spec(_ t: TinyExperiment, name: String, bases: [String]) -> String {
+        let path = t.dir + "/\(name).yaml"
+        FileManager.default.createFile(atPath: path, contents: Data("""
+        name: \(name)
+        base_configs: [\(bases.joined(separator: ", "))]
+        runs: 3
+        seed: 9
+        output: \(t.dir)/\(name)
+        learning_rate: {lora: [-3, -1.5]}
+        """.utf8))
+        return path
+    }
+
+    func testKilledSweepResumesToTheSameResults() throws {
+        let exe = executable()
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
+        let t = try TinyExperiment(self)
+        let base = t.config(method: "lora", lr: 0.01, epochs: 60, name: "base")
+        let reference = try SweepSpec.load(spec(t, name: "whole", bases: [base]))
+        XCTAssertEqual(try SweepRunner(runs: try SweepPlanner.plan(reference), executable: exe, workers: 1).run().succeeded, 3)
+        // the same sweep in its own session, killed with its children mid-way
+        let cut = spec(t, name: "cut", bases: [base])
+        // SIGKILL the sweep and every run it started, as a crash of the machine would.
+        func killTree(_ root: Int32) {
+            var children: [Int32: [Int32]] = [:]
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { continue }
+                let fields = stat[stat.index(after: close)...].split(separator: " ")
+                if fields.count > 2, let ppid = Int32(fields[1]) { children[ppid, default: []].append(pid) }
+            }
+            var stack = [root], all: [Int32] = []
+            while let x = stack.popLast() { all.append(x); stack += children[x] ?? [] }
+            for pid in all { kill(pid, SIGKILL) }
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["sweep", cut, "--workers", "1"]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let second = t.dir + "/cut/results/" + (t.dir as NSString).lastPathComponent + "-lora-1.log.jsonl"
+        let deadline = Date().addingTimeInterval(90)
+        while (try? RunRecorder.readLog(second).count) ?? 0 < 10, Date() < deadline { usleep(5000) }
+        killTree(p.processIdentifier)
+        p.waitUntilExit()
+        let plan = try SweepPlanner.plan(try SweepSpec.load(cut))
+        let finishedBefore = plan.filter(SweepRunner.finished).count
+        XCTAssertLessThan(finishedBefore, 3, "killed before the end: \((try? FileManager.default.contentsOfDirectory(atPath: t.dir + "/cut/results")) ?? []) watched \(second)")
+        let summary = try SweepRunner(runs: plan, executable: exe, workers: 1).run()
+        XCTAssertEqual(summary.skipped, finishedBefore)
+        XCTAssertEqual(summary.failed.count, 0)
+        let whole = try SweepPlanner.plan(reference)
+        for (a, b) in zip(plan, whole) {
+            let la = try RunRecorder.readLog(a.results.replacingOccurrences(of: ".results.json", with: ".log.jsonl"))
+            let lb = try RunRecorder.readLog(b.results.replacingOccurrences(of: ".results.json", with: ".log.jsonl"))
+            XCTAssertEqual(la.count, lb.count)
+            for (x, y) in zip(la, lb) { XCTAssertEqual(x.general, y.general, accuracy: 1e-6) }
+        }
+    }
+
+    func testASegfaultingPluginCostsOnlyItsRuns() throws {
+        let exe = executable()
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
+        let t = try TinyExperiment(self)
+        let lib = try buildCPlugin(self, defines: ["CE_TEST_SEGFAULT"])
+        let crashing = t.config(method: "norm_tune", lr: 0.01, epochs: 2, name: "crash")
+        let good = t.config(method: "lora", lr: 0.01, epochs: 2, name: "good")
+        let s = try SweepSpec.load(spec(t, name: "mixed", bases: [crashing, good]))
+        let folder = (lib as NSString).deletingLastPathComponent
+        let runs = try SweepPlanner.plan(s, pluginPaths: [folder])
+        let runner = SweepRunner(runs: runs, executable: exe, workers: 2, extraArguments: ["--plugin-path", folder])
+        let summary = try runner.run()
+        XCTAssertEqual(summary.succeeded, 3, "the LoRA runs finish")
+        XCTAssertEqual(summary.failed.count, 3)
+        for f in summary.failed {
+            XCTAssertEqual(f.method, "norm_tune")
+            XCTAssertTrue(f.reason.contains("crashed") && f.reason.contains("norm_tune"), f.reason)
+            XCTAssertTrue(f.config.contains("norm_tune"))
+        }
+    }
+}
