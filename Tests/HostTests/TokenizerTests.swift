@@ -45,3 +45,13 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(t.encode("1234").count, 4, "digits are single tokens")
     }
 }
+
+/// Inputs the fuzzer found that once crashed a parser; each must now be a clean error.
+final class FuzzRegressionTests: XCTestCase {
+    func testNegativeAddedTokenIdIsAnError() {
+        let path = Fixtures.folder + "/fuzz/tokenizer-negative-added-id.json"
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: path)) {
+            XCTAssertTrue("\($0)".contains("added_tokens[0] has id -56"), "\($0)")
+        }
+    }
+}

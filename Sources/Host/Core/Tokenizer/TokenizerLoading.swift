@@ -88,6 +88,7 @@ extension BPETokenizer {
             guard let c = t["content"] as? String, let id = t["id"] as? Int else {
                 throw formatError(path, "added_tokens[\(i)] needs content and id")
             }
+            guard id >= 0, id < 1 << 22 else { throw formatError(path, "added_tokens[\(i)] has id \(id), outside 0..<\(1 << 22)") }
             specials[c] = Int32(id)
         }
         let pre = try Self.preTokenizer(root["pre_tokenizer"], path: path)
@@ -136,7 +137,10 @@ extension BPETokenizer {
             guard id >= 0 else { throw formatError(source, "token \(t) has negative id \(id)") }
             vocab[id] = t
         }
-        for (t, id) in extra where vocab[Int(id)] == nil { vocab[Int(id)] = t }
+        for (t, id) in extra {
+            guard id >= 0, Int(id) < n else { throw formatError(source, "special token \(t) has id \(id), outside the vocabulary") }
+            if vocab[Int(id)] == nil { vocab[Int(id)] = t }
+        }
         if let hole = vocab.firstIndex(where: { $0 == nil }) {
             throw formatError(source, "vocabulary has no token with id \(hole)")
         }
