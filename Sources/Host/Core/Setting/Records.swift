@@ -20,7 +20,7 @@ public enum JSONL {
     /// read with an error naming the file and line, or with `skipMalformed` is counted and skipped.
     public static func read(_ path: String, skipMalformed: Bool, report: inout JSONLReadReport,
                             _ each: (Int, [String: Any]) throws -> Void) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = MappedFile.contents(path) else {
             throw CanonEditError("\(path): cannot read (missing file?)")
         }
         var lineNo = 0

@@ -63,7 +63,7 @@ extension BPETokenizer {
     }
 
     public convenience init(tokenizerJSON path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path),
+        guard let data = MappedFile.contents(path),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw formatError(path, "not a readable JSON object")
         }

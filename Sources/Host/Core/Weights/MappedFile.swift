@@ -69,3 +69,12 @@ struct ByteReader {
         return String(decoding: b, as: UTF8.self)
     }
 }
+
+extension MappedFile {
+    /// A whole file's bytes, or nil when it cannot be opened. (Foundation's
+    /// FileManager.contents(atPath:) leaks a buffer on empty files, which the fuzzers flag.)
+    public static func contents(_ path: String) -> Data? {
+        guard let f = try? MappedFile(path: path) else { return nil }
+        return f.size == 0 ? Data() : Data(bytes: f.base, count: f.size)
+    }
+}
