@@ -54,7 +54,7 @@ public struct ExperimentConfig: Codable {
     public var accumulate: Bool { training.update_rule == "accumulate" }
 
     public static func load(_ path: String) throws -> ExperimentConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw CanonEditError("\(path): cannot read the config")
         }
         var cfg: ExperimentConfig

@@ -21,7 +21,7 @@ public struct SweepSpec: Codable {
     public var folder: String { output ?? "sweeps/\(name)" }
 
     public static func load(_ path: String) throws -> SweepSpec {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CanonEditError("\(path): cannot read") }
+        guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else { throw CanonEditError("\(path): cannot read") }
         do { return try YAMLDecoder().decode(SweepSpec.self, from: text) } catch let e as DecodingError {
             throw CanonEditError("\(path): \(ExperimentConfig.describe(e))")
         }
