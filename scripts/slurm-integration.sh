@@ -3,7 +3,7 @@
 # script installs (Debian's slurm-wlm with munge), configures and starts, then stops.
 # Needs root. Run after a build (CI runs it after swift test):  bash scripts/slurm-integration.sh
 # It submits a tiny sweep (2 runs of a tiny model) as a job array, waits for it, and checks
-# that every run wrote its results. Prints "N passed, M failed" and exits non-zero on failure.
+# that every run wrote its results. Prints how many runs passed and exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -85,5 +85,5 @@ for f in "$WORK"/sweep/configs/*.yaml; do
     if [ -s "$r" ] && ! grep -q '"error"' "$r"; then passed=$((passed+1)); else failed=$((failed+1)); echo "missing or failed: $r" >&2; fi
 done
 ls "$WORK"/sweep/slurm/ >&2
-echo "$passed passed, $failed failed"
+echo "slurm integration test: $passed runs passed, $failed failed"
 [ "$failed" = 0 ]
