@@ -19,10 +19,6 @@ private let descriptor = makeDescriptor(
     capabilities: UInt64(CE_CAP_TRAINS) | UInt64(CE_CAP_NEEDS_ACTIVATIONS),
     hyperparameters: [
         hyperparameter("params", CE_HP_STRING, defaultString: "lora", noSweep: true, help: "lora (low-rank adapters) or full"),
-        hyperparameter("lora_rank", CE_HP_INT, min: 1, max: 4096, default: 8, sweep: 1...64, help: "adapter rank, with params: lora"),
-        hyperparameter("lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true, help: "adapter scale alpha / rank"),
-        hyperparameter("target_modules", CE_HP_STRING, defaultString: "", noSweep: true, help: "regex; empty: MLP projections of the centred block"),
-        hyperparameter("layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9, help: "centred block size"),
         hyperparameter("prefixes", CE_HP_INT, min: 0, max: 64, default: 4, sweep: 0...8, help: "generated prefixes per edit prompt"),
         hyperparameter("prefix_length", CE_HP_INT, min: 1, max: 128, default: 8, sweep: 4...16, help: "tokens per generated prefix"),
         hyperparameter("augmented_per_update", CE_HP_INT, min: 0, max: 64, default: 2, noSweep: true, help: "paraphrases added to each update"),
@@ -32,7 +28,7 @@ private let descriptor = makeDescriptor(
         hyperparameter("locality_per_update", CE_HP_INT, min: 0, max: 64, default: 2, noSweep: true, help: "locality examples added to each update"),
         hyperparameter("locality_weight", CE_HP_FLOAT, min: 0, max: 100, default: 1, sweep: 0.1...10, logScale: true, help: "weight of locality losses"),
         hyperparameter("locality_tokens", CE_HP_INT, min: 1, max: 16, default: 2, noSweep: true, help: "continuation tokens kept per locality prompt"),
-    ] + AdamSettings.schema,
+    ] + LowRankSettings.schema + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
@@ -55,9 +51,7 @@ private let descriptor = makeDescriptor(
             case "full":
                 for i in 0..<host.paramCount { let p = try host.param(at: i); try host.train(p); me.trained.append(p) }
             case "lora":
-                var pattern = try host.string("target_modules")
-                if pattern.isEmpty { pattern = mlpProjections(centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction"))) }
-                me.trained = try attachLoRA(host, pattern: pattern, rank: Int(try host.number("lora_rank")), alpha: try host.number("lora_alpha"))
+                me.trained = try LowRankSettings.attach(host).params
             case let other: throw PluginError(CE_ERR_INVALID_ARGUMENT, "params \(other): use lora or full")
             }
             let ctx = host.context

@@ -13,14 +13,8 @@ private let descriptor = makeDescriptor(
     id: "lora", version: "1.0.0", description: "LoRA: trainable low-rank adapters on MLP projections, base model frozen",
     capabilities: UInt64(CE_CAP_TRAINS),
     hyperparameters: [
-        hyperparameter("lora_rank", CE_HP_INT, min: 1, max: 4096, default: 8, sweep: 1...256, help: "adapter rank r"),
-        hyperparameter("lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true, help: "adapter output is scaled by alpha / r"),
         hyperparameter("lora_dropout", CE_HP_FLOAT, min: 0, max: 0, default: 0, noSweep: true, help: "must be 0 (the authors' value; no dropout)"),
-        hyperparameter("target_modules", CE_HP_STRING, defaultString: "", noSweep: true,
-                       help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
-        hyperparameter("layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
-                       help: "fraction p of layers in the centred block, used when target_modules is empty"),
-    ] + AdamSettings.schema,
+    ] + LowRankSettings.schema + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
         return host.guarded {
@@ -32,13 +26,9 @@ private let descriptor = makeDescriptor(
     prepare: { inst, hostPtr in
         let host = Host(hostPtr), l = Instance.get(inst, as: LoRA.self)
         return host.guarded {
-            let rank = Int(try host.number("lora_rank")), alpha = try host.number("lora_alpha")
-            var pattern = try host.string("target_modules")
-            if pattern.isEmpty {
-                pattern = mlpProjections(centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction")))
-            }
-            l.trained = try attachLoRA(host, pattern: pattern, rank: rank, alpha: alpha)
-            host.log("lora: rank \(rank) adapters on \(l.trained.count / 2) modules (\(pattern))")
+            let (params, pattern) = try LowRankSettings.attach(host)
+            l.trained = params
+            host.log("lora: rank \(Int(try host.number("lora_rank"))) adapters on \(params.count / 2) modules (\(pattern))")
         }
     },
     update: { inst, hostPtr, info in

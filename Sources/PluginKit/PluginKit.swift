@@ -220,3 +220,25 @@ public struct AdamSettings {
         }
     }
 }
+
+/// Low-rank adapter settings shared by the plugins that train adapters (LoRA, CondFT): the
+/// authors' names, and attaching adapters as those settings say.
+public enum LowRankSettings {
+    public static let schema: [ce_hyperparameter] = [
+        hyperparameter("lora_rank", CE_HP_INT, min: 1, max: 4096, default: 8, sweep: 1...256, help: "adapter rank r"),
+        hyperparameter("lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true, help: "adapter output is scaled by alpha / r"),
+        hyperparameter("target_modules", CE_HP_STRING, defaultString: "", noSweep: true,
+                       help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
+        hyperparameter("layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
+                       help: "fraction p of layers in the centred block, used when target_modules is empty"),
+    ]
+
+    /// Attaches the adapters the options describe; returns their A and B handles and the pattern used.
+    public static func attach(_ host: Host) throws -> (params: [OpaquePointer], pattern: String) {
+        var pattern = try host.string("target_modules")
+        if pattern.isEmpty {
+            pattern = mlpProjections(centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction")))
+        }
+        return (try attachLoRA(host, pattern: pattern, rank: Int(try host.number("lora_rank")), alpha: try host.number("lora_alpha")), pattern)
+    }
+}
