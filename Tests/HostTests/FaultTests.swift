@@ -4,12 +4,8 @@ import XCTest
 /// Fault injection: a run killed with SIGKILL resumes to the same results, and a full disk
 /// gives a clear error while earlier results stay intact.
 final class FaultTests: XCTestCase {
-    func executable() -> String {
-        URL(fileURLWithPath: (try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))).deletingLastPathComponent().path + "/canonedit"
-    }
-
     func testKillNineThenResumeEqualsAnUninterruptedRun() throws {
-        let exe = executable()
+        let exe = canoneditExecutable()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
         let t = try TinyExperiment(self)
         let epochs = 40
@@ -78,10 +74,6 @@ final class FaultTests: XCTestCase {
 /// Faults during sweeps: a killed sweep resumes to the same results, and a plugin that
 /// segfaults costs only its own runs.
 final class SweepFaultTests: XCTestCase {
-    func executable() -> String {
-        URL(fileURLWithPath: (try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))).deletingLastPathComponent().path + "/canonedit"
-    }
-
     func spec(_ t: TinyExperiment, name: String, bases: [String]) -> String {
         let path = t.dir + "/\(name).yaml"
         FileManager.default.createFile(atPath: path, contents: Data("""
@@ -96,7 +88,7 @@ final class SweepFaultTests: XCTestCase {
     }
 
     func testKilledSweepResumesToTheSameResults() throws {
-        let exe = executable()
+        let exe = canoneditExecutable()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
         let t = try TinyExperiment(self)
         let base = t.config(method: "lora", lr: 0.01, epochs: 60, name: "base")
@@ -144,7 +136,7 @@ final class SweepFaultTests: XCTestCase {
     }
 
     func testASegfaultingPluginCostsOnlyItsRuns() throws {
-        let exe = executable()
+        let exe = canoneditExecutable()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
         let t = try TinyExperiment(self)
         let lib = try buildCPlugin(self, defines: ["CE_TEST_SEGFAULT"])

@@ -53,3 +53,6 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
 func randomArray(_ n: Int, _ rng: inout SeededRandom, scale: Float = 1) -> [Float] {
     (0..<n).map { _ in Float(rng.normal()) * scale }
 }
+
+/// The canonedit executable the build puts beside the test bundle.
+func canoneditExecutable() -> String { HostPaths.folder + "/canonedit" }

@@ -3,13 +3,9 @@ import XCTest
 
 /// A whole sweep on the tiny model: plan, run in child processes, select, rerun, report.
 final class SweepTests: XCTestCase {
-    func executable() -> String {
-        let dir = URL(fileURLWithPath: (try! FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))).deletingLastPathComponent().path
-        return dir + "/canonedit"
-    }
 
     func testSweepSelectReportEndToEnd() throws {
-        let exe = executable()
+        let exe = canoneditExecutable()
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: exe), "the canonedit executable is built beside the tests by swift build")
         let t = try TinyExperiment(self)
         let lora = t.config(method: "lora", lr: 0.01, epochs: 2, name: "base-lora")

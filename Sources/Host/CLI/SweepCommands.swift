@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import HostCore
 
-var selfExecutable: String { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0] }
-
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
@@ -45,7 +43,7 @@ struct SweepCommand: ParsableCommand {
                 let folder = test ? s.folder + "/test" : s.folder
                 try FileManager.default.createDirectory(atPath: folder + "/slurm", withIntermediateDirectories: true)
                 let script = folder + "/slurm/array.sh"
-                try AtomicFile.write(Data(SlurmArray.script(runs: runs, executable: selfExecutable, folder: folder, name: s.name, resources: r).utf8), to: script)
+                try AtomicFile.write(Data(SlurmArray.script(runs: runs, executable: HostPaths.executable, folder: folder, name: s.name, resources: r).utf8), to: script)
                 guard runs.contains(where: { !SweepRunner.finished($0) }) else { stderr("every run is finished"); return }
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -62,7 +60,7 @@ struct SweepCommand: ParsableCommand {
                 print("{\"job\": \"\(id)\", \"runs\": \(runs.count), \"finished\": \(done), \"failed\": \(failed)}")
                 return
             }
-            let runner = SweepRunner(runs: runs, executable: selfExecutable, workers: workers,
+            let runner = SweepRunner(runs: runs, executable: HostPaths.executable, workers: workers,
                                      extraArguments: pluginPath.flatMap { ["--plugin-path", $0] })
             runner.progress = { stderr($0) }
             let summary = try runner.run()

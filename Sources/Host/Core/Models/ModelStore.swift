@@ -29,16 +29,12 @@ public enum ModelStore {
         var out: [String] = []
         if let env = ProcessInfo.processInfo.environment["CANONEDIT_MODELS"] { out.append(env) }
         out.append(FileManager.default.currentDirectoryPath + "/models")
-        var dir = URL(fileURLWithPath: executablePath).deletingLastPathComponent()
+        var dir = URL(fileURLWithPath: HostPaths.folder)
         for _ in 0..<6 {
             out.append(dir.appendingPathComponent("models").path)
             dir.deleteLastPathComponent()
         }
         return out
-    }
-
-    static var executablePath: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 
     /// The file or folder a `--model` value names.

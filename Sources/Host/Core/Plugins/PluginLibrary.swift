@@ -139,10 +139,7 @@ public enum PluginOption: Equatable {
 /// build puts the shipped plugins) and in each `--plugin-path` folder.
 public enum PluginRegistry {
     public static func defaultFolders() -> [String] {
-        var out: [String] = []
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            out.append((exe as NSString).deletingLastPathComponent)
-        }
+        var out = [HostPaths.folder]
         if let env = ProcessInfo.processInfo.environment["CANONEDIT_PLUGIN_PATH"] {
             out += env.split(separator: ":").map(String.init)
         }
