@@ -33,6 +33,8 @@ private let descriptor = makeDescriptor(
                        help: "if > 0, keep only this many of the union, highest scores first"),
         hyperparameter("regularization_lambda", CE_HP_FLOAT, min: 0, max: 1e9, default: 1000, sweep: 100...3162, logScale: true,
                        help: "λ, the weight of the background sense weights"),
+        hyperparameter("background_smoothing", CE_HP_FLOAT, min: 0, max: 1e6, default: 0, noSweep: true,
+                       help: "s: the background of word v, sense l becomes bg_alpha[v,l] + s * mean expected count of v in the model's predictions on the background text (1 for a small background sample; 0 = off)"),
         hyperparameter("sense_method", CE_HP_STRING, defaultString: "alpha", noSweep: true,
                        help: "importance method; alpha (the only one the authors implemented)"),
     ] + AdamSettings.schema,
@@ -73,6 +75,27 @@ private let descriptor = makeDescriptor(
                 if i % 50 == 49 { host.raw.pointee.progress(host.context, Double(i + 1) / Double(docs.count), "background sense weights") }
             }
             for i in 0..<background.count { background[i] /= Float(max(docs.count, 1)) }
+            // Smoothing: a small background sample leaves most words unseen, so their senses look
+            // free to change; the model's own expected count of each word says how common it is.
+            let smoothing = Float(try host.number("background_smoothing"))
+            if smoothing > 0 {
+                guard Int(bp.struct_size) >= MemoryLayout<ce_backpack_ext>.offset(of: \.add_predicted_probabilities)! + MemoryLayout<Int>.size,
+                      let addProbabilities = bp.add_predicted_probabilities else {
+                    throw PluginError(CE_ERR_UNSUPPORTED, "background_smoothing needs a host with ABI 1.1 (add_predicted_probabilities)")
+                }
+                var expected = [Float](repeating: 0, count: V)
+                for (i, d) in docs.enumerated() where d.count >= 2 {
+                    let rows = (0..<Int64(d.count - 1)).map { $0 }
+                    try expected.withUnsafeMutableBufferPointer { out in
+                        try host.call(addProbabilities(host.context, d, Int64(d.count), rows, Int64(rows.count), out.baseAddress), "predicted probabilities")
+                    }
+                    if i % 50 == 49 { host.raw.pointee.progress(host.context, Double(i + 1) / Double(docs.count), "background predictions") }
+                }
+                for v in 0..<V {
+                    let add = smoothing * expected[v] / Float(max(docs.count, 1))
+                    for l in 0..<k { background[v * k + l] += add }
+                }
+            }
             // Per example: g from the target predictions, the top-k of g − λ·background, kept with score ≥ 0.01.
             let loss = host.taskLoss
             var target: [Int: Float] = [:]
@@ -97,7 +120,7 @@ private let descriptor = makeDescriptor(
             var handle: OpaquePointer? = nil
             try host.call(bp.train_sense_deltas(host.context, tokens, senses, Int64(chosen.count), &handle), "train_sense_deltas")
             me.delta = handle
-            host.log("senses: \(chosen.count) (token, sense) pairs from \(host.exampleCount) examples, λ \(lambda), background of \(docs.count) documents")
+            host.log("senses: \(chosen.count) (token, sense) pairs from \(host.exampleCount) examples, λ \(lambda), background of \(docs.count) documents, smoothing \(smoothing)")
         }
     },
     update: { inst, hostPtr, info in

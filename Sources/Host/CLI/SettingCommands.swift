@@ -127,6 +127,7 @@ struct Ensemble: ParsableCommand {
     @Option(help: "The saved edit (default: the run's edit for --ball).") var edit: String?
     @Option(help: "Degradation ball ε.") var ball = 1e-4
     @Option(help: "Also write the result here.") var out: String?
+    @Option(help: "Control facts (the eval format, prefix/suffix JSONL) the edit should not move: scored before and after.") var controls: String?
     @Option(help: "OpenBLAS threads.") var threads: Int?
 
     func run() throws {
@@ -142,7 +143,12 @@ struct Ensemble: ParsableCommand {
             stderr("edit \(editPath): \(info.method), \(info.senses.count) senses, certified in ball \(info.ball ?? "?") at epoch \(info.epoch ?? -1)")
             let ens = try EnsembleLM(large: largeLM.model, backpack: bp, beta: 1)
             let evaluator = try exp.evaluator(tokenizer: largeLM.tokenizer)
-            let result = try EnsembleSearch.run(ens, evaluator: evaluator, epsilon: ball) { stderr($0) }
+            let lossType = exp.config.training.loss_type
+            let controlSet = try controls.map {
+                InterventionSet(try JSONL.examples($0, pair: lossType.isPair).examples, tokenizer: largeLM.tokenizer, lossType: lossType,
+                                threshold: evaluator.intervention.threshold)
+            }
+            let result = try EnsembleSearch.run(ens, evaluator: evaluator, epsilon: ball, controls: controlSet) { stderr($0) }
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]
             let data = try enc.encode(result)

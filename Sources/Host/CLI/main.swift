@@ -11,7 +11,7 @@ struct CanonEdit: ParsableCommand {
         Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
         (config.json, *.safetensors, tokenizer.json). Output is JSON on stdout; progress goes to stderr.
         """,
-        subcommands: [Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self, Generate.self, BenchCommand.self, Plugins.self])
+        subcommands: [Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self, Generate.self, BenchCommand.self, Plugins.self])
 }
 
 /// Options every model command shares.

@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 #define CE_API_MAJOR 1u
-#define CE_API_MINOR 0u
+#define CE_API_MINOR 1u   /* 1.1 added ce_backpack_ext.add_predicted_probabilities */
 #define CE_PLUGIN_ENTRY_SYMBOL "canonedit_plugin_entry"
 
 /* ---- status codes -------------------------------------------------------------------- */
@@ -285,6 +285,11 @@ typedef struct ce_backpack_ext {
     /* Trains a zero-initialised (count, C) delta added to sense senses[i] of token tokens[i]
      * wherever that token occurs. Once per run; `*deltas` is valid until destroy. */
     ce_status (*train_sense_deltas)(void *ctx, const int32_t *tokens, const int32_t *senses, int64_t count, ce_param **deltas);
+    /* Since 1.1 (check struct_size first). For one sequence: out[v] += sum over rows i of
+     * p(v | ids[0..i]), each word's expected count among the rows' predictions, from the
+     * base model of a companion Backpack, otherwise from the Backpack itself, unedited.
+     * `out` (V) is the caller's. */
+    ce_status (*add_predicted_probabilities)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
 } ce_backpack_ext;
 
 /* ---- the plugin ---------------------------------------------------------------------- */

@@ -37,7 +37,9 @@ extension DecoderLM {
 
     /// Runs the blocks and the final norm; returns the hidden states the output layer reads.
     /// With `train`, blocks from the lowest trained one keep their activations for `backward`.
-    func forward(tokens: [Int32], B: Int, T: Int, train: Bool, hooks: RunHooks?) throws -> DecoderPassState {
+    /// With `stopBefore` it runs only the blocks below that layer and returns the residual
+    /// stream entering it, un-normalised (a companion Backpack reads SmolLM2's block-8 states).
+    func forward(tokens: [Int32], B: Int, T: Int, train: Bool, hooks: RunHooks?, stopBefore: Int? = nil) throws -> DecoderPassState {
         try checkBatch(tokens, B: B, T: T)
         let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
         let N = B * T
@@ -62,7 +64,8 @@ extension DecoderLM {
         let xn = s.get("xn", N * C)          // a sublayer's normalised input (N, C)
         let h = s.get("h", N * F)            // MLP activations (N, F)
 
-        for l in start..<L {
+        let end = min(stopBefore ?? L, L)
+        for l in start..<end {
             hooks?.save(layer: l, x: x, N: N, C: C)
             let b = blocks[l], a = acts(l)
             a.xIn.update(from: x, count: N * C)
@@ -91,7 +94,11 @@ extension DecoderLM {
                 for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
             }
         }
-        hooks?.save(layer: L, x: x, N: N, C: C)
+        hooks?.save(layer: end, x: x, N: N, C: C)
+        if stopBefore != nil {
+            precondition(!train, "a partial pass is for inference")
+            return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: L, hidden: x)
+        }
         // final norm and output layer
         let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
         xFinal.update(from: x, count: N * C)

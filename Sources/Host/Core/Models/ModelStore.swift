@@ -145,6 +145,7 @@ enum HuggingFaceLoader {
         }
         let type = obj["model_type"] as? String ?? ""
         let archs = obj["architectures"] as? [String] ?? []
+        if type == "backpack-companion" { return try Companion.load(directory: directory, configData: data) }
         let weights = try SafetensorsCheckpoint(directory: directory)
         try ModelStore.checkMemory(parameters: weights.tensorNames.reduce(0) { $0 + (weights.shape(of: $1)?.reduce(1, *) ?? 0) }, path: directory)
         let tok = try BPETokenizer(directory: directory)
@@ -197,7 +198,7 @@ enum HuggingFaceLoader {
                 return try tensor(name, shape, prefixes: [], transpose: conv)
             }
         default:
-            throw formatError(cfgPath, "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, backpack-gpt2)")
+            throw formatError(cfgPath, "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, backpack-gpt2, backpack-companion)")
         }
         return LoadedModel(model: model, tokenizer: tok, path: directory, name: URL(fileURLWithPath: directory).lastPathComponent)
     }

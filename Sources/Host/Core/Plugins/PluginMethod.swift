@@ -448,5 +448,18 @@ private func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
         out.pointee = b.handle(bp.senseDeltas.delta!)
         return CE_OK
     }
+    e.add_predicted_probabilities = { ctx, ids, count, rows, rowCount, out in
+        let b = bridge(ctx)
+        guard let bp = b.session.model as? BackpackLM, let ids, let out, count > 0, rowCount >= 0, rowCount == 0 || rows != nil else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "add_predicted_probabilities: needs a Backpack, ids, rows and out")
+        }
+        do {
+            let tokens = Array(UnsafeBufferPointer(start: ids, count: Int(count)))
+            let r = (0..<Int(rowCount)).map { Int(rows![$0]) }
+            guard r.allSatisfy({ $0 >= 0 && $0 < tokens.count }) else { return b.fail(CE_ERR_INVALID_ARGUMENT, "add_predicted_probabilities: a row is outside the sequence") }
+            try b.session.withOriginalModel { try bp.addPredictedProbabilities(tokens: tokens, rows: r, into: out) }
+            return CE_OK
+        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+    }
     return e
 }

@@ -91,7 +91,7 @@ public enum EditArtifact {
     }
 
     /// FNV-1a over the tensors' bytes.
-    static func checksum(_ ts: [Tensor]) -> String {
+    public static func checksum(_ ts: [Tensor]) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for t in ts {
             let bytes = UnsafeRawBufferPointer(start: t.data, count: t.count * 4)

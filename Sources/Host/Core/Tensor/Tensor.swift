@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// A dense fp32 array with a shape, row-major, 64-byte aligned. It owns its memory.
 public final class Tensor {
@@ -43,6 +44,15 @@ public final class Tensor {
         data.update(from: other.data, count: count)
     }
     public func clone() -> Tensor { let t = Tensor(shape); t.copy(from: self); return t }
+    public func fill(_ x: Float) { data.update(repeating: x, count: count) }
+    /// A copy with every value rounded to fp16 and back (what an F16 file stores).
+    public func roundedToHalf() -> Tensor {
+        let t = Tensor(shape), half = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        defer { half.deallocate() }
+        ce_quant_f16(half, data, Int64(count))
+        ce_dequant_f16(t.data, half, Int64(count))
+        return t
+    }
     public subscript(i: Int) -> Float {
         get { data[i] }
         set { data[i] = newValue }
