@@ -71,7 +71,7 @@ struct CompanionCommand: ParsableCommand {
                     parameters: companion.parameterCount, settings: settings, epochs: history, held_out_live: live,
                     wall_minutes_this_run: Date().timeIntervalSince(began) / 60)
                 config.recipe = [
-                    "command": "canonedit companion train " + CommandLine.arguments.dropFirst(2).joined(separator: " "),
+                    "command": "canonedit companion train " + CommandLine.arguments.dropFirst(3).joined(separator: " "),
                     "held_out_kl": String(format: "%.4f", live.kl), "sampled_tokens": String(samples.documents * tokens),
                     "total_minutes": String(format: "%.1f", report.total_minutes),
                 ]

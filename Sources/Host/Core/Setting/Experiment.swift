@@ -59,11 +59,18 @@ public struct Experiment {
                 ? HardNegativeSet(seqs: try texts(h.hard_negative_path).map { .text(tok.encode($0)) }, perToken: true)
                 : HardNegativeSet(seqs: try examples(h.hard_negative_path, pair: false).map { .suffix(prefix: tok.encode($0.prefix), suffix: tok.encode($0.suffix)) }, perToken: false)
         }
+        // Efficacy (the canonical examples) and locality (hard-negative prefixes), as in `run`.
+        let localityPrompts = try hn.flatMap { h in
+            h.eval_type == "unconditional" ? nil : LocalityPrompts(try examples(h.hard_negative_path, pair: false).map { tok.encode($0.prefix) })
+        }
         return Evaluator(intervention: InterventionSet(try examples(c.validation.intervention_eval_path, pair: pair), tokenizer: tok,
                                                        lossType: c.training.loss_type, threshold: threshold),
                          general: TextSet(try texts(c.validation.degredation_general_path), tokenizer: tok),
                          targeted: try c.validation.degredation_targeted_path.map { TextSet(try texts($0), tokenizer: tok) },
-                         hardNegative: hardNegative)
+                         hardNegative: hardNegative,
+                         edits: InterventionSet(try examples(c.training.dataset_path, pair: pair), tokenizer: tok,
+                                                lossType: c.training.loss_type, threshold: threshold),
+                         locality: localityPrompts)
     }
 
     public func run() throws -> Outcome {
