@@ -7,7 +7,7 @@ final class PluginTests: XCTestCase {
         let (plugins, _) = PluginRegistry.discover()
         for id in ["full", "lora"] {
             let p = try XCTUnwrap(plugins.first { $0.id == id }, "plugin \(id) not built next to the tests")
-            XCTAssertEqual(p.apiVersion, "1.0")
+            XCTAssertEqual(p.apiVersion, "\(CE_API_MAJOR).\(CE_API_MINOR)")
             let report = try PluginCheck.run(p)
             XCTAssertTrue(report.ok, "\(id): \(report.problems)")
             XCTAssertGreaterThan(report.trained_tensors, 0)
