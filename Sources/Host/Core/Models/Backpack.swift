@@ -130,6 +130,7 @@ public final class BackpackLM: CausalLM {
     /// out (V) += Σ_{i ∈ rows} p(v | tokens ≤ i): the expected count of each word among the
     /// rows' predictions, from the base model of a companion, otherwise from the Backpack.
     public func addPredictedProbabilities(tokens: [Int32], rows: [Int], into out: UnsafeMutablePointer<Float>) throws {
+        guard rows.allSatisfy({ $0 >= 0 && $0 < tokens.count }) else { throw CanonEditError("predicted-probability rows outside the sequence of \(tokens.count)") }
         let model: CausalLM = base ?? self
         let T = min(tokens.count, model.contextLength)
         let sum = ProbabilitySum(rows: rows.filter { $0 < T }, V: vocabSize)

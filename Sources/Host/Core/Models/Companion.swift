@@ -98,16 +98,15 @@ public enum Companion {
         }
         let weightsPath = directory + "/model.safetensors"
         let file = try SafetensorsFile(path: weightsPath)
-        var loaded: [Tensor] = []
         let bp = try build(base: base, config: config) { name, shape in
             guard let s = file.shape(of: name) else { throw CanonEditError("\(weightsPath): tensor \(name) is missing") }
             guard s == shape else { throw CanonEditError("\(weightsPath): tensor \(name) is \(s), the config needs \(shape)") }
             let t = Tensor(shape)
             try file.load(name, into: t)
-            loaded.append(t)
             return t
         }
-        if let sum = file.metadata["checksum"], sum != EditArtifact.checksum(loaded) {
+        // `save` sums the same tensors in the same order: the model's parameters.
+        if let sum = file.metadata["checksum"], sum != EditArtifact.checksum(bp.parameters.map(\.value)) {
             throw CanonEditError("\(weightsPath): checksum mismatch; the companion's weights are corrupt")
         }
         for p in bp.parameters { p.requiresGrad = false }

@@ -403,6 +403,21 @@ extension PluginBridge {
     }
 }
 
+/// One sequence's (ids, rows) arguments of a Backpack service, checked and converted; `body`
+/// adds into the caller's `out`. Errors become the call's status and message.
+private func sequenceCall(_ name: String, _ ctx: UnsafeMutableRawPointer?, _ ids: UnsafePointer<Int32>?, _ count: Int64,
+                          _ rows: UnsafePointer<Int64>?, _ rowCount: Int64, _ out: UnsafeMutablePointer<Float>?,
+                          _ body: (BackpackLM, EditSession, [Int32], [Int], UnsafeMutablePointer<Float>) throws -> Void) -> ce_status {
+    let b = bridge(ctx)
+    guard let bp = b.session.model as? BackpackLM, let ids, let out, count > 0, rowCount >= 0, rowCount == 0 || rows != nil else {
+        return b.fail(CE_ERR_INVALID_ARGUMENT, "\(name): model \(type(of: b.session.model)) ids \(ids != nil) out \(out != nil) count \(count) rows \(rowCount) \(rows != nil)")
+    }
+    do {
+        try body(bp, b.session, Array(UnsafeBufferPointer(start: ids, count: Int(count))), (0..<Int(rowCount)).map { Int(rows![$0]) }, out)
+        return CE_OK
+    } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+}
+
 /// The "canonedit.backpack/1" table over a BackpackLM.
 private func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
     var e = ce_backpack_ext()
@@ -411,15 +426,9 @@ private func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
     e.hidden_size = Int32(bp.C)
     e.vocab_size = Int32(bp.vocabSize)
     e.add_sense_weights = { ctx, ids, count, rows, rowCount, out in
-        let b = bridge(ctx)
-        guard let bp = b.session.model as? BackpackLM, let ids, let out, count > 0, rowCount >= 0, rowCount == 0 || rows != nil else {
-            return b.fail(CE_ERR_INVALID_ARGUMENT, "add_sense_weights: model \(type(of: b.session.model)) ids \(ids != nil) out \(out != nil) count \(count) rows \(rowCount) \(rows != nil)")
+        sequenceCall("add_sense_weights", ctx, ids, count, rows, rowCount, out) { bp, _, tokens, rows, out in
+            try bp.addSenseWeights(tokens: tokens, rows: rows, into: out)
         }
-        do {
-            let tokens = Array(UnsafeBufferPointer(start: ids, count: Int(count)))
-            try bp.addSenseWeights(tokens: tokens, rows: (0..<Int(rowCount)).map { Int(rows![$0]) }, into: out)
-            return CE_OK
-        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
     }
     e.sense_vectors = { ctx, tokens, count, out in
         let b = bridge(ctx)
@@ -449,17 +458,9 @@ private func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
         return CE_OK
     }
     e.add_predicted_probabilities = { ctx, ids, count, rows, rowCount, out in
-        let b = bridge(ctx)
-        guard let bp = b.session.model as? BackpackLM, let ids, let out, count > 0, rowCount >= 0, rowCount == 0 || rows != nil else {
-            return b.fail(CE_ERR_INVALID_ARGUMENT, "add_predicted_probabilities: needs a Backpack, ids, rows and out")
+        sequenceCall("add_predicted_probabilities", ctx, ids, count, rows, rowCount, out) { bp, session, tokens, rows, out in
+            try session.withOriginalModel { try bp.addPredictedProbabilities(tokens: tokens, rows: rows, into: out) }
         }
-        do {
-            let tokens = Array(UnsafeBufferPointer(start: ids, count: Int(count)))
-            let r = (0..<Int(rowCount)).map { Int(rows![$0]) }
-            guard r.allSatisfy({ $0 >= 0 && $0 < tokens.count }) else { return b.fail(CE_ERR_INVALID_ARGUMENT, "add_predicted_probabilities: a row is outside the sequence") }
-            try b.session.withOriginalModel { try bp.addPredictedProbabilities(tokens: tokens, rows: r, into: out) }
-            return CE_OK
-        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
     }
     return e
 }
