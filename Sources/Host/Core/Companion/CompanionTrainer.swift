@@ -34,7 +34,7 @@ public final class CompanionTrainer {
     let settings: CompanionTrainingSettings
     let folder: String
     let layer: Int
-    var moments: [String: (m: Tensor, v: Tensor)] = [:]
+    let adam = AdamService()                   // the host's Adam state, one per parameter
     public private(set) var history: [CompanionEpoch] = []
     var step = 0
     var seconds = 0.0
@@ -49,7 +49,7 @@ public final class CompanionTrainer {
         self.settings = settings
         self.folder = folder
         layer = companion.frozenPrefixLayers
-        for p in companion.parameters { p.requiresGrad = true; moments[p.name] = (Tensor(p.value.shape), Tensor(p.value.shape)) }
+        for p in companion.parameters { p.requiresGrad = true }
     }
 
     var trainDocuments: Int { samples.documents - settings.heldOut }
@@ -110,10 +110,9 @@ public final class CompanionTrainer {
         let norm = sq.squareRoot(), scale = norm > settings.clip ? Float(settings.clip / norm) : 1
         step += 1
         for p in companion.parameters {
-            guard let g = p.grad, let mv = moments[p.name] else { continue }
+            guard let g = p.grad else { continue }
             if scale != 1 { ce_scale(g.data, scale, Int64(g.count)) }
-            let decay = p.value.shape.count == 2 ? Float(settings.weightDecay) : 0
-            ce_adam_step(p.value.data, g.data, mv.m.data, mv.v.data, Int64(g.count), Float(lr), 0.9, 0.999, 1e-8, decay, Int64(step))
+            adam.step(p, lr: lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: p.value.shape.count == 2 ? settings.weightDecay : 0)
             g.zero()
         }
         return norm
@@ -161,7 +160,8 @@ public final class CompanionTrainer {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var tensors: [(String, Tensor)] = []
         for p in companion.parameters {
-            tensors += [(p.name, p.value), (p.name + ".adam_m", moments[p.name]!.m), (p.name + ".adam_v", moments[p.name]!.v)]
+            let s = adam.state(for: p)
+            tensors += [(p.name, p.value), (p.name + ".adam_m", s.m), (p.name + ".adam_v", s.v)]
         }
         let hist = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
         try SafetensorsWriter.write(tensors, to: checkpointPath,
@@ -174,12 +174,14 @@ public final class CompanionTrainer {
         guard f.metadata["fingerprint"] == fingerprint else {
             throw CanonEditError("\(checkpointPath) was made with other settings or data; remove it or train into another --out")
         }
-        for p in companion.parameters {
-            try f.load(p.name, into: p.value)
-            try f.load(p.name + ".adam_m", into: moments[p.name]!.m)
-            try f.load(p.name + ".adam_v", into: moments[p.name]!.v)
-        }
         step = Int(f.metadata["step"] ?? "") ?? 0
+        for p in companion.parameters {
+            let s = adam.state(for: p)
+            try f.load(p.name, into: p.value)
+            try f.load(p.name + ".adam_m", into: s.m)
+            try f.load(p.name + ".adam_v", into: s.v)
+            s.t = Int64(step)                  // every parameter is updated on every step
+        }
         seconds = Double(f.metadata["seconds"] ?? "") ?? 0
         history = try JSONDecoder().decode([CompanionEpoch].self, from: Data((f.metadata["history"] ?? "[]").utf8))
         progress("companion: resumed after epoch \(history.count) (step \(step)) from \(checkpointPath)")
