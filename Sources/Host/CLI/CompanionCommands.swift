@@ -98,7 +98,7 @@ struct CompanionCommand: ParsableCommand {
 
         func run() throws {
             try guarded {
-                Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+                setBlasThreads(threads)
                 let lm = try ModelStore.load(companion)
                 guard let bp = lm.model as? BackpackLM, let base = bp.base else { throw CanonEditError("\(companion) is not a companion Backpack") }
                 let start = lm.tokenizer.encode("<|endoftext|>")

@@ -17,7 +17,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try guarded {
-            Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+            setBlasThreads(threads)
             Cancellation.install()
             var exp = try Experiment(configPath: config)
             exp.pluginPaths = pluginPath
@@ -132,7 +132,7 @@ struct Ensemble: ParsableCommand {
 
     func run() throws {
         try guarded {
-            Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+            setBlasThreads(threads)
             let exp = try Experiment(configPath: config)
             let bpLoaded = try ModelStore.load(try ModelStore.resolveConfigModel(exp.config.model))
             guard let bp = bpLoaded.model as? BackpackLM else { throw CanonEditError("\(config): model \(exp.config.model) is not a Backpack") }

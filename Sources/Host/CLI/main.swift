@@ -23,10 +23,14 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func load() throws -> LoadedModel {
-        let env = ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init)
-        Blas.setThreads(threads ?? env ?? 2)
+        setBlasThreads(threads)
         return try ModelStore.load(model)
     }
+}
+
+/// OpenBLAS threads: the option, else OPENBLAS_NUM_THREADS, else 2.
+func setBlasThreads(_ threads: Int?) {
+    Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {
