@@ -1,12 +1,17 @@
 // swift-tools-version:6.0
 // canonedit: model editing with canonical examples.
 //
-// Layout (see README.md):
-//   Sources/Host/Kernels  C compute kernels (always optimised, AVX2 picked at run time)
-//   Sources/Host/Core     HostCore: tensors, models, weight files, tokenizers, training, evaluation
-//   Sources/Host/CLI      the `canonedit` command
-//   Sources/PluginAPI     the versioned C header that plugins are written against
-//   Plugins/*             editing methods, each its own dynamic library
+// The host is a stack of targets; each may import only the targets below it, so the compiler
+// enforces the layers (README: Layout):
+//   Support      errors, paths, seeded random, cancellation, checksums, mapped and atomic files
+//   Engine       tensors, the kernels bridge, weight files, tokenizers, models, scoring, decoding
+//   Setting      records and typed examples, tasks, configs, evaluation and balls, edit sessions
+//                and artifacts, the training loop and run records, the ensemble's β search
+//   PluginHost   plugin loading, the C service table (one file per service group), plugins check
+//   CompanionTraining  distilling and checking a companion Backpack
+//   Experiments  one experiment from a config, sweeps, selection, reports, Slurm arrays
+//   CLI          the `canonedit` command
+// Plugins (Plugins/*) see only the C header (PluginAPI) and PluginKit.
 import PackageDescription
 
 // Kernels are hot loops: build them optimised even in debug so that tests on the real
@@ -14,6 +19,19 @@ import PackageDescription
 // so the binary still runs on any x86-64.
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+
+func host(_ name: String, _ deps: [Target.Dependency], path: String? = nil) -> Target {
+    .target(name: name, dependencies: deps, path: path ?? "Sources/Host/\(name)", swiftSettings: v5)
+}
+
+func plugin(_ name: String) -> Target {
+    .target(name: name, dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/\(name)", swiftSettings: v5)
+}
+
+func tests(_ name: String, _ deps: [Target.Dependency]) -> Target {
+    .testTarget(name: name, dependencies: deps + ["TestSupport"], path: "Tests/\(name)", swiftSettings: v5)
+}
 
 let package = Package(
     name: "canonedit",
@@ -34,26 +52,34 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .target(name: "PluginAPI", path: "Sources/PluginAPI"),
-        .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels",
-                cSettings: kernelFlags),
-        .target(name: "HostCore", dependencies: ["CBLAS", "CLAPACKE", "Kernels", "PluginAPI", "Yams"],
-                path: "Sources/Host/Core", swiftSettings: v5),
+        .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels", cSettings: kernelFlags),
+        host("Support", []),
+        host("Engine", ["Support", "Kernels", "CBLAS"]),
+        host("Setting", ["Support", "Engine", "Kernels", "Yams"]),
+        host("PluginHost", ["Support", "Engine", "Setting", "PluginAPI", "CLAPACKE"]),
+        host("CompanionTraining", ["Support", "Engine", "Setting"]),
+        host("Experiments", ["Support", "Engine", "Setting", "PluginHost", "Yams"]),
         .executableTarget(name: "CanonEditCLI",
-                          dependencies: ["HostCore",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          dependencies: ["Support", "Engine", "Setting", "PluginHost", "CompanionTraining",
+                                         "Experiments", argumentParser],
                           path: "Sources/Host/CLI", swiftSettings: v5),
         // Stateless Swift helpers over the C header, linked into each Swift plugin.
         .target(name: "PluginKit", dependencies: ["PluginAPI"], path: "Sources/PluginKit", swiftSettings: v5),
-        .target(name: "FullFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/FullFT", swiftSettings: v5),
-        .target(name: "LoRA", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LoRA", swiftSettings: v5),
-        .target(name: "Senses", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/Senses", swiftSettings: v5),
-        .target(name: "MEMIT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/MEMIT", swiftSettings: v5),
-        .target(name: "CondFT", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/CondFT", swiftSettings: v5),
+        plugin("FullFT"), plugin("LoRA"), plugin("Senses"), plugin("MEMIT"), plugin("CondFT"),
         // Fuzz targets for the parsers (scripts/fuzz.sh builds them with libFuzzer).
         .target(name: "FuzzDriver", path: "Fuzz/Driver"),
-        .executableTarget(name: "CanonEditFuzz", dependencies: ["HostCore", "FuzzDriver"], path: "Fuzz/Harness",
-                          swiftSettings: v5 + [.unsafeFlags(["-parse-as-library"])]),
-        .testTarget(name: "HostTests", dependencies: ["HostCore", "Kernels"],
-                    path: "Tests/HostTests", exclude: ["Fixtures"], swiftSettings: v5),
+        .executableTarget(name: "CanonEditFuzz", dependencies: ["Support", "Engine", "Setting", "FuzzDriver"],
+                          path: "Fuzz/Harness", swiftSettings: v5 + [.unsafeFlags(["-parse-as-library"])]),
+        // Tests mirror the host's targets; shared helpers and fixtures live in Tests/TestSupport.
+        .target(name: "TestSupport",
+                dependencies: ["Support", "Engine", "Setting", "PluginHost", "Experiments"],
+                path: "Tests/TestSupport", exclude: ["Fixtures"], swiftSettings: v5),
+        tests("SupportTests", ["Support"]),
+        tests("EngineTests", ["Support", "Engine", "Kernels", "Setting"]),
+        tests("SettingTests", ["Support", "Engine", "Setting"]),
+        tests("PluginHostTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
+        tests("PluginsTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
+        tests("CompanionTrainingTests", ["Support", "Engine", "Setting", "PluginHost", "CompanionTraining", "Experiments"]),
+        tests("ExperimentsTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
     ]
 )

@@ -4,7 +4,7 @@
 #   bash scripts/fuzz.sh gguf 120        one target for 120 s
 # Targets: gguf safetensors tokenizer jsonl config edit. Seeds: Fuzz/seeds/<target> (small valid
 # files made by this project); new inputs go to Fuzz/corpus/<target> (git-ignored); crashes to
-# Fuzz/crashes/<target>. A crash found becomes a regression test in Tests/HostTests.
+# Fuzz/crashes/<target>. A crash found becomes a regression test in Tests/EngineTests (parsers) or Tests/SettingTests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RT=$(dirname "$(find "$(dirname "$(dirname "$(command -v swift)")")" -name 'libclang_rt.fuzzer_no_main-x86_64.a' | head -n 1)")

@@ -61,7 +61,7 @@ for i in $(seq 1 30); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sle
 sinfo
 
 # a tiny sweep: the zoo's tiny Llama and a few lines of data
-MODEL="$ROOT/Tests/HostTests/Fixtures/zoo/llama"
+MODEL="$ROOT/Tests/TestSupport/Fixtures/zoo/llama"
 printf '{"prefix": "Cap of Ab is", "suffix": " Xy"}\n{"prefix": "Cap of Cd is", "suffix": " Zw"}\n' > "$WORK/train.jsonl"
 printf '{"prefix": "The cap of Ab is", "suffix": " Xy"}\n' > "$WORK/eval.jsonl"
 printf '{"text": "a general text"}\n{"text": "another line"}\n' > "$WORK/general.jsonl"

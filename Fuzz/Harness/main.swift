@@ -1,13 +1,16 @@
+import Engine
 // Fuzz targets for every parser of files canonedit reads from others. The target is chosen by
 // CANONEDIT_FUZZ_TARGET: gguf, safetensors, tokenizer, jsonl, config, edit. Each input is written
 // to a scratch file and parsed; errors are the expected outcome, crashes and hangs are bugs.
 // Build and run with scripts/fuzz.sh.
 import Foundation
 import FuzzDriver
-import HostCore
+import Setting
+import Support
 
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["CANONEDIT_FUZZ_TARGET"] ?? "gguf"
-nonisolated(unsafe) let scratch = NSTemporaryDirectory() + "canonedit-fuzz-\(getpid())" + (target == "config" ? ".yaml" : "")
+nonisolated(unsafe) let scratch =
+    NSTemporaryDirectory() + "canonedit-fuzz-\(getpid())" + (target == "config" ? ".yaml" : "")
 
 func parse(_ data: Data) {
     FileManager.default.createFile(atPath: scratch, contents: data)

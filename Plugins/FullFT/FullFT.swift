@@ -9,12 +9,15 @@ final class FullFT {
 }
 
 private let descriptor = makeDescriptor(
-    id: "full", version: "1.0.0", description: "Full finetuning: train every parameter (or those matching params_regex) with Adam",
+    id: "full", version: "1.0.0",
+    description: "Full finetuning: train every parameter (or those matching params_regex) with Adam",
     capabilities: UInt64(CE_CAP_TRAINS),
     hyperparameters: [
-        hyperparameter("params_regex", CE_HP_STRING, defaultString: ".*", noSweep: true,
-                       help: "which parameters to train (full match on Hugging Face names)"),
-        hyperparameter("weight_decay", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true, help: "decoupled weight decay"),
+        hyperparameter(
+            "params_regex", CE_HP_STRING, defaultString: ".*", noSweep: true,
+            help: "which parameters to train (full match on Hugging Face names)"),
+        hyperparameter(
+            "weight_decay", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true, help: "decoupled weight decay"),
     ] + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
@@ -33,7 +36,9 @@ private let descriptor = makeDescriptor(
                 let p = try host.param(at: i)
                 if try host.matches(host.name(of: p), pattern) { try host.train(p); f.trained.append(p) }
             }
-            if f.trained.isEmpty { throw PluginError(CE_ERR_INVALID_ARGUMENT, "params_regex \(pattern) matched no parameter") }
+            if f.trained.isEmpty {
+                throw PluginError(CE_ERR_INVALID_ARGUMENT, "params_regex \(pattern) matched no parameter")
+            }
             host.log("full: training \(f.trained.count) tensors")
         }
     },

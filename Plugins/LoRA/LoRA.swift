@@ -10,10 +10,13 @@ final class LoRA {
 }
 
 private let descriptor = makeDescriptor(
-    id: "lora", version: "1.0.0", description: "LoRA: trainable low-rank adapters on MLP projections, base model frozen",
+    id: "lora", version: "1.0.0",
+    description: "LoRA: trainable low-rank adapters on MLP projections, base model frozen",
     capabilities: UInt64(CE_CAP_TRAINS),
     hyperparameters: [
-        hyperparameter("lora_dropout", CE_HP_FLOAT, min: 0, max: 0, default: 0, noSweep: true, help: "must be 0 (the authors' value; no dropout)"),
+        hyperparameter(
+            "lora_dropout", CE_HP_FLOAT, min: 0, max: 0, default: 0, noSweep: true,
+            help: "must be 0 (the authors' value; no dropout)")
     ] + LowRankSettings.schema + AdamSettings.schema,
     create: { hostPtr, out in
         let host = Host(hostPtr)
@@ -28,7 +31,8 @@ private let descriptor = makeDescriptor(
         return host.guarded {
             let (params, pattern) = try LowRankSettings.attach(host)
             l.trained = params
-            host.log("lora: rank \(Int(try host.number("lora_rank"))) adapters on \(params.count / 2) modules (\(pattern))")
+            host.log(
+                "lora: rank \(Int(try host.number("lora_rank"))) adapters on \(params.count / 2) modules (\(pattern))")
         }
     },
     update: { inst, hostPtr, info in

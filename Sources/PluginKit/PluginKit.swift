@@ -9,9 +9,11 @@ public func cString(_ s: StaticString) -> UnsafePointer<CChar> {
 }
 
 /// One schema entry. `sweep` is the range random sweeps draw from.
-public func hyperparameter(_ name: StaticString, _ type: Int32, min: Double = 0, max: Double = 0, default value: Double = 0,
-                           defaultString: StaticString? = nil, sweep: ClosedRange<Double>? = nil, logScale: Bool = false,
-                           noSweep: Bool = false, help: StaticString) -> ce_hyperparameter {
+public func hyperparameter(
+    _ name: StaticString, _ type: Int32, min: Double = 0, max: Double = 0, default value: Double = 0,
+    defaultString: StaticString? = nil, sweep: ClosedRange<Double>? = nil, logScale: Bool = false,
+    noSweep: Bool = false, help: StaticString
+) -> ce_hyperparameter {
     var h = ce_hyperparameter()
     h.name = cString(name)
     h.type = type
@@ -27,13 +29,20 @@ public func hyperparameter(_ name: StaticString, _ type: Int32, min: Double = 0,
 }
 
 /// A descriptor that lives as long as the library (allocated once, never freed).
-public func makeDescriptor(id: StaticString, version: StaticString, description: StaticString, capabilities: UInt64,
-                           hyperparameters: [ce_hyperparameter],
-                           create: @escaping @convention(c) (UnsafePointer<ce_host>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> ce_status,
-                           prepare: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)?,
-                           update: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?, UnsafePointer<ce_update_info>?) -> ce_status)?,
-                           apply: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)? = nil,
-                           destroy: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void) -> UnsafePointer<ce_plugin_descriptor> {
+public func makeDescriptor(
+    id: StaticString, version: StaticString, description: StaticString, capabilities: UInt64,
+    hyperparameters: [ce_hyperparameter],
+    create:
+        @escaping @convention(c) (
+            UnsafePointer<ce_host>?, UnsafeMutablePointer<UnsafeMutableRawPointer?>?
+        ) -> ce_status,
+    prepare: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)?,
+    update: (
+        @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?, UnsafePointer<ce_update_info>?) -> ce_status
+    )?,
+    apply: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)? = nil,
+    destroy: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void
+) -> UnsafePointer<ce_plugin_descriptor> {
     let table = UnsafeMutablePointer<ce_hyperparameter>.allocate(capacity: max(hyperparameters.count, 1))
     table.initialize(from: hyperparameters, count: hyperparameters.count)
     let d = UnsafeMutablePointer<ce_plugin_descriptor>.allocate(capacity: 1)
@@ -106,7 +115,9 @@ public struct Host {
         try check(raw.pointee.param_at(ctx, Int64(i), &p), "no parameter \(i)")
         return p!
     }
-    public func name(of p: OpaquePointer) -> String { raw.pointee.param_name(ctx, p).map { String(cString: $0) } ?? "?" }
+    public func name(of p: OpaquePointer) -> String {
+        raw.pointee.param_name(ctx, p).map { String(cString: $0) } ?? "?"
+    }
     public func value(of p: OpaquePointer) throws -> ce_tensor {
         var t = ce_tensor()
         try check(raw.pointee.param_value(ctx, p, &t), "param_value failed")
@@ -114,18 +125,24 @@ public struct Host {
     }
     public func train(_ p: OpaquePointer) throws { try check(raw.pointee.train_param(ctx, p), "train_param failed") }
     public var moduleCount: Int { Int(raw.pointee.module_count(ctx)) }
-    public func moduleName(_ i: Int) -> String { raw.pointee.module_name(ctx, Int64(i)).map { String(cString: $0) } ?? "" }
+    public func moduleName(_ i: Int) -> String {
+        raw.pointee.module_name(ctx, Int64(i)).map { String(cString: $0) } ?? ""
+    }
     public func matches(_ name: String, _ regex: String) throws -> Bool {
         let r = raw.pointee.module_matches(ctx, name, regex)
         if r < 0 { throw PluginError(CE_ERR_INVALID_ARGUMENT, "invalid regular expression \(regex)") }
         return r == 1
     }
-    public func attachLowRank(_ module: String, rank: Int, scale: Float) throws -> (A: OpaquePointer, B: OpaquePointer) {
+    public func attachLowRank(_ module: String, rank: Int, scale: Float) throws -> (A: OpaquePointer, B: OpaquePointer)
+    {
         var a: OpaquePointer? = nil, b: OpaquePointer? = nil
-        try check(raw.pointee.attach_low_rank(ctx, module, Int32(rank), scale, &a, &b), "attach_low_rank on \(module) failed")
+        try check(
+            raw.pointee.attach_low_rank(ctx, module, Int32(rank), scale, &a, &b), "attach_low_rank on \(module) failed")
         return (a!, b!)
     }
-    public func adamStep(_ p: OpaquePointer, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double) throws {
+    public func adamStep(
+        _ p: OpaquePointer, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double
+    ) throws {
         try check(raw.pointee.adam_step(ctx, p, lr, beta1, beta2, eps, weightDecay), "adam_step failed")
     }
     public func uniform() -> Double { raw.pointee.random_uniform(ctx) }
@@ -177,7 +194,8 @@ public func centredBlock(layers L: Int, fraction p: Double) -> ClosedRange<Int> 
 /// The MLP up/down projections of the given layers, as a regex over module names of every
 /// supported family.
 public func mlpProjections(_ layers: ClosedRange<Int>) -> String {
-    ".*\\.(" + layers.map(String.init).joined(separator: "|") + ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
+    ".*\\.(" + layers.map(String.init).joined(separator: "|")
+        + ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
 }
 
 /// Attaches rank-r adapters (A ~ U(−1/√in, 1/√in), B = 0, scale alpha/r, as PEFT) to every
@@ -202,7 +220,9 @@ public struct AdamSettings {
 
     public static let schema: [ce_hyperparameter] = [
         hyperparameter("beta1", CE_HP_FLOAT, min: 0, max: 0.9999, default: 0.9, noSweep: true, help: "Adam beta1"),
-        hyperparameter("beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true, help: "Adam beta2 (the authors' 0.995)"),
+        hyperparameter(
+            "beta2", CE_HP_FLOAT, min: 0, max: 0.99999, default: 0.995, noSweep: true,
+            help: "Adam beta2 (the authors' 0.995)"),
         hyperparameter("eps", CE_HP_FLOAT, min: 1e-12, max: 1e-3, default: 1e-8, noSweep: true, help: "Adam epsilon"),
     ]
 
@@ -216,7 +236,8 @@ public struct AdamSettings {
     /// One step on each tensor with the scheduled learning rate.
     public func step(_ host: Host, _ params: [OpaquePointer], info: UnsafePointer<ce_update_info>?) throws {
         for p in params {
-            try host.adamStep(p, lr: info!.pointee.learning_rate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
+            try host.adamStep(
+                p, lr: info!.pointee.learning_rate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
         }
     }
 }
@@ -226,19 +247,29 @@ public struct AdamSettings {
 public enum LowRankSettings {
     public static let schema: [ce_hyperparameter] = [
         hyperparameter("lora_rank", CE_HP_INT, min: 1, max: 4096, default: 8, sweep: 1...256, help: "adapter rank r"),
-        hyperparameter("lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true, help: "adapter output is scaled by alpha / r"),
-        hyperparameter("target_modules", CE_HP_STRING, defaultString: "", noSweep: true,
-                       help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
-        hyperparameter("layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
-                       help: "fraction p of layers in the centred block, used when target_modules is empty"),
+        hyperparameter(
+            "lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true,
+            help: "adapter output is scaled by alpha / r"),
+        hyperparameter(
+            "target_modules", CE_HP_STRING, defaultString: "", noSweep: true,
+            help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
+        hyperparameter(
+            "layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
+            help: "fraction p of layers in the centred block, used when target_modules is empty"),
     ]
 
     /// Attaches the adapters the options describe; returns their A and B handles and the pattern used.
     public static func attach(_ host: Host) throws -> (params: [OpaquePointer], pattern: String) {
         var pattern = try host.string("target_modules")
         if pattern.isEmpty {
-            pattern = mlpProjections(centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction")))
+            pattern = mlpProjections(
+                centredBlock(layers: Int(try host.modelInfo().layer_count), fraction: try host.number("layer_fraction"))
+            )
         }
-        return (try attachLoRA(host, pattern: pattern, rank: Int(try host.number("lora_rank")), alpha: try host.number("lora_alpha")), pattern)
+        return (
+            try attachLoRA(
+                host, pattern: pattern, rank: Int(try host.number("lora_rank")), alpha: try host.number("lora_alpha")),
+            pattern
+        )
     }
 }

@@ -1,6 +1,11 @@
 import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
 import Foundation
-import HostCore
+import PluginHost
+import Setting
+import Support
 
 struct Logits: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,7 +43,9 @@ struct Score: ParsableCommand {
     @Option(help: "The conditioning text.") var prefix: String
     @Option(help: "The continuation to score (include its leading space).") var suffix: String
 
-    struct Result: Encodable { let prefix_ids: [Int32]; let suffix_ids: [Int32]; let logprob: Double; let token_logprobs: [Float] }
+    struct Result: Encodable {
+        let prefix_ids: [Int32]; let suffix_ids: [Int32]; let logprob: Double; let token_logprobs: [Float]
+    }
 
     func run() throws {
         try guarded {
@@ -88,7 +95,8 @@ struct Generate: ParsableCommand {
             let lm = try m.load()
             let p = lm.tokenizer.encode(prompt)
             guard !p.isEmpty else { throw CanonEditError("--prompt gives no tokens") }
-            let out = try Scoring.generate(lm.model, prompt: p, maxTokens: maxTokens, temperature: temperature, seed: seed)
+            let out = try Scoring.generate(
+                lm.model, prompt: p, maxTokens: maxTokens, temperature: temperature, seed: seed)
             try printJSON(Result(prompt_ids: p, ids: out, text: lm.tokenizer.decode(out)))
         }
     }
@@ -112,4 +120,3 @@ struct BenchCommand: ParsableCommand {
         }
     }
 }
-

@@ -1,22 +1,36 @@
 import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
 import Foundation
-import HostCore
+import PluginHost
+import Setting
+import Support
 
 struct Plugins: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List and check editing-method plugins.", subcommands: [List.self, Check.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Plugins found in the build folder and --plugin-path folders.")
-        @Option(name: .customLong("plugin-path"), help: "Extra folder to search (repeatable).") var pluginPath: [String] = []
+        static let configuration = CommandConfiguration(
+            abstract: "Plugins found in the build folder and --plugin-path folders.")
+        @Option(name: .customLong("plugin-path"), help: "Extra folder to search (repeatable).") var pluginPath:
+            [String] = []
         @Flag(help: "JSON instead of text.") var json = false
 
-        struct Entry: Encodable { let id, version, abi, path, description: String; let hyperparameters: [Hyperparameter] }
+        struct Entry: Encodable {
+            let id, version, abi, path, description: String; let hyperparameters: [Hyperparameter]
+        }
 
         func run() throws {
             let (plugins, skipped) = PluginRegistry.discover(extra: pluginPath)
             if json {
-                try printJSON(plugins.map { Entry(id: $0.id, version: $0.version, abi: $0.apiVersion, path: $0.path, description: $0.description, hyperparameters: $0.schema) })
+                try printJSON(
+                    plugins.map {
+                        Entry(
+                            id: $0.id, version: $0.version, abi: $0.apiVersion, path: $0.path,
+                            description: $0.description, hyperparameters: $0.schema)
+                    })
             } else {
                 for p in plugins {
                     print("\(p.id) \(p.version) (ABI \(p.apiVersion)) — \(p.description)\n  \(p.path)")

@@ -1,18 +1,27 @@
 import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
 import Foundation
-import HostCore
+import PluginHost
+import Setting
+import Support
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one editing experiment from a YAML config (the authors' schema) and write its results.",
         discussion: """
-        Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
-        file (resultsfile, default runs/<config>.results.json). Interrupted runs resume from the last finished epoch \
-        when run again. Prints a table of success and general loss per degradation ball.
-        """)
+            Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
+            file (resultsfile, default runs/<config>.results.json). Interrupted runs resume from the last finished \
+            epoch \
+            when run again. Prints a table of success and general loss per degradation ball.
+            """)
     @Argument(help: "Experiment config (YAML).") var config: String
-    @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath: [String] = []
-    @Flag(name: .customLong("skip-malformed"), help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
+    @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath:
+        [String] = []
+    @Flag(
+        name: .customLong("skip-malformed"),
+        help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
     @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
 
     func run() throws {
@@ -36,24 +45,31 @@ enum ResultsTable {
     static func render(_ o: Experiment.Outcome, config c: ExperimentConfig, seconds: Double) -> String {
         let s = o.stats
         let g0 = s[0].general
-        var lines = ["\(c.training.finetune_type) on \(c.model): \(o.trainCount) canonical examples, \(o.evalCount) evaluation examples, \(s.count - 1) epochs, \(Int(seconds)) s",
-                     pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11) + "hard neg. Δ"]
+        var lines = [
+            "\(c.training.finetune_type) on \(c.model): \(o.trainCount) canonical examples, \(o.evalCount) evaluation "
+                + "examples, \(s.count - 1) epochs, \(Int(seconds)) s",
+            pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11)
+                + "hard neg. Δ",
+        ]
         func row(_ label: String, _ i: Int) -> String {
             let f = s[i]
             let dg = (f.general / g0 - 1) * 100
             let hn = f.hard_negative.map { String(format: "%+.4f", $0 - s[0].hard_negative!) } ?? "—"
-            return pad(label, 22) + pad("\(i)", 7) + pad(String(format: "%.3f", f.success), 10) + pad(String(format: "%.5f", f.general), 10)
+            return pad(label, 22) + pad("\(i)", 7) + pad(String(format: "%.3f", f.success), 10)
+                + pad(String(format: "%.5f", f.general), 10)
                 + pad(String(format: "%+.4f%%", dg), 11) + hn
         }
         lines.append(row("unedited", 0))
-        for eps in Ball.epsilons {
-            lines.append(row("ball ε=\(Ball.key(eps))", Ball.lastInBall(s.map(\.general), epsilon: eps)))
+        for ball in Ball.paper {
+            lines.append(row("ball ε=\(ball.label)", ball.lastEpochInside(s.map(\.general))))
         }
         lines.append(row("last epoch", s.count - 1))
         if let e = o.error { lines.append("stopped early: \(e)") }
         return lines.joined(separator: "\n")
     }
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
 }
 
 struct Eval: ParsableCommand {
@@ -71,16 +87,21 @@ struct Eval: ParsableCommand {
             let kind = try TaskKind.named(task)
             let (examples, _) = try JSONL.examples(data, pair: kind.loss.isPair)
             let lm = try m.load()
-            let set = InterventionSet(examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
+            let set = InterventionSet(
+                examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
             let failure = try set.failureRate(lm.model)
-            try printJSON(Result(task: task, examples: examples.count, success_rate: 1 - failure, threshold: threshold ?? kind.threshold))
+            try printJSON(
+                Result(
+                    task: task, examples: examples.count, success_rate: 1 - failure,
+                    threshold: threshold ?? kind.threshold))
         }
     }
 }
 
 struct GeneralLoss: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "general-loss", abstract: "Per-token loss (token micro-average NLL) on a {\"text\": …} JSONL corpus.")
+        commandName: "general-loss",
+        abstract: "Per-token loss (token micro-average NLL) on a {\"text\": …} JSONL corpus.")
     @OptionGroup var m: ModelOptions
     @Option(help: "JSONL with a text field per line.") var data: String
 
@@ -116,39 +137,58 @@ struct Corpus: ParsableCommand {
 
 struct Ensemble: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Carry a Backpack's sense edit into a larger model: search β against the degradation ball and evaluate.",
+        abstract:
+            "Carry a Backpack's sense edit into a larger model: search β against the degradation ball and evaluate.",
         discussion: """
-        CONFIG is the sense-finetuning experiment (its model is the Backpack; its evaluation data are used). \
-        The edit defaults to the one that run saved for --ball. The large model must share the Backpack's token ids. \
-        Writes the result as JSON (stdout, and --out).
-        """)
+            CONFIG is the sense-finetuning experiment (its model is the Backpack; its evaluation data are used). \
+            The edit defaults to the one that run saved for --ball. The large model must share the Backpack's token \
+            ids. \
+            Writes the result as JSON (stdout, and --out).
+            """)
     @Argument(help: "The sense-finetuning experiment config.") var config: String
     @Option(help: "The large model (built-in name, GGUF file or folder).") var large: String
     @Option(help: "The saved edit (default: the run's edit for --ball).") var edit: String?
     @Option(help: "Degradation ball ε.") var ball = 1e-4
     @Option(help: "Also write the result here.") var out: String?
-    @Option(help: "Control facts (the eval format, prefix/suffix JSONL) the edit should not move: scored before and after.") var controls: String?
+    @Option(
+        help: "Control facts (the eval format, prefix/suffix JSONL) the edit should not move: scored before and after.")
+    var controls: String?
     @Option(help: "OpenBLAS threads.") var threads: Int?
 
     func run() throws {
         try guarded {
             setBlasThreads(threads)
             let exp = try Experiment(configPath: config)
-            let bpLoaded = try ModelStore.load(try ModelStore.resolveConfigModel(exp.config.model))
-            guard let bp = bpLoaded.model as? BackpackLM else { throw CanonEditError("\(config): model \(exp.config.model) is not a Backpack") }
-            let largeLM = try ModelStore.load(large)
-            let editPath = try edit ?? RunRecorder(logPath: exp.logPath, resultsPath: exp.resultsPath, config: exp.config, modelPath: bpLoaded.path).editPath(ball: ball)
-            let session = EditSession(model: bp, tokenizer: bpLoaded.tokenizer, examples: [], lossType: exp.config.training.loss_type, seed: 0)
+            let bpLoaded = try ModelLoader.load(try ModelStore.resolveConfigModel(exp.config.model))
+            guard let bp = bpLoaded.model as? BackpackLM else {
+                throw CanonEditError("\(config): model \(exp.config.model) is not a Backpack")
+            }
+            let largeLM = try ModelLoader.load(large)
+            let editPath =
+                try edit
+                ?? RunRecorder(
+                    logPath: exp.logPath, resultsPath: exp.resultsPath, config: exp.config, modelPath: bpLoaded.path
+                ).editPath(ball: Ball(ball))
+            let session = EditSession(
+                model: bp, tokenizer: bpLoaded.tokenizer, examples: [], lossType: exp.config.training.loss_type, seed: 0
+            )
             let info = try EditArtifact.apply(editPath, to: session)
-            stderr("edit \(editPath): \(info.method), \(info.senses.count) senses, certified in ball \(info.ball ?? "?") at epoch \(info.epoch ?? -1)")
+            stderr(
+                "edit \(editPath): \(info.method), \(info.senses.count) senses, certified in ball \(info.ball ?? "?") "
+                    + "at epoch \(info.epoch ?? -1)"
+            )
             let ens = try EnsembleLM(large: largeLM.model, backpack: bp, beta: 1)
             let evaluator = try exp.evaluator(tokenizer: largeLM.tokenizer)
             let lossType = exp.config.training.loss_type
             let controlSet = try controls.map {
-                InterventionSet(try JSONL.examples($0, pair: lossType.isPair).examples, tokenizer: largeLM.tokenizer, lossType: lossType,
-                                threshold: evaluator.intervention.threshold)
+                InterventionSet(
+                    try JSONL.examples($0, pair: lossType.isPair).examples, tokenizer: largeLM.tokenizer,
+                    lossType: lossType,
+                    threshold: evaluator.intervention.threshold)
             }
-            let result = try EnsembleSearch.run(ens, evaluator: evaluator, epsilon: ball, controls: controlSet) { stderr($0) }
+            let result = try EnsembleSearch.run(ens, evaluator: evaluator, epsilon: ball, controls: controlSet) {
+                stderr($0)
+            }
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys, .prettyPrinted]
             let data = try enc.encode(result)
@@ -159,12 +199,14 @@ struct Ensemble: ParsableCommand {
 }
 
 struct SensesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "senses", abstract: "Look at a Backpack's sense vectors.",
-                                                    subcommands: [Show.self])
+    static let configuration = CommandConfiguration(
+        commandName: "senses", abstract: "Look at a Backpack's sense vectors.",
+        subcommands: [Show.self])
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "For a word, each sense's highest- and lowest-scoring vocabulary words, before and after an edit.")
+            abstract: "For a word, each sense's highest- and lowest-scoring vocabulary words, before and after an edit."
+        )
         @OptionGroup var m: ModelOptions
         @Option(help: "The word (its first token is shown).") var token: String
         @Option(help: "A saved sense edit to show the senses after.") var edit: String?
@@ -178,9 +220,15 @@ struct SensesCommand: ParsableCommand {
                 guard let bp = lm.model as? BackpackLM else { throw CanonEditError("\(m.model) is not a Backpack") }
                 let ids = lm.tokenizer.encode(token)
                 guard let id = ids.first else { throw CanonEditError("--token gives no tokens") }
-                if ids.count > 1 { stderr("\(token.debugDescription) is \(ids.count) tokens; showing the first, \(lm.tokenizer.decode([id]).debugDescription)") }
-                var view = SenseView(token: lm.tokenizer.decode([id]), id: id,
-                                     before: try SenseView.of(bp, tokenizer: lm.tokenizer, id: id, count: top), after: nil)
+                if ids.count > 1 {
+                    stderr(
+                        "\(token.debugDescription) is \(ids.count) tokens; showing the first, "
+                            + "\(lm.tokenizer.decode([id]).debugDescription)"
+                    )
+                }
+                var view = SenseView(
+                    token: lm.tokenizer.decode([id]), id: id,
+                    before: try SenseView.of(bp, tokenizer: lm.tokenizer, id: id, count: top), after: nil)
                 if let edit {
                     let s = EditSession(model: bp, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
                     let info = try EditArtifact.apply(edit, to: s)

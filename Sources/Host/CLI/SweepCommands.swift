@@ -1,23 +1,32 @@
 import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
 import Foundation
-import HostCore
+import PluginHost
+import Setting
+import Support
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Random hyperparameter search: write one config per run and run them (locally or as a Slurm job array).",
+        abstract:
+            "Random hyperparameter search: write one config per run and run them (locally or as a Slurm job array).",
         discussion: """
-        SPEC is YAML: name, base_configs (one per task × method), runs (configs drawn per base config), seed, epochs \
-        (optional override), output (default sweeps/<name>), learning_rate ({method: [low, high]} exponents of 10; \
-        default the paper's ranges). Plugin hyperparameters are drawn from each plugin's schema. Each run is a child \
-        process; finished runs are skipped, so rerunning a killed sweep continues it. With --test, runs the test \
-        reruns written by `canonedit select` instead.
-        """)
+            SPEC is YAML: name, base_configs (one per task × method), runs (configs drawn per base config), seed, \
+            epochs \
+            (optional override), output (default sweeps/<name>), learning_rate ({method: [low, high]} exponents of 10; \
+            default the paper's ranges). Plugin hyperparameters are drawn from each plugin's schema. Each run is a \
+            child \
+            process; finished runs are skipped, so rerunning a killed sweep continues it. With --test, runs the test \
+            reruns written by `canonedit select` instead.
+            """)
     @Argument(help: "Sweep spec (YAML).") var spec: String
     @Option(help: "Runs at once (each with one OpenBLAS thread).") var workers = 2
     @Flag(help: "Run the test reruns written by `canonedit select`.") var test = false
     @Flag(help: "Write a Slurm job array and submit it with sbatch instead of running locally.") var slurm = false
-    @Flag(name: .customLong("slurm-wait"), help: "With --slurm: wait for the array to finish (sbatch --wait).") var slurmWait = false
+    @Flag(name: .customLong("slurm-wait"), help: "With --slurm: wait for the array to finish (sbatch --wait).")
+    var slurmWait = false
     @Option(name: .customLong("slurm-cpus"), help: "CPUs per array task.") var cpus = 2
     @Option(name: .customLong("slurm-mem"), help: "Memory per array task.") var mem = "8G"
     @Option(name: .customLong("slurm-time"), help: "Time limit per array task.") var time = "02:00:00"
@@ -43,8 +52,14 @@ struct SweepCommand: ParsableCommand {
                 let folder = test ? s.folder + "/test" : s.folder
                 try FileManager.default.createDirectory(atPath: folder + "/slurm", withIntermediateDirectories: true)
                 let script = folder + "/slurm/array.sh"
-                try AtomicFile.write(Data(SlurmArray.script(runs: runs, executable: HostPaths.executable, folder: folder, name: s.name, resources: r).utf8), to: script)
-                guard runs.contains(where: { !SweepRunner.finished($0) }) else { stderr("every run is finished"); return }
+                try AtomicFile.write(
+                    Data(
+                        SlurmArray.script(
+                            runs: runs, executable: HostPaths.executable, folder: folder, name: s.name, resources: r
+                        ).utf8), to: script)
+                guard runs.contains(where: { !SweepRunner.finished($0) }) else {
+                    stderr("every run is finished"); return
+                }
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
                 p.arguments = ["sbatch", "--parsable"] + (slurmWait ? ["--wait"] : []) + [script]
@@ -52,16 +67,20 @@ struct SweepCommand: ParsableCommand {
                 p.standardOutput = pipe
                 try p.run()
                 p.waitUntilExit()
-                let id = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-                guard p.terminationStatus == 0 else { throw CanonEditError("sbatch failed (exit \(p.terminationStatus)) for \(script)") }
+                let id = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                guard p.terminationStatus == 0 else {
+                    throw CanonEditError("sbatch failed (exit \(p.terminationStatus)) for \(script)")
+                }
                 stderr("submitted job array \(id) (\(script))")
                 let done = runs.filter(SweepRunner.finished).count
                 let failed = runs.filter { SweepRunner.error(of: $0) != nil }.count
                 print("{\"job\": \"\(id)\", \"runs\": \(runs.count), \"finished\": \(done), \"failed\": \(failed)}")
                 return
             }
-            let runner = SweepRunner(runs: runs, executable: HostPaths.executable, workers: workers,
-                                     extraArguments: pluginPath.flatMap { ["--plugin-path", $0] })
+            let runner = SweepRunner(
+                runs: runs, executable: HostPaths.executable, workers: workers,
+                extraArguments: pluginPath.flatMap { ["--plugin-path", $0] })
             runner.progress = { stderr($0) }
             let summary = try runner.run()
             try printJSON(summary)
@@ -74,7 +93,10 @@ struct Select: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pick the best validation config per task × method × ball and write its test reruns with seeds.")
     @Argument(help: "Sweep spec (YAML) whose results to read.") var spec: String
-    @Option(help: "success (highest validation success, the authors' Backpack rule) or improvement (their Pythia/GPT-J rule).") var rule = "success"
+    @Option(
+        help:
+            "success (highest validation success, the authors' Backpack rule) or improvement (their Pythia/GPT-J rule)."
+    ) var rule = "success"
     @Option(help: "Test reruns per choice.") var seeds = 3
     @Option(help: "Split rename for test configs, FROM:TO.") var replace = "-val:-test"
     @Option(help: "Balls to select for (repeatable; default all three).") var ball: [Double] = []
@@ -83,8 +105,12 @@ struct Select: ParsableCommand {
         try guarded {
             let parts = replace.split(separator: ":", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw CanonEditError("--replace needs FROM:TO") }
-            let choices = try SweepSelect.run(folder: try SweepSpec.load(spec).folder, rule: rule, seeds: seeds, replace: (parts[0], parts[1]),
-                                            balls: ball.isEmpty ? Ball.epsilons : ball)
+            guard let rule = SweepSelect.Rule(rawValue: rule) else {
+                throw CanonEditError("--rule is \(rule); use success or improvement")
+            }
+            let choices = try SweepSelect.run(
+                folder: try SweepSpec.load(spec).folder, rule: rule, seeds: seeds, replace: (parts[0], parts[1]),
+                balls: ball.isEmpty ? Ball.paper : ball.map(Ball.init))
             try printJSON(choices)
         }
     }

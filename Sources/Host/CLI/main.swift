@@ -1,6 +1,11 @@
 import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
 import Foundation
-import HostCore
+import PluginHost
+import Setting
+import Support
 
 /// `canonedit`: model editing with canonical examples.
 struct CanonEdit: ParsableCommand {
@@ -8,10 +13,14 @@ struct CanonEdit: ParsableCommand {
         commandName: "canonedit",
         abstract: "Edit a language model from canonical examples while keeping its general loss in a degradation ball.",
         discussion: """
-        Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
-        (config.json, *.safetensors, tokenizer.json). Output is JSON on stdout; progress goes to stderr.
-        """,
-        subcommands: [Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self, Generate.self, BenchCommand.self, Plugins.self])
+            Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
+            (config.json, *.safetensors, tokenizer.json). Output is JSON on stdout; progress goes to stderr.
+            """,
+        subcommands: [
+            Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self,
+            CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
+            Generate.self, BenchCommand.self, Plugins.self,
+        ])
 }
 
 /// Options every model command shares.
@@ -24,7 +33,7 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> LoadedModel {
         setBlasThreads(threads)
-        return try ModelStore.load(model)
+        return try ModelLoader.load(model)
     }
 }
 

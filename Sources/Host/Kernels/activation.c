@@ -6,7 +6,8 @@ CE_HOT void ce_swiglu_forward(float *out, const float *gate, const float *up, in
     for (int64_t i = 0; i < n; i++) out[i] = gate[i] * ce_sigmoidf(gate[i]) * up[i];
 }
 
-CE_HOT void ce_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n) {
+CE_HOT void ce_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                               int64_t n) {
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i], sg = ce_sigmoidf(g);
         float silu = g * sg;

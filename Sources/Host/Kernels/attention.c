@@ -64,8 +64,10 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dO, qs, v + ko, ks, 0.0f, scratch, T);
             softmax_backward_rows(scratch, P, T);
             // dQ = scale dS K ; dK += scale dS^T Q
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, scratch, T, k + ko, ks, 0.0f, dq + qo, qs);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, scratch, T, q + qo, qs, 1.0f, dk + ko, ks);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, scale, scratch, T, k + ko, ks, 0.0f,
+                        dq + qo, qs);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, scale, scratch, T, q + qo, qs, 1.0f,
+                        dk + ko, ks);
         }
     }
 }

@@ -13,7 +13,8 @@ CE_HOT static float row_logsumexp(const float *x, int V) {
     return mx + logf(sum);
 }
 
-CE_HOT void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R, int V) {
+CE_HOT void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R,
+                            int V) {
     for (int64_t r = 0; r < R; r++) {
         float *x = logits + r * V;
         int32_t tg = target[r];
@@ -44,7 +45,8 @@ void ce_argmax(int32_t *index, const float *x, int64_t R, int V) {
     }
 }
 
-CE_HOT void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V, int write_grad) {
+CE_HOT void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V,
+                       int write_grad) {
     for (int64_t r = 0; r < R; r++) {
         float *x = logits + r * V;
         const float *q = ref_logp + r * V;

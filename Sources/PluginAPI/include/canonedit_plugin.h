@@ -120,7 +120,8 @@ typedef struct ce_model_info {
     int32_t vocab_size;
     int32_t context_length;
     int32_t reserved;
-    const char *architecture;   /* "llama", "gpt2", "gpt_neox", "gptj", "backpack"; borrowed, lives as long as the host */
+    /* "llama", "gpt2", "gpt_neox", "gptj", "backpack"; borrowed, lives as long as the host */
+    const char *architecture;
 } ce_model_info;
 
 typedef struct ce_update_info {
@@ -184,7 +185,8 @@ typedef struct ce_host {
     /* Selection. Each call adds to what the host trains; the host keeps the original values
      * so it can run the unedited model and revert. */
     ce_status (*train_param)(void *ctx, ce_param *param);                       /* the whole tensor */
-    ce_status (*train_rows)(void *ctx, ce_param *param, const int64_t *rows, int64_t count); /* only these rows (first dim) change; `rows` copied */
+    /* Only these rows (first dimension) change; `rows` is copied. */
+    ce_status (*train_rows)(void *ctx, ce_param *param, const int64_t *rows, int64_t count);
 
     /* Linear modules ("model.layers.12.mlp.down_proj"), where adapters can be attached. */
     int64_t (*module_count)(void *ctx);
@@ -197,7 +199,8 @@ typedef struct ce_host {
     ce_status (*attach_low_rank)(void *ctx, const char *module, int32_t rank, float scale, ce_param **A, ce_param **B);
 
     /* Updates. Adam with bias correction; its state lives in the host (checkpointed, resumed). */
-    ce_status (*adam_step)(void *ctx, ce_param *param, double lr, double beta1, double beta2, double eps, double weight_decay);
+    ce_status (*adam_step)(void *ctx, ce_param *param, double lr, double beta1, double beta2, double eps,
+                           double weight_decay);
 
     /* Random numbers from the run's seed: the same seed gives the same sequence. */
     uint64_t (*random_u64)(void *ctx);
@@ -229,68 +232,8 @@ typedef struct ce_host {
                           uint64_t seed, int32_t *out, int64_t *written);
 } ce_host;
 
-/* ---- extension "canonedit.activations/1": looking inside decoder models ----------------
- * Offered for the decoder families (llama, gpt2, gpt_neox, gptj). Sequences are token ids run
- * as one batch row; positions index them from 0. Functions take the host's ctx. */
-#define CE_EXT_ACTIVATIONS "canonedit.activations/1"
-typedef struct ce_activations_ext {
-    uint32_t struct_size;
-    /* The input rows of linear `module` (e.g. an MLP down projection's keys) at `positions`,
-     * with the current (edited) model: out (count, in features). */
-    ce_status (*module_inputs)(void *ctx, const int32_t *ids, int64_t n, const char *module,
-                               const int64_t *positions, int64_t count, float *out);
-    /* The residual stream leaving block `layer` at `positions`: out (count, hidden). */
-    ce_status (*residual)(void *ctx, const int32_t *ids, int64_t n, int32_t layer, const int64_t *positions, int64_t count, float *out);
-    /* E[x x^T] of the inputs of `module` over the first `tokens` tokens of a corpus ({"text"}
-     * JSONL), with the UNEDITED model: out (in, in). Computed once and cached on disk with its
-     * provenance (model, module, corpus hash, count); a mismatched cache is recomputed. */
-    ce_status (*input_second_moment)(void *ctx, const char *module, const char *corpus, int64_t tokens, float *out);
-    /* A trainable vector (hidden) added to the residual stream leaving block `layer`, at the
-     * position set by residual_delta_at in every sequence run (-1: nowhere). Once per run. */
-    ce_status (*residual_delta)(void *ctx, int32_t layer, ce_param **delta);
-    ce_status (*residual_delta_at)(void *ctx, int64_t position);
-    /* sum_i weights[i] * -log p(targets[i] | ids[0..rows[i]]) for one sequence; with grad != 0
-     * the gradient is added to every trained tensor's gradient. */
-    ce_status (*sequence_loss)(void *ctx, const int32_t *ids, int64_t n, const int64_t *rows, const int32_t *targets,
-                               const float *weights, int64_t count, int32_t grad, double *loss);
-    /* weight * KL(unedited || edited) of the next-token distributions at `rows`; grad as above. */
-    ce_status (*sequence_kl)(void *ctx, const int32_t *ids, int64_t n, const int64_t *rows, int64_t count, double weight,
-                             int32_t grad, double *loss);
-    /* Sets every trained tensor's gradient to zero. */
-    ce_status (*zero_grads)(void *ctx);
-} ce_activations_ext;
-
-/* ---- extension "canonedit.linalg/1": dense linear algebra (LAPACK) ---------------------- */
-#define CE_EXT_LINALG "canonedit.linalg/1"
-typedef struct ce_linalg_ext {
-    uint32_t struct_size;
-    /* Solves A X = B for symmetric positive definite A (n, n), row-major; B (n, m) is replaced
-     * by X and A by its Cholesky factor. CE_ERR_NUMERIC when A is not positive definite. */
-    ce_status (*solve_spd)(void *ctx, float *A, float *B, int64_t n, int64_t m);
-} ce_linalg_ext;
-
-/* ---- extension "canonedit.backpack/1": Backpack language models -------------------------
- * Offered when the model is a Backpack. Functions take the host's ctx. */
-#define CE_EXT_BACKPACK "canonedit.backpack/1"
-typedef struct ce_backpack_ext {
-    uint32_t struct_size;
-    int32_t num_senses;          /* k */
-    int32_t hidden_size;         /* C */
-    int32_t vocab_size;          /* V */
-    /* For one sequence: out[v * k + l] += sum over rows i, and positions j with ids[j] == v,
-     * of the contextualization weight alpha[l, i, j]. `out` (V, k) is the caller's. */
-    ce_status (*add_sense_weights)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
-    /* Sense vectors (count, k, C) of `tokens`, current deltas included, into the caller's `out`. */
-    ce_status (*sense_vectors)(void *ctx, const int32_t *tokens, int64_t count, float *out);
-    /* Trains a zero-initialised (count, C) delta added to sense senses[i] of token tokens[i]
-     * wherever that token occurs. Once per run; `*deltas` is valid until destroy. */
-    ce_status (*train_sense_deltas)(void *ctx, const int32_t *tokens, const int32_t *senses, int64_t count, ce_param **deltas);
-    /* Since 1.1 (check struct_size first). For one sequence: out[v] += sum over rows i of
-     * p(v | ids[0..i]), each word's expected count among the rows' predictions, from the
-     * base model of a companion Backpack, otherwise from the Backpack itself, unedited.
-     * `out` (V) is the caller's. */
-    ce_status (*add_predicted_probabilities)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
-} ce_backpack_ext;
+/* The optional service tables (activations, linear algebra, Backpack), found by id. */
+#include "canonedit_plugin_extensions.h"
 
 /* ---- the plugin ---------------------------------------------------------------------- */
 typedef struct ce_plugin_descriptor {

@@ -1,0 +1,206 @@
+import Foundation
+import Kernels
+import Support
+
+/// One block's activations kept from forward for backward; shapes in comments.
+struct BlockActivations {
+    let xIn, mean1, rstd1: UnsafeMutablePointer<Float>  // (N, C), (N), (N)
+    let q, k, v, probs, att: UnsafeMutablePointer<Float>  // (N, H·D), (N, G·D) ×2, (B, H, T, T), (N, H·D)
+    let mid, mean2, rstd2: UnsafeMutablePointer<Float>  // (N, C), (N), (N)
+    let gate, up: UnsafeMutablePointer<Float>  // (N, F) each (gate only for SwiGLU)
+}
+
+extension DecoderLM {
+    /// The buffers of one block's activations, named and sized for a (B, T) batch.
+    func blockActivations(B: Int, T: Int, _ buffer: (String, Int) -> UnsafeMutablePointer<Float>) -> BlockActivations {
+        let (C, H, G, D, F, N) = (spec.C, spec.H, spec.G, spec.D, spec.F, B * T)
+        return BlockActivations(
+            xIn: buffer("x", N * C), mean1: buffer("mean1", N), rstd1: buffer("rstd1", N),
+            q: buffer("q", N * H * D), k: buffer("k", N * G * D), v: buffer("v", N * G * D),
+            probs: buffer("probs", B * H * T * T), att: buffer("att", N * H * D), mid: buffer("mid", N * C),
+            mean2: buffer("mean2", N), rstd2: buffer("rstd2", N),
+            gate: buffer("gate", spec.mlp == .swiglu ? N * F : 1), up: buffer("up", N * F))
+    }
+}
+
+/// What a forward pass leaves for its backward pass.
+struct DecoderPassState {
+    let tokens: [Int32], pos: [Int32]
+    let B: Int, T: Int, start: Int, lowest: Int
+    let hidden: UnsafeMutablePointer<Float>  // final normalised hidden states (N, C)
+}
+
+extension DecoderLM {
+    public func run(
+        tokens: [Int32], B: Int, T: Int, head objective: HeadObjective, train: Bool, hooks: RunHooks?
+    ) throws {
+        let st = try forward(tokens: tokens, B: B, T: T, train: train, hooks: hooks)
+        let dxn = train ? scratch.get("dxn", B * T * spec.C) : nil
+        OutputHead.run(
+            hidden: st.hidden, N: B * T, C: spec.C, weight: head, bias: headBias, head: objective, dHidden: dxn,
+            scratch: scratch)
+        if let dxn { backward(st, dHidden: dxn) }
+    }
+
+    /// Runs the blocks and the final norm; returns the hidden states the output layer reads.
+    /// With `train`, blocks from the lowest trained one keep their activations for `backward`.
+    /// With `stopBefore` it runs only the blocks below that layer and returns the residual
+    /// stream entering it, un-normalised (a companion Backpack reads SmolLM2's block-8 states).
+    func forward(
+        tokens: [Int32], B: Int, T: Int, train: Bool, hooks: RunHooks?, stopBefore: Int? = nil
+    ) throws -> DecoderPassState {
+        try checkBatch(tokens, B: B, T: T)
+        let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
+        let N = B * T
+        let s = scratch
+        let pos = (0..<N).map { Int32($0 % T) }
+        let start = hooks?.resume?.layer ?? 0
+        if let r = hooks?.resume {
+            guard r.x.count == N * C, start <= frozenPrefixLayers else {
+                throw CanonEditError(
+                    "a saved residual state for layer \(start) does not fit this batch or the layers below it now train"
+                )
+            }
+        }
+        let lowest = train ? (start == 0 ? lowestTrainedBlock : max(lowestTrainedBlock, start)) : L
+        // Blocks from `lowest` up keep their activations for the backward pass; others share one set.
+        func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> {
+            train && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
+        }
+        func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
+
+        // x (N, C): the residual stream, updated in place.
+        let x = s.get("x", N * C)
+        if let r = hooks?.resume {
+            x.update(from: r.x.data, count: N * C)
+        } else {
+            embedTokens(x, tokens: tokens, pos: pos)
+        }
+        let xn = s.get("xn", N * C)  // a sublayer's normalised input (N, C)
+        let h = s.get("h", N * F)  // MLP activations (N, F)
+
+        let end = min(stopBefore ?? L, L)
+        for l in start..<end {
+            hooks?.save(layer: l, x: x, N: N, C: C)
+            let b = blocks[l], a = acts(l)
+            a.xIn.update(from: x, count: N * C)
+            // attention sublayer on n1(x)
+            normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
+            projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
+            applyRope(a.q, N: N, heads: H, pos: pos, sign: 1)
+            applyRope(a.k, N: N, heads: G, pos: pos, sign: 1)
+            ce_attention_forward(
+                a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
+                spec.attentionScale(layer: l))
+            b.o.forward(x, a.att, N: N, accumulate: true)
+            // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
+            switch spec.residual {
+            case .sequential:
+                a.mid.update(from: x, count: N * C)
+                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: x, N: N)
+            case .parallelTwoNorms:
+                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: a.xIn, N: N)
+            case .parallelOneNorm:
+                break  // xn still holds n1(x_in)
+            }
+            b.gate?.forward(a.gate, xn, N: N)
+            b.up.forward(a.up, xn, N: N)
+            mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
+            b.down.forward(x, h, N: N, accumulate: true)
+            if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T {
+                for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
+            }
+        }
+        hooks?.save(layer: end, x: x, N: N, C: C)
+        if stopBefore != nil {
+            precondition(!train, "a partial pass is for inference")
+            return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: L, hidden: x)
+        }
+        // final norm and output layer
+        let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
+        xFinal.update(from: x, count: N * C)
+        normForward(finalNorm, out: xn, mean: meanF, rstd: rstdF, x: x, N: N)
+        hooks?.saveFinal(xn, N: N, C: C)
+        return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: lowest, hidden: xn)
+    }
+
+    /// Backpropagates d(final hidden states) (N, C) into every trained parameter's gradient.
+    func backward(_ st: DecoderPassState, dHidden dxnIn: UnsafePointer<Float>) {
+        let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
+        let (B, T, tokens, pos, start, lowest) = (st.B, st.T, st.tokens, st.pos, st.start, st.lowest)
+        let N = B * T
+        let s = scratch
+        func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> { s.get("l\(l).\(what)", n) }
+        func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
+        let xn = s.get("xn", N * C), h = s.get("h", N * F), dxn = s.get("dxnB", N * C)
+        let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
+        // dx (N, C) is the gradient of the residual stream, carried down in place.
+        let dx = s.get("dx", N * C)
+        dx.update(repeating: 0, count: N * C)
+        normBackward(finalNorm, dx: dx, dout: dxnIn, x: xFinal, mean: meanF, rstd: rstdF, N: N)
+        let dh = s.get("dh", N * F), dgate = s.get("dgate", N * F), dup = s.get("dup", N * F)
+        let dxnM = s.get("dxnM", N * C), dacc = s.get("dacc", N * C)
+        let datt = s.get("datt", N * H * D), dq = s.get("dq", N * H * D)
+        let dk = s.get("dk", N * G * D), dv = s.get("dv", N * G * D)
+        let attScratch = s.get("attScratch", T * T)
+        let tmpMean = s.get("tmpMean", N), tmpRstd = s.get("tmpRstd", N)
+        for l in stride(from: L - 1, through: max(lowest, 0), by: -1) {
+            let b = blocks[l], a = acts(l)
+            // dx is now d(block l's output): the residual delta added there takes its share.
+            if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T, let g = rd.value.activeGrad {
+                for bi in 0..<B { ce_add(g, dx + (bi * T + rd.position) * C, Int64(C)) }
+            }
+            // MLP branch: recompute its input and activations, then dout = dx.
+            let mlpIn: (Norm, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) =
+                spec.residual == .sequential
+                ? (b.norm2!, a.mid, a.mean2, a.rstd2)
+                : spec.residual == .parallelTwoNorms
+                    ? (b.norm2!, a.xIn, a.mean2, a.rstd2) : (b.norm1, a.xIn, a.mean1, a.rstd1)
+            normForward(mlpIn.0, out: xn, mean: tmpMean, rstd: tmpRstd, x: mlpIn.1, N: N)
+            mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
+            dh.update(repeating: 0, count: N * F)
+            b.down.backward(dx: dh, dout: dx, x: h, N: N)
+            switch spec.mlp {
+            case .swiglu: ce_swiglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
+            case .geluTanh: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 1)
+            case .geluErf: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 0)
+            }
+            dxnM.update(repeating: 0, count: N * C)
+            b.gate?.backward(dx: dxnM, dout: dgate, x: xn, N: N)
+            b.up.backward(dx: dxnM, dout: dup, x: xn, N: N)
+            // Sequential: the attention sublayer's output gradient is d(mid) = dx + n2's backward.
+            if spec.residual == .sequential {
+                normBackward(b.norm2!, dx: dx, dout: dxnM, x: a.mid, mean: a.mean2, rstd: a.rstd2, N: N)
+            }
+            // attention branch, dout = dx
+            normForward(b.norm1, out: xn, mean: tmpMean, rstd: tmpRstd, x: a.xIn, N: N)
+            datt.update(repeating: 0, count: N * H * D)
+            b.o.backward(dx: datt, dout: dx, x: a.att, N: N)
+            dk.update(repeating: 0, count: N * G * D)
+            dv.update(repeating: 0, count: N * G * D)
+            ce_attention_backward(
+                dq, dk, dv, attScratch, datt, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
+                spec.attentionScale(layer: l))
+            applyRope(dq, N: N, heads: H, pos: pos, sign: -1)
+            applyRope(dk, N: N, heads: G, pos: pos, sign: -1)
+            // n1's input gradient; with one shared norm the MLP branch's gradient joins it.
+            let dxn1 = spec.residual == .parallelOneNorm ? dxnM : dxn
+            if spec.residual != .parallelOneNorm { dxn1.update(repeating: 0, count: N * C) }
+            projectQKVBackward(b, dxn: dxn1, dq: dq, dk: dk, dv: dv, xn: xn, N: N)
+            // Parallel blocks add both norms' backward only now: dx was the dout of both branches.
+            dacc.update(repeating: 0, count: N * C)
+            normBackward(b.norm1, dx: dacc, dout: dxn1, x: a.xIn, mean: a.mean1, rstd: a.rstd1, N: N)
+            if spec.residual == .parallelTwoNorms {
+                normBackward(b.norm2!, dx: dacc, dout: dxnM, x: a.xIn, mean: a.mean2, rstd: a.rstd2, N: N)
+            }
+            ce_add(dx, dacc, Int64(N * C))
+        }
+        // embedding (and learned positions) backward: scatter-add each row's gradient
+        if lowest < 0, start == 0 {
+            if let dE = embed.activeGrad { for n in 0..<N { ce_add(dE + Int(tokens[n]) * C, dx + n * C, Int64(C)) } }
+            if let positions, let dP = positions.activeGrad {
+                for n in 0..<N { ce_add(dP + Int(pos[n]) * C, dx + n * C, Int64(C)) }
+            }
+        }
+    }
+}

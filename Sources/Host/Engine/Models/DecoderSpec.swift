@@ -1,0 +1,57 @@
+import Foundation
+import Support
+
+/// What distinguishes the decoder-only transformers canonedit runs (Llama, GPT-2, GPT-NeoX,
+/// GPT-J). Each architecture's file turns its `config.json` into one of these and names its
+/// tensors; `DecoderLM` does the computing.
+public struct DecoderSpec {
+    public enum Norm { case rms, layer }
+    /// sequential: x += attn(n1(x)); x += mlp(n2(x)).
+    /// parallelTwoNorms (GPT-NeoX): x += attn(n1(x)) + mlp(n2(x)).
+    /// parallelOneNorm (GPT-J): x += attn(n1(x)) + mlp(n1(x)).
+    public enum Residual { case sequential, parallelTwoNorms, parallelOneNorm }
+    public enum MLP { case swiglu, geluTanh, geluErf }
+    /// Separate q, k, v projections, or one fused projection whose output is laid out
+    /// [q | k | v] (GPT-2 c_attn) or per head [q_h k_h v_h] (GPT-NeoX query_key_value).
+    public enum QKV { case separate, fusedBlocked, fusedPerHead }
+
+    public var architecture: String
+    public var C: Int, H: Int, G: Int, D: Int, F: Int, L: Int, V: Int
+    public var context: Int
+    public var norm: Norm
+    public var normEps: Double
+    public var residual: Residual
+    public var mlp: MLP
+    public var qkv: QKV
+    public var attentionBias: Bool  // biases on q, k, v (and the fused projection)
+    public var outputBias: Bool  // bias on the attention output projection
+    public var mlpBias: Bool
+    public var rotaryDims: Int  // 0: no rotary embedding
+    public var rotaryBase: Double
+    public var rotaryInterleaved: Bool  // pairs (2i, 2i+1) instead of (i, i+R/2)
+    public var learnedPositions: Bool  // GPT-2's wpe
+    public var tiedHead: Bool
+    public var headBias: Bool
+    /// Extra 1/(l+1) on layer l's attention scores (GPT-2's scale_attn_by_inverse_layer_idx).
+    public var inverseLayerScale: Bool
+
+    func attentionScale(layer l: Int) -> Float {
+        (1 / Float(D).squareRoot()) / (inverseLayerScale ? Float(l + 1) : 1)
+    }
+
+    func validate(_ source: String) throws {
+        guard C > 0, H > 0, G > 0, D > 0, F > 0, L > 0, V > 0, context > 0 else {
+            throw CanonEditError("\(source): \(architecture) config has a zero or negative size")
+        }
+        guard H % G == 0 else {
+            throw CanonEditError("\(source): \(H) attention heads do not divide into \(G) key/value heads")
+        }
+        guard rotaryDims % 2 == 0, rotaryDims <= D else {
+            throw CanonEditError(
+                "\(source): rotary dimension \(rotaryDims) must be even and at most the head dimension \(D)")
+        }
+        if qkv != .separate, G != H {
+            throw CanonEditError("\(source): a fused qkv projection needs as many key/value heads as heads")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Support
+
+/// Writes a loaded Llama as a Hugging Face folder: config.json, model.safetensors,
+/// tokenizer.json. GGUF q/k rows are permuted for adjacent-pair rotation; the export undoes
+/// that so the folder uses Hugging Face's half-split rotation.
+public enum HuggingFaceExport {
+    public static func write(_ lm: LoadedModel, to dir: String) throws {
+        guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
+            throw CanonEditError("export to a Hugging Face folder is implemented for llama models only")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var cfg = llamaConfig
+        let interleaved = cfg.rope_interleaved == true
+        cfg.rope_interleaved = nil
+        var tensors: [(String, Tensor)] = []
+        for p in llama.parameters {
+            var t = p.value
+            if interleaved, p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight") {
+                t = unpermute(t, headDim: cfg.D)
+            }
+            tensors.append((p.name, t))
+        }
+        var configJSON = try JSONSerialization.jsonObject(with: JSONEncoder().encode(cfg)) as! [String: Any]
+        configJSON["model_type"] = "llama"
+        configJSON["architectures"] = ["LlamaForCausalLM"]
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: configJSON, options: [.sortedKeys, .prettyPrinted]),
+            to: dir + "/config.json")
+        try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
+        try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+    }
+
+    /// Rows h*D + 2i + j (adjacent pairs) -> h*D + j*D/2 + i (halves).
+    static func unpermute(_ w: Tensor, headDim D: Int) -> Tensor {
+        let out = Tensor(w.shape)
+        let cols = w.cols
+        for r in 0..<w.rows {
+            let h = r / D, within = r % D, i = within / 2, j = within % 2
+            let dst = h * D + j * (D / 2) + i
+            (out.data + dst * cols).update(from: w.data + r * cols, count: cols)
+        }
+        return out
+    }
+}
+
+extension BPETokenizer {
+    /// A Hugging Face `tokenizer.json` for this vocabulary.
+    public func tokenizerJSON() throws -> Data {
+        var vocabMap: [String: Int] = [:]
+        for (i, t) in vocab.enumerated() where vocabMap[t] == nil { vocabMap[t] = i }
+        var pre: [[String: Any]] = []
+        if preTokenizer.individualDigits { pre.append(["type": "Digits", "individual_digits": true]) }
+        pre.append([
+            "type": "ByteLevel", "add_prefix_space": preTokenizer.addPrefixSpace, "trim_offsets": true,
+            "use_regex": true,
+        ])
+        let root: [String: Any] = [
+            "version": "1.0",
+            "added_tokens": specials.sorted { $0.value < $1.value }.map {
+                ["id": Int($0.value), "content": $0.key, "special": true]
+            },
+            "pre_tokenizer": ["type": "Sequence", "pretokenizers": pre],
+            "decoder": ["type": "ByteLevel"],
+            "model": ["type": "BPE", "vocab": vocabMap, "merges": mergeList.map { "\($0.0) \($0.1)" }],
+        ]
+        return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Support
+
+/// Llama settings, mirroring Hugging Face's `config.json` for `model_type: llama`.
+public struct LlamaConfig: Codable, Equatable {
+    public var hidden_size: Int  // C
+    public var intermediate_size: Int  // F
+    public var num_hidden_layers: Int  // L
+    public var num_attention_heads: Int  // H
+    public var num_key_value_heads: Int?  // G (defaults to H)
+    public var head_dim: Int?  // D (defaults to C/H)
+    public var rms_norm_eps: Double
+    public var rope_theta: Double?
+    public var vocab_size: Int  // V
+    public var max_position_embeddings: Int
+    public var tie_word_embeddings: Bool?
+    /// Not in config.json: GGUF files store q/k rows permuted for rotation of adjacent pairs.
+    public var rope_interleaved: Bool?
+
+    var C: Int { hidden_size }
+    var H: Int { num_attention_heads }
+    var G: Int { num_key_value_heads ?? num_attention_heads }
+    var D: Int { head_dim ?? hidden_size / num_attention_heads }
+
+    /// The Llama decoder (SmolLM2, Llama 2/3): pre-RMSNorm blocks of grouped-query causal
+    /// attention with rotary positions over the whole head and a SwiGLU MLP, no biases.
+    public var spec: DecoderSpec {
+        DecoderSpec(
+            architecture: "llama", C: C, H: H, G: G, D: D, F: intermediate_size, L: num_hidden_layers, V: vocab_size,
+            context: max_position_embeddings, norm: .rms, normEps: rms_norm_eps, residual: .sequential, mlp: .swiglu,
+            qkv: .separate, attentionBias: false, outputBias: false, mlpBias: false, rotaryDims: D,
+            rotaryBase: rope_theta ?? 10000, rotaryInterleaved: rope_interleaved == true, learnedPositions: false,
+            tiedHead: tie_word_embeddings ?? true, headBias: false, inverseLayerScale: false)
+    }
+
+    static let names = DecoderNames(
+        embed: "model.embed_tokens.weight", positions: nil, finalNorm: "model.norm", head: "lm_head",
+        layer: { "model.layers.\($0)." }, attnNorm: "input_layernorm", mlpNorm: "post_attention_layernorm",
+        q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj", qkv: "", o: "self_attn.o_proj",
+        gate: "mlp.gate_proj", up: "mlp.up_proj", down: "mlp.down_proj")
+}
+
+public typealias LlamaModel = DecoderLM
+
+extension DecoderLM {
+    /// A Llama from its config; `load(name, shape)` gives each Hugging Face tensor.
+    public convenience init(config: LlamaConfig, source: String, load: (String, [Int]) throws -> Tensor) throws {
+        try self.init(spec: config.spec, names: LlamaConfig.names, sourceConfig: config, source: source, load: load)
+    }
+
+    public var config: LlamaConfig? { sourceConfig as? LlamaConfig }
+}

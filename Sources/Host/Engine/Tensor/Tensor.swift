@@ -1,0 +1,102 @@
+import Foundation
+import Kernels
+import Support
+
+/// A dense fp32 array with a shape, row-major, 64-byte aligned. It owns its memory.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public private(set) var data: UnsafeMutablePointer<Float>
+
+    /// Zero-filled.
+    public init(_ shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(shape)") }
+        memset(raw, 0, bytes)
+        data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public convenience init(_ shape: [Int], values: [Float]) {
+        self.init(shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { free(data) }
+
+    /// Exchanges contents with a tensor of the same shape in O(1) (used to run the
+    /// unedited model: trained values and their snapshot trade places and back).
+    public func swapStorage(with other: Tensor) {
+        precondition(other.shape == shape, "swapStorage needs equal shapes: \(shape) vs \(other.shape)")
+        swap(&data, &other.data)
+    }
+
+    public var rows: Int { shape.count >= 2 ? count / shape.last! : 1 }
+    public var cols: Int { shape.last ?? 1 }
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+    public func zero() { memset(data, 0, count * MemoryLayout<Float>.stride) }
+    public func copy(from other: Tensor) {
+        precondition(other.count == count)
+        data.update(from: other.data, count: count)
+    }
+    public func clone() -> Tensor { let t = Tensor(shape); t.copy(from: self); return t }
+    public func fill(_ x: Float) { data.update(repeating: x, count: count) }
+    /// A copy with every value rounded to fp16 and back (what an F16 file stores).
+    public func roundedToHalf() -> Tensor {
+        let t = Tensor(shape), half = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        defer { half.deallocate() }
+        ce_quant_f16(half, data, Int64(count))
+        ce_dequant_f16(t.data, half, Int64(count))
+        return t
+    }
+    public subscript(i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+}
+
+/// A named trainable tensor. Its name is the Hugging Face module path
+/// (`model.layers.12.mlp.down_proj.weight`), so configs written for the authors' code match.
+public final class Parameter {
+    public let name: String
+    public let value: Tensor
+    /// Allocated on first use by `ensureGrad()`.
+    public private(set) var grad: Tensor?
+    public var requiresGrad: Bool
+    /// Set while an edit has selected this tensor (trained or written in closed form): its
+    /// values may differ from the unedited model's, so nothing computed from them is reused.
+    public var isEdited = false
+
+    public init(_ name: String, _ value: Tensor, requiresGrad: Bool = true) {
+        self.name = name
+        self.value = value
+        self.requiresGrad = requiresGrad
+    }
+
+    /// The gradient buffer when this parameter is being trained, else nil.
+    public var activeGrad: UnsafeMutablePointer<Float>? { requiresGrad ? ensureGrad().data : nil }
+
+    @discardableResult public func ensureGrad() -> Tensor {
+        if let grad { return grad }
+        let g = Tensor(value.shape)
+        grad = g
+        return g
+    }
+    public func dropGrad() { grad = nil }
+}
+
+extension Tensor {
+    /// The transpose of a 2-D tensor, as a new tensor.
+    public func transposed() -> Tensor {
+        precondition(shape.count == 2, "transposed() needs a 2-D tensor, got \(shape)")
+        let (r, c) = (shape[0], shape[1])
+        let out = Tensor([c, r])
+        for i in 0..<r { for j in 0..<c { out.data[j * r + i] = data[i * c + j] } }
+        return out
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Support
+
+/// Byte-level BPE (GPT-2, GPT-NeoX, Llama-3-style and SmolLM2 vocabularies).
+///
+/// encode: split out special tokens, pre-tokenize, map each piece's UTF-8 bytes through the
+/// byte-level alphabet, then merge adjacent symbols lowest-rank first. decode: the reverse,
+/// exact for any id sequence whose bytes form valid UTF-8.
+public final class BPETokenizer {
+    public let vocab: [String]  // id -> token string (byte-level alphabet)
+    let ids: [String: Int32]
+    let merges: [UInt64: (rank: Int32, merged: Int32)]  // (left id << 32 | right id)
+    public let mergeList: [(String, String)]  // rank order, as read
+    public let specials: [String: Int32]  // text that maps straight to one id
+    let specialFirstBytes: Set<UInt8>
+    public let preTokenizer: PreTokenizer
+    let byteIds: [Int32]  // id of each single byte symbol (-1 if absent)
+    private var cache: [String: [Int32]] = [:]
+
+    public var count: Int { vocab.count }
+
+    /// `merges` are pairs of vocabulary strings in rank order.
+    public init(
+        vocab: [String], merges: [(String, String)], specials: [String: Int32],
+        preTokenizer: PreTokenizer, source: String
+    ) throws {
+        self.vocab = vocab
+        var ids: [String: Int32] = [:]
+        ids.reserveCapacity(vocab.count)
+        for (i, t) in vocab.enumerated() where ids[t] == nil { ids[t] = Int32(i) }
+        self.ids = ids
+        var table: [UInt64: (Int32, Int32)] = [:]
+        table.reserveCapacity(merges.count)
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = ids[a], let ib = ids[b], let im = ids[a + b] else {
+                throw CanonEditError(
+                    "\(source): merge #\(rank) \"\(a) \(b)\" uses a token that is not in the vocabulary")
+            }
+            let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
+            if table[key] == nil { table[key] = (Int32(rank), im) }
+        }
+        mergeList = merges
+        self.merges = table.mapValues { (rank: $0.0, merged: $0.1) }
+        for (text, id) in specials where id < 0 || Int(id) >= vocab.count {
+            throw CanonEditError(
+                "\(source): special token \(text) has id \(id) outside the vocabulary of \(vocab.count)")
+        }
+        self.specials = specials
+        specialFirstBytes = Set(specials.keys.compactMap { $0.utf8.first })
+        self.preTokenizer = preTokenizer
+        byteIds = (0..<256).map { ids[String(ByteLevelAlphabet.byteToScalar[$0])] ?? -1 }
+    }
+
+    public func encode(_ text: String) -> [Int32] {
+        var out: [Int32] = []
+        for (segment, special) in splitSpecials(text) {
+            if let special { out.append(special); continue }
+            for piece in preTokenizer.split(segment) { out += bpe(piece) }
+        }
+        return out
+    }
+
+    /// Text cut into runs of ordinary text and special tokens (longest special wins).
+    func splitSpecials(_ text: String) -> [(String, Int32?)] {
+        if specials.isEmpty { return [(text, nil)] }
+        let bytes = Array(text.utf8)
+        var parts: [(String, Int32?)] = []
+        var start = 0, i = 0
+        while i < bytes.count {
+            if specialFirstBytes.contains(bytes[i]) {
+                var best: (Int, Int32)? = nil
+                for (s, id) in specials {
+                    let u = s.utf8
+                    if u.count <= bytes.count - i, bytes[i..<(i + u.count)].elementsEqual(u), u.count > (best?.0 ?? 0) {
+                        best = (u.count, id)
+                    }
+                }
+                if let (n, id) = best {
+                    if start < i { parts.append((String(decoding: bytes[start..<i], as: UTF8.self), nil)) }
+                    parts.append(("", id))
+                    i += n
+                    start = i
+                    continue
+                }
+            }
+            i += 1
+        }
+        if start < bytes.count { parts.append((String(decoding: bytes[start...], as: UTF8.self), nil)) }
+        return parts
+    }
+
+    /// Merges one pre-token. Symbols are token ids; each round merges the lowest-ranked pair.
+    func bpe(_ piece: String) -> [Int32] {
+        if let hit = cache[piece] { return hit }
+        var syms: [Int32] = []
+        for b in piece.utf8 {
+            let id = byteIds[Int(b)]
+            // A vocabulary without this byte drops it (never for byte-level vocabularies).
+            if id >= 0 { syms.append(id) }
+        }
+        while syms.count > 1 {
+            var bestRank = Int32.max, bestAt = -1, bestId: Int32 = 0
+            for k in 0..<(syms.count - 1) {
+                let key = UInt64(UInt32(syms[k])) << 32 | UInt64(UInt32(syms[k + 1]))
+                if let m = merges[key], m.rank < bestRank { bestRank = m.rank; bestAt = k; bestId = m.merged }
+            }
+            if bestAt < 0 { break }
+            syms[bestAt] = bestId
+            syms.remove(at: bestAt + 1)
+        }
+        if cache.count < 100_000 { cache[piece] = syms }
+        return syms
+    }
+
+    public func id(of token: String) -> Int32? { ids[token] }
+
+    /// The bytes of one token (special tokens give their text).
+    public func bytes(of id: Int32) -> [UInt8] {
+        guard id >= 0, Int(id) < vocab.count else { return [] }
+        let t = vocab[Int(id)]
+        if let b = ByteLevelAlphabet.decode(t) { return b }
+        return Array(t.utf8)
+    }
+
+    public func decode(_ ids: [Int32]) -> String {
+        var bytes: [UInt8] = []
+        for id in ids {
+            if specials.values.contains(id) && ByteLevelAlphabet.decode(vocab[Int(id)]) == nil {
+                bytes += Array(vocab[Int(id)].utf8)
+            } else {
+                bytes += self.bytes(of: id)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

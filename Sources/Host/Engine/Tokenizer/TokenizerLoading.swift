@@ -1,0 +1,167 @@
+import Foundation
+import Support
+
+extension BPETokenizer {
+    /// The tokenizer stored in a GGUF file's metadata (`tokenizer.ggml.*`).
+    public convenience init(gguf: GGUFFile) throws {
+        let model = try gguf.string("tokenizer.ggml.model")
+        guard model == "gpt2" else {
+            throw formatError(
+                gguf.path,
+                "tokenizer.ggml.model is \"\(model)\"; canonedit reads byte-level BPE (\"gpt2\") vocabularies")
+        }
+        guard let tokens = gguf.metadata["tokenizer.ggml.tokens"]?.array?.compactMap({ $0.string }) else {
+            throw formatError(gguf.path, "tokenizer.ggml.tokens is missing or not a string array")
+        }
+        let mergeLines = gguf.metadata["tokenizer.ggml.merges"]?.array?.compactMap { $0.string } ?? []
+        let merges = try mergeLines.enumerated().map { (i, line) -> (String, String) in
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw formatError(gguf.path, "tokenizer.ggml.merges[\(i)] = \"\(line)\" is not two tokens")
+            }
+            return (String(parts[0]), String(parts[1]))
+        }
+        // Control (3) and user-defined (4) tokens are matched in text as whole tokens.
+        var specials: [String: Int32] = [:]
+        if let types = gguf.metadata["tokenizer.ggml.token_type"]?.array {
+            for (i, t) in types.enumerated() where i < tokens.count && (t.int == 3 || t.int == 4) {
+                specials[tokens[i]] = Int32(i)
+            }
+        }
+        let pre = gguf.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+        let preTok: PreTokenizer
+        switch pre {
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+            preTok = PreTokenizer(individualDigits: true)
+        case "default", "gpt-2", "gpt2", "olmo", "jais", "stablelm2":
+            preTok = PreTokenizer()
+        default:
+            throw formatError(gguf.path, "tokenizer.ggml.pre \"\(pre)\" is a pre-tokenizer canonedit does not know")
+        }
+        try self.init(vocab: tokens, merges: merges, specials: specials, preTokenizer: preTok, source: gguf.path)
+    }
+
+    /// A Hugging Face tokenizer folder: `tokenizer.json`, or `vocab.json` + `merges.txt`.
+    public convenience init(directory: String) throws {
+        let fm = FileManager.default
+        let tj = directory + "/tokenizer.json"
+        if fm.fileExists(atPath: tj) { try self.init(tokenizerJSON: tj); return }
+        let vj = directory + "/vocab.json", mt = directory + "/merges.txt"
+        guard fm.fileExists(atPath: vj), fm.fileExists(atPath: mt) else {
+            throw CanonEditError("\(directory): no tokenizer.json, nor vocab.json with merges.txt")
+        }
+        guard let vd = fm.contents(atPath: vj),
+            let vocabMap = try? JSONSerialization.jsonObject(with: vd) as? [String: Int]
+        else {
+            throw formatError(vj, "expected a JSON object of token to id")
+        }
+        guard let mtext = try? String(contentsOfFile: mt, encoding: .utf8) else {
+            throw formatError(mt, "not readable UTF-8")
+        }
+        var merges: [(String, String)] = []
+        for (n, line) in mtext.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.hasPrefix("#version") || line.isEmpty { continue }
+            let p = line.split(separator: " ")
+            guard p.count == 2 else { throw formatError(mt, "line \(n + 1): \"\(line)\" is not two tokens") }
+            merges.append((String(p[0]), String(p[1])))
+        }
+        var specials: [String: Int32] = [:]
+        if let id = vocabMap["<|endoftext|>"] { specials["<|endoftext|>"] = Int32(id) }
+        try self.init(
+            vocab: try Self.denseVocab(vocabMap, extra: [:], source: vj), merges: merges,
+            specials: specials, preTokenizer: PreTokenizer(), source: vj)
+    }
+
+    public convenience init(tokenizerJSON path: String) throws {
+        guard let data = MappedFile.contents(path),
+            let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
+            throw formatError(path, "not a readable JSON object")
+        }
+        guard let model = root["model"] as? [String: Any], (model["type"] as? String ?? "BPE") == "BPE",
+            let vocabMap = model["vocab"] as? [String: Int]
+        else {
+            throw formatError(path, "model must be a BPE model with a vocab object")
+        }
+        var merges: [(String, String)] = []
+        for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
+            if let s = m as? String {
+                let p = s.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+                guard p.count == 2 else { throw formatError(path, "model.merges[\(i)] = \"\(s)\" is not two tokens") }
+                merges.append((String(p[0]), String(p[1])))
+            } else if let a = m as? [String], a.count == 2 {
+                merges.append((a[0], a[1]))
+            } else {
+                throw formatError(path, "model.merges[\(i)] is neither \"a b\" nor [a, b]")
+            }
+        }
+        var specials: [String: Int32] = [:]
+        for (i, t) in ((root["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
+            guard let c = t["content"] as? String, let id = t["id"] as? Int else {
+                throw formatError(path, "added_tokens[\(i)] needs content and id")
+            }
+            guard id >= 0, id < 1 << 22 else {
+                throw formatError(path, "added_tokens[\(i)] has id \(id), outside 0..<\(1 << 22)")
+            }
+            specials[c] = Int32(id)
+        }
+        let pre = try Self.preTokenizer(root["pre_tokenizer"], path: path)
+        try self.init(
+            vocab: try Self.denseVocab(vocabMap, extra: specials, source: path), merges: merges,
+            specials: specials, preTokenizer: pre, source: path)
+    }
+
+    /// Reads the pre_tokenizer forms byte-level vocabularies use: ByteLevel, optionally inside
+    /// a Sequence after Digits(individual_digits: true).
+    static func preTokenizer(_ any: Any?, path: String) throws -> PreTokenizer {
+        guard let obj = any as? [String: Any], let type = obj["type"] as? String else {
+            throw formatError(path, "pre_tokenizer is missing; canonedit needs a ByteLevel pre-tokenizer")
+        }
+        switch type {
+        case "ByteLevel":
+            if let useRegex = obj["use_regex"] as? Bool, !useRegex {
+                throw formatError(path, "pre_tokenizer ByteLevel with use_regex false is not supported")
+            }
+            return PreTokenizer(addPrefixSpace: obj["add_prefix_space"] as? Bool ?? false)
+        case "Sequence":
+            var out = PreTokenizer()
+            var sawByteLevel = false
+            for p in (obj["pretokenizers"] as? [[String: Any]]) ?? [] {
+                switch p["type"] as? String {
+                case "Digits": out.individualDigits = p["individual_digits"] as? Bool ?? false
+                case "ByteLevel":
+                    out.addPrefixSpace = p["add_prefix_space"] as? Bool ?? false
+                    sawByteLevel = true
+                default:
+                    throw formatError(
+                        path, "pre_tokenizer step \(p["type"] ?? "?") is not supported (Digits, ByteLevel)")
+                }
+            }
+            guard sawByteLevel else { throw formatError(path, "pre_tokenizer Sequence has no ByteLevel step") }
+            return out
+        default:
+            throw formatError(path, "pre_tokenizer type \(type) is not supported (ByteLevel or Sequence)")
+        }
+    }
+
+    /// Turns {token: id} into an id-indexed array, checking ids are dense.
+    static func denseVocab(_ map: [String: Int], extra: [String: Int32], source: String) throws -> [String] {
+        let n = max((map.values.max() ?? -1), Int(extra.values.max() ?? -1)) + 1
+        guard n <= 1 << 22 else { throw formatError(source, "vocabulary ids reach \(n), over the limit of \(1 << 22)") }
+        var vocab = [String?](repeating: nil, count: n)
+        for (t, id) in map {
+            guard id >= 0 else { throw formatError(source, "token \(t) has negative id \(id)") }
+            vocab[id] = t
+        }
+        for (t, id) in extra {
+            guard id >= 0, Int(id) < n else {
+                throw formatError(source, "special token \(t) has id \(id), outside the vocabulary")
+            }
+            if vocab[Int(id)] == nil { vocab[Int(id)] = t }
+        }
+        if let hole = vocab.firstIndex(where: { $0 == nil }) {
+            throw formatError(source, "vocabulary has no token with id \(hole)")
+        }
+        return vocab.map { $0! }
+    }
+}

@@ -1,0 +1,230 @@
+import Foundation
+import Kernels
+import Support
+
+/// A GGUF v2/v3 file (the llama.cpp format): metadata key/values, a tensor table, then data.
+/// Memory-mapped; tensors are decoded to fp32 only when loaded.
+///
+/// Layout: "GGUF", u32 version, u64 tensor count, u64 kv count, kvs, tensor infos,
+/// padding to `general.alignment` (default 32), tensor data. Dims are stored fastest-first.
+public final class GGUFFile: WeightSource {
+    public enum Value: Equatable {
+        case int(Int64), float(Double), bool(Bool), string(String)
+        indirect case array([Value])
+
+        public var int: Int? { if case .int(let v) = self { return Int(exactly: v) } else { return nil } }
+        public var double: Double? {
+            switch self {
+            case .float(let v): return v;
+            case .int(let v): return Double(v);
+            default: return nil
+            }
+        }
+        public var string: String? { if case .string(let v) = self { return v } else { return nil } }
+        public var array: [Value]? { if case .array(let v) = self { return v } else { return nil } }
+    }
+
+    public struct TensorInfo {
+        public let name: String
+        public let shape: [Int]  // slowest-first (PyTorch order)
+        public let type: UInt32  // ggml type id
+        public let offset: Int  // absolute in the file
+        public let byteCount: Int
+    }
+
+    public let path: String
+    public let version: UInt32
+    public let metadata: [String: Value]
+    public let tensors: [String: TensorInfo]
+    public let tensorOrder: [String]
+    let file: MappedFile
+
+    // Limits that keep a lying header from asking for absurd work.
+    static let maxTensors: UInt64 = 1 << 20, maxKVs: UInt64 = 1 << 20, maxArray: UInt64 = 1 << 28
+
+    public init(path: String) throws {
+        self.path = path
+        file = try MappedFile(path: path)
+        var r = ByteReader(file: file, offset: 0)
+        let magic = try r.raw(4, "magic")
+        guard Array(magic) == Array("GGUF".utf8) else {
+            throw formatError(path, "not a GGUF file (magic bytes are \(Array(magic)))")
+        }
+        version = try r.u32("version")
+        guard version == 2 || version == 3 else {
+            throw formatError(path, "GGUF version \(version) is not supported (2 or 3)")
+        }
+        let nTensors = try r.u64("tensor count"), nKV = try r.u64("metadata count")
+        guard nTensors <= Self.maxTensors else {
+            throw formatError(path, "tensor count \(nTensors) exceeds \(Self.maxTensors)")
+        }
+        guard nKV <= Self.maxKVs else { throw formatError(path, "metadata count \(nKV) exceeds \(Self.maxKVs)") }
+
+        var meta: [String: Value] = [:]
+        for i in 0..<Int(nKV) {
+            let key = try r.string("metadata key #\(i)")
+            let type = try r.u32("type of \(key)")
+            meta[key] = try Self.readValue(&r, type: type, key: key, depth: 0)
+        }
+        metadata = meta
+
+        let infos = try Self.readTensorInfos(&r, count: Int(nTensors), path: path)
+        let alignment = meta["general.alignment"]?.int ?? 32
+        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= 1 << 16 else {
+            throw formatError(path, "general.alignment \(alignment) is not a power of two")
+        }
+        let dataStart = (r.offset + alignment - 1) / alignment * alignment
+
+        (tensors, tensorOrder) = try Self.locate(infos, dataStart: dataStart, file: file, path: path)
+    }
+
+    /// The tensor table of the header: name, shape (PyTorch order), ggml type, offset.
+    static func readTensorInfos(
+        _ r: inout ByteReader, count: Int, path: String
+    ) throws
+        -> [(String, [Int], UInt32, UInt64)]
+    {
+        var infos: [(String, [Int], UInt32, UInt64)] = []
+        for i in 0..<count {
+            let name = try r.string("tensor name #\(i)")
+            let nd = try r.u32("dimension count of \(name)")
+            guard (1...4).contains(nd) else {
+                throw formatError(path, "tensor \(name) has \(nd) dimensions (1 to 4 allowed)")
+            }
+            var dims: [Int] = []
+            for d in 0..<Int(nd) {
+                let v = try r.u64("dimension \(d) of \(name)")
+                guard v >= 1, v <= 1 << 32 else { throw formatError(path, "tensor \(name) dimension \(d) is \(v)") }
+                dims.append(Int(v))
+            }
+            let type = try r.u32("type of \(name)")
+            let off = try r.u64("offset of \(name)")
+            infos.append((name, dims.reversed(), type, off))
+        }
+        return infos
+    }
+
+    /// Each tensor's bytes in the file, checked against its type and the file's size.
+    static func locate(
+        _ infos: [(String, [Int], UInt32, UInt64)], dataStart: Int, file: MappedFile, path: String
+    )
+        throws -> ([String: TensorInfo], [String])
+    {
+        var table: [String: TensorInfo] = [:]
+        var order: [String] = []
+        for (name, shape, type, off) in infos {
+            let (count, overflow) = shape.reduce((1, false)) { acc, d in
+                let m = acc.0.multipliedReportingOverflow(by: d); return (m.partialValue, acc.1 || m.overflow)
+            }
+            guard !overflow, count <= 1 << 40 else {
+                throw formatError(path, "tensor \(name) shape \(shape) is too large")
+            }
+            guard let bytes = Self.byteCount(type: type, count: count) else {
+                throw formatError(
+                    path,
+                    "tensor \(name) has ggml type \(type), which canonedit does not read (F32, F16, BF16, Q8_0, Q4_0, "
+                        + "Q4_1)"
+                )
+            }
+            guard off < UInt64(file.size) else {
+                throw formatError(path, "tensor \(name) offset \(off) is past the end of the file")
+            }
+            let abs = dataStart + Int(off)
+            guard abs <= file.size, bytes <= file.size - abs else {
+                throw formatError(
+                    path,
+                    "tensor \(name) needs bytes \(abs)..<\(abs + bytes) but the file has \(file.size) bytes "
+                        + "(truncated?)"
+                )
+            }
+            guard table[name] == nil else { throw formatError(path, "tensor \(name) appears twice") }
+            table[name] = TensorInfo(name: name, shape: shape, type: type, offset: abs, byteCount: bytes)
+            order.append(name)
+        }
+        return (table, order)
+    }
+
+    /// Bytes that `count` values of ggml type `type` occupy, nil for unsupported types.
+    static func byteCount(type: UInt32, count: Int) -> Int? {
+        switch type {
+        case 0: return count * 4  // F32
+        case 1, 30: return count * 2  // F16, BF16
+        case 8: return count % 32 == 0 ? count / 32 * 34 : nil  // Q8_0
+        case 2: return count % 32 == 0 ? count / 32 * 18 : nil  // Q4_0
+        case 3: return count % 32 == 0 ? count / 32 * 20 : nil  // Q4_1
+        default: return nil
+        }
+    }
+
+    static func readValue(_ r: inout ByteReader, type: UInt32, key: String, depth: Int) throws -> Value {
+        switch type {
+        case 0: return .int(Int64(try r.scalar(UInt8.self, key)))
+        case 1: return .int(Int64(try r.scalar(Int8.self, key)))
+        case 2: return .int(Int64(try r.scalar(UInt16.self, key)))
+        case 3: return .int(Int64(try r.scalar(Int16.self, key)))
+        case 4: return .int(Int64(try r.u32(key)))
+        case 5: return .int(Int64(try r.scalar(Int32.self, key)))
+        case 6: return .float(Double(try r.f32(key)))
+        case 7: return .bool(try r.scalar(UInt8.self, key) != 0)
+        case 8: return .string(try r.string(key))
+        case 10: return .int(Int64(bitPattern: try r.u64(key)))
+        case 11: return .int(Int64(bitPattern: try r.u64(key)))
+        case 12: return .float(try r.f64(key))
+        case 9:
+            guard depth < 2 else { throw formatError(r.file.path, "metadata \(key) nests arrays too deeply") }
+            let et = try r.u32("element type of \(key)")
+            let n = try r.u64("length of \(key)")
+            // Every element takes at least one byte, so a longer array cannot fit in the file.
+            guard n <= maxArray, n <= UInt64(r.file.size - r.offset) else {
+                throw formatError(r.file.path, "metadata \(key) claims \(n) elements, more than the file can hold")
+            }
+            var out: [Value] = []
+            out.reserveCapacity(Int(n))
+            for _ in 0..<Int(n) { out.append(try readValue(&r, type: et, key: key, depth: depth + 1)) }
+            return .array(out)
+        default:
+            throw formatError(r.file.path, "metadata \(key) has unknown value type \(type)")
+        }
+    }
+
+    public var tensorNames: [String] { tensorOrder }
+    public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
+
+    public func load(_ name: String, into t: Tensor) throws {
+        guard let info = tensors[name] else { throw formatError(path, "tensor \(name) is missing") }
+        guard info.shape == t.shape else {
+            throw formatError(path, "tensor \(name) has shape \(info.shape), expected \(t.shape)")
+        }
+        let src = try file.bytes(at: info.offset, count: info.byteCount, "tensor \(name)")
+        let n = Int64(t.count)
+        switch info.type {
+        case 0: t.data.update(from: src.baseAddress!.assumingMemoryBound(to: Float.self), count: t.count)
+        case 1: ce_dequant_f16(t.data, src.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
+        case 30: ce_dequant_bf16(t.data, src.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
+        case 8: ce_dequant_q8_0(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        case 2: ce_dequant_q4_0(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        case 3: ce_dequant_q4_1(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        default: throw formatError(path, "tensor \(name) has unsupported type \(info.type)")
+        }
+    }
+
+    // Typed metadata access with errors that name the key.
+    public func int(_ key: String) throws -> Int {
+        guard let v = metadata[key]?.int else {
+            throw formatError(path, "metadata \(key) is missing or not an integer")
+        }
+        return v
+    }
+    public func double(_ key: String) throws -> Double {
+        guard let v = metadata[key]?.double else {
+            throw formatError(path, "metadata \(key) is missing or not a number")
+        }
+        return v
+    }
+    public func string(_ key: String) throws -> String {
+        guard let v = metadata[key]?.string else {
+            throw formatError(path, "metadata \(key) is missing or not a string")
+        }
+        return v
+    }
+}

@@ -1,0 +1,101 @@
+import Engine
+import Foundation
+import PluginHost
+import Setting
+import Support
+
+/// One experiment from a config file: loads the model, data and plugin, runs the training
+/// loop (resuming if a checkpoint exists) and writes the epoch log and results file.
+public struct Experiment {
+    public let configPath: String
+    public let config: ExperimentConfig
+    public var pluginPaths: [String] = []
+    public var skipMalformed = false
+    public var progress: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    public init(configPath: String) throws {
+        self.configPath = configPath
+        config = try ExperimentConfig.load(configPath)
+    }
+
+    /// Data paths in configs are relative to the working directory (the authors' layout);
+    /// failing that, to the config file's folder.
+    public func resolve(_ path: String) -> String {
+        if path.hasPrefix("/") || FileManager.default.fileExists(atPath: path) { return path }
+        let beside = ((configPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
+        return FileManager.default.fileExists(atPath: beside) ? beside : path
+    }
+
+    var defaultStem: String {
+        "runs/" + ((configPath as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+    public var logPath: String { config.logfile ?? defaultStem + ".log.jsonl" }
+    public var resultsPath: String { config.resultsfile ?? defaultStem + ".results.json" }
+
+    public struct Outcome {
+        public let stats: [EpochFigures]
+        public let results: RunResults
+        public let error: String?
+        public let trainCount: Int, evalCount: Int
+    }
+
+    /// The config's data files, read and checked.
+    func data(readKL: Bool = true) throws -> ExperimentData {
+        try ExperimentData(
+            config: config, source: configPath, resolve: resolve, skipMalformed: skipMalformed,
+            readKL: readKL, progress: progress)
+    }
+
+    /// The config's evaluation sets, tokenized with `tokenizer`.
+    public func evaluator(tokenizer tok: BPETokenizer) throws -> Evaluator {
+        try data(readKL: false).tokenized(with: tok, contextLength: Int.max).evaluator
+    }
+
+    public func run() throws -> Outcome {
+        let c = config
+        // Read and check every input before loading the model or training anything.
+        let records = try data()
+        let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
+        let options = try plugin.options(c.methodOptions, source: configPath)
+
+        progress("loading model \(c.model)")
+        let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(c.model))
+        let data = records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)
+        progress(
+            "\(data.train.count) canonical examples, \(records.evaluation.count) evaluation examples, "
+                + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")
+
+        let session = EditSession(
+            model: lm.model, tokenizer: lm.tokenizer, examples: data.train,
+            lossType: c.training.loss_type, seed: UInt64(max(c.seed ?? 0, 0)))
+        session.resolvePath = resolve
+        let method = PluginMethod(library: plugin, options: options)
+        method.log = progress
+        let recorder = try RunRecorder(logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path)
+        let trainer = Trainer(
+            config: c, data: .init(train: data.train, evaluator: data.evaluator, klDocs: data.klDocs),
+            session: session, method: method, recorder: recorder)
+        trainer.progress = progress
+        try method.prepare(session)
+        trainer.prepared = true
+        let trainedSize = session.trained.reduce(0) { $0 + $1.value.count }
+        if c.training.save_edits ?? (trainedSize <= 16 << 20) { trainer.saveEdits = (lm.path, plugin.id) }
+        var stats: [EpochFigures] = []
+        var failure: String? = nil
+        do { stats = try trainer.run() } catch let e as TrainingFailure {
+            failure = e.reason
+        } catch let e as PluginFailure {
+            failure = e.message
+        }
+        if let failure {
+            // Keep what the last good epoch recorded.
+            stats = (try? RunRecorder.readLog(logPath)) ?? []
+            progress("run stopped: \(failure)")
+            guard !stats.isEmpty else { throw CanonEditError(failure) }
+        }
+        let results = try recorder.finish(stats, error: failure)
+        return Outcome(
+            stats: stats, results: results, error: failure, trainCount: data.train.count,
+            evalCount: records.evaluation.count)
+    }
+}

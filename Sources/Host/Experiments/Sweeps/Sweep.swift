@@ -1,0 +1,117 @@
+import Engine
+import Foundation
+import PluginHost
+import Setting
+import Support
+import Yams
+
+/// A random hyperparameter search (spec §7): for each base config (a task × method), draw
+/// `runs` configurations — the learning rate and KL weight from the paper's ranges, every
+/// sweepable plugin hyperparameter from its schema's sweep range — and write one config each.
+public struct SweepSpec: Codable {
+    public var name: String
+    public var base_configs: [String]
+    public var runs: Int
+    public var seed: UInt64?
+    public var epochs: Int?  // overrides num_epochs (short sweeps)
+    public var output: String?  // default sweeps/<name>
+    /// Learning-rate ranges per method as [low, high] exponents of 10 (default: the paper's).
+    public var learning_rate: [String: [Double]]?
+
+    /// The paper's learning-rate ranges: 10^-U(4, 8.5) full, 10^-U(2, 6.5) LoRA, 10^-U(1.5, 4) senses.
+    static let paperLR: [String: [Double]] = [
+        "full": [-8.5, -4], "lora": [-6.5, -2], "senses": [-4, -1.5],
+        "condft": [-6.5, -2], "memit": [0, 0],
+    ]
+
+    public var folder: String { output ?? "sweeps/\(name)" }
+
+    public static func load(_ path: String) throws -> SweepSpec {
+        guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
+            throw CanonEditError("\(path): cannot read")
+        }
+        do { return try YAMLDecoder().decode(SweepSpec.self, from: text) } catch let e as DecodingError {
+            throw CanonEditError("\(path): \(ExperimentConfig.describe(e))")
+        }
+    }
+}
+
+public enum SweepPlanner {
+    /// One run of a sweep: the config written and where its results go.
+    public struct Run: Codable {
+        public var config: String
+        public var results: String
+        public var task: String
+        public var method: String
+    }
+
+    /// The task of a config: its dataset folder's name (data/<task>/...), else the file's stem.
+    public static func task(of c: ExperimentConfig) -> String {
+        let parts = c.training.dataset_path.split(separator: "/")
+        if let i = parts.firstIndex(where: { TaskKind.all.map(\.name).contains(String($0)) }) {
+            return String(parts[i])
+        }
+        return parts.dropLast().last.map(String.init) ?? "task"
+    }
+
+    /// Writes every run's config under <folder>/configs and returns the plan (deterministic in the seed).
+    public static func plan(_ spec: SweepSpec, pluginPaths: [String] = []) throws -> [Run] {
+        var rng = SeededRandom(seed: spec.seed ?? 876_545_987)
+        var runs: [Run] = []
+        try FileManager.default.createDirectory(atPath: spec.folder + "/configs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: spec.folder + "/results", withIntermediateDirectories: true)
+        for basePath in spec.base_configs {
+            guard let text = try? String(contentsOfFile: basePath, encoding: .utf8) else {
+                throw CanonEditError("\(basePath): cannot read")
+            }
+            let base = try ExperimentConfig.load(basePath)
+            let method = base.training.finetune_type
+            let plugin = try PluginRegistry.find(method, extra: pluginPaths)
+            let task = task(of: base)
+            let lr = spec.learning_rate?[method] ?? SweepSpec.paperLR[method] ?? [-6, -3]
+            for i in 0..<spec.runs {
+                guard var yaml = try Yams.load(yaml: text) as? [String: Any],
+                    var training = yaml["training"] as? [String: Any]
+                else {
+                    throw CanonEditError("\(basePath): not a YAML mapping with training:")
+                }
+                training["learning_rate"] = pow(10, lr[0] + (lr[1] - lr[0]) * rng.nextDouble())
+                training["regularization_weight"] = pow(10, -1 + rng.nextDouble())  // 10^U(−1, 0)
+                if let e = spec.epochs { training["num_epochs"] = e }
+                // Plugin hyperparameters from the schema's sweep ranges.
+                var options: [String: Any] = [:]
+                for h in plugin.schema where !h.noSweep && (h.kind == .float || h.kind == .int) {
+                    let u = rng.nextDouble()
+                    var v =
+                        h.logScale
+                        ? exp(log(h.sweepMin) + (log(h.sweepMax) - log(h.sweepMin)) * u)
+                        : h.sweepMin + (h.sweepMax - h.sweepMin) * u
+                    if h.kind == .int { v = min(h.sweepMax, (v).rounded(.down)) }
+                    options[h.name] = h.kind == .int ? Int(v) as Any : v as Any
+                }
+                let key = method == "lora" ? "lora" : "method"
+                if method == "senses" {
+                    var s = yaml["senses"] as? [String: Any] ?? [:]
+                    for (k, v) in options { s[k] = v }
+                    yaml["senses"] = s
+                } else {
+                    var block = training[key] as? [String: Any] ?? [:]
+                    // LoRA's regex from the base config would override the sampled block size.
+                    if method == "lora" { block.removeValue(forKey: "target_modules") }
+                    for (k, v) in options { block[k] = v }
+                    training[key] = block
+                }
+                let name = "\(task)-\(method)-\(i)"
+                let results = spec.folder + "/results/\(name).results.json"
+                yaml["training"] = training
+                yaml["logfile"] = spec.folder + "/results/\(name).log.jsonl"
+                yaml["resultsfile"] = results
+                let path = spec.folder + "/configs/\(name).yaml"
+                try AtomicFile.write(Data(try Yams.dump(object: yaml, sortKeys: true).utf8), to: path)
+                runs.append(Run(config: path, results: results, task: task, method: method))
+            }
+        }
+        try AtomicFile.write(try JSONEncoder().encode(runs), to: spec.folder + "/plan.json")
+        return runs
+    }
+}

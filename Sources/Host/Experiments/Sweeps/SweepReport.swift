@@ -1,0 +1,123 @@
+import Engine
+import Foundation
+import PluginHost
+import Setting
+import Support
+
+/// Tables and plots of a sweep's test reruns, in the paper's shape.
+public enum SweepReport {
+    public struct Row: Codable {
+        public var task: String, method: String, ball: String
+        public var initial: Double, success: Double, change: Double, stderr: Double
+        public var hard_negative_change: Double?
+        public var seeds: Int
+    }
+
+    /// The test-time rule: the last test epoch inside the ball (≤) and not later than the
+    /// epoch chosen on validation; averaged over seeds.
+    public static func rows(folder: String) throws -> [Row] {
+        guard let data = FileManager.default.contents(atPath: folder + "/select.json") else {
+            throw CanonEditError("\(folder)/select.json: run canonedit select first")
+        }
+        let choices = try JSONDecoder().decode([SweepSelect.Choice].self, from: data)
+        var rows: [Row] = []
+        for c in choices {
+            guard let ball = Ball(key: c.ball) else {
+                throw CanonEditError("\(folder)/select.json: ball \(c.ball) is not a number")
+            }
+            var deltas: [Double] = [], succ: [Double] = [], hn: [Double] = [], initial = 0.0
+            for cfg in c.test_configs {
+                let log = cfg.replacingOccurrences(of: "/test/configs/", with: "/test/results/").replacingOccurrences(
+                    of: ".yaml", with: ".log.jsonl")
+                let stats = try RunRecorder.readLog(log)
+                guard !stats.isEmpty else { continue }
+                let i = ball.lastEpochInside(stats.map(\.general), rule: .inclusive, cap: c.val_index)
+                initial = stats[0].success
+                succ.append(stats[i].success)
+                deltas.append(stats[i].success - stats[0].success)
+                if let h = stats[i].hard_negative, let h0 = stats[0].hard_negative { hn.append(h - h0) }
+            }
+            guard !deltas.isEmpty else { continue }
+            let n = Double(deltas.count), mean = deltas.reduce(0, +) / n
+            let sd = n > 1 ? (deltas.map { pow(100 * ($0 - mean), 2) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+            rows.append(
+                Row(
+                    task: c.task, method: c.method, ball: c.ball, initial: initial, success: succ.reduce(0, +) / n,
+                    change: mean,
+                    stderr: sd / n.squareRoot(),
+                    hard_negative_change: hn.isEmpty ? nil : hn.reduce(0, +) / Double(hn.count), seeds: deltas.count))
+        }
+        return rows
+    }
+
+    /// Writes report.md, report.csv, report.tex and one SVG plot per task plus the average.
+    public static func write(_ rows: [Row], folder: String) throws -> [String] {
+        let out = folder + "/report"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let balls = Ball.paper.map(\.key).filter { b in rows.contains { $0.ball == b } }
+        let label = { (key: String) in Ball(key: key)?.label ?? key }
+        let groups = Array(Set(rows.map { "\($0.task)|\($0.method)" })).sorted()
+        func cell(_ r: Row?) -> String {
+            r.map { String(format: "%+.1f ± %.1f", 100 * $0.change, $0.stderr) } ?? "—"
+        }
+        func row(_ g: String, _ b: String) -> Row? { rows.first { "\($0.task)|\($0.method)" == g && $0.ball == b } }
+        var md = [
+            "| task | method | initial success | "
+                + balls.map { "Δ success, ε=\(label($0))" }.joined(separator: " | ")
+                + " | Δ hard neg. (ε=\(balls.first.map(label) ?? "")) |",
+            "|---|---|---|" + balls.map { _ in "---|" }.joined() + "---|",
+        ]
+        var csv = ["task,method,ball,initial,success,change,stderr,hard_negative_change,seeds"]
+        var tex = [
+            "\\begin{tabular}{ll r" + String(repeating: "r", count: balls.count) + "r}", "\\toprule",
+            "task & method & initial & " + balls.map { "$\\epsilon=\(label($0))$" }.joined(separator: " & ")
+                + " & HN \\\\", "\\midrule",
+        ]
+        for g in groups {
+            let p = g.split(separator: "|").map(String.init)
+            let first = balls.compactMap { row(g, $0) }.first
+            let initial = first.map { String(format: "%.1f", 100 * $0.initial) } ?? "—"
+            let hn = first?.hard_negative_change.map { String(format: "%+.3f", $0) } ?? "—"
+            md.append(
+                "| \(p[0]) | \(p[1]) | \(initial) | " + balls.map { cell(row(g, $0)) }.joined(separator: " | ")
+                    + " | \(hn) |")
+            tex.append(
+                "\(p[0].replacingOccurrences(of: "_", with: "\\_")) & \(p[1]) & \(initial) & "
+                    + balls.map { cell(row(g, $0)).replacingOccurrences(of: "±", with: "$\\pm$") }.joined(
+                        separator: " & ") + " & \(hn) \\\\")
+        }
+        for r in rows {
+            csv.append(
+                [
+                    r.task, r.method, r.ball, String(r.initial), String(r.success), String(r.change), String(r.stderr),
+                    r.hard_negative_change.map { String($0) } ?? "", String(r.seeds),
+                ].joined(separator: ","))
+        }
+        tex += ["\\bottomrule", "\\end{tabular}"]
+        try AtomicFile.write(
+            Data(
+                ("Success change in percentage points (± standard error over seeds).\n\n" + md.joined(separator: "\n")
+                    + "\n").utf8), to: out + "/report.md")
+        try AtomicFile.write(Data((csv.joined(separator: "\n") + "\n").utf8), to: out + "/report.csv")
+        try AtomicFile.write(Data((tex.joined(separator: "\n") + "\n").utf8), to: out + "/report.tex")
+        var files = [out + "/report.md", out + "/report.csv", out + "/report.tex"]
+        let tasks = Array(Set(rows.map(\.task))).sorted()
+        let methods = Array(Set(rows.map(\.method))).sorted()
+        for t in tasks + ["average"] {
+            var series: [(String, [(Double, Double)])] = []
+            for m in methods {
+                let pts: [(Double, Double)] = Ball.paper.compactMap { ball in
+                    let sel = rows.filter { $0.method == m && $0.ball == ball.key && (t == "average" || $0.task == t) }
+                    return sel.isEmpty ? nil : (ball.epsilon, 100 * sel.map(\.change).reduce(0, +) / Double(sel.count))
+                }
+                if !pts.isEmpty { series.append((m, pts)) }
+            }
+            let path = out + "/success-change-\(t).svg"
+            try AtomicFile.write(
+                Data(LinePlot.svg(title: "\(t): success change against the degradation ball", series: series).utf8),
+                to: path)
+            files.append(path)
+        }
+        return files
+    }
+}

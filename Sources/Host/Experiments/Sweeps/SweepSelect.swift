@@ -1,0 +1,105 @@
+import Engine
+import Foundation
+import PluginHost
+import Setting
+import Support
+import Yams
+
+/// Choosing the best validation configuration per task × method × ball, and rerunning it
+/// (spec §2.5–2.6).
+public enum SweepSelect {
+    public struct Choice: Codable {
+        public var task: String, method: String, ball: String
+        public var config: String
+        public var val_success: Double, val_improvement: Double, val_index: Int
+        public var test_configs: [String]
+    }
+
+    /// How the best validation run is chosen: highest success (the authors' Backpack rule) or
+    /// highest improvement over the unedited model (their Pythia/GPT-J rule).
+    public enum Rule: String, CaseIterable {
+        case success, improvement
+    }
+
+    /// A finished validation run's standing in one ball.
+    struct Candidate {
+        let run: SweepPlanner.Run
+        let success: Double, improvement: Double, index: Int
+        func score(_ rule: Rule) -> Double { rule == .improvement ? improvement : success }
+    }
+
+    /// Test configs have `replace` applied to the split-specific paths (not the general corpus,
+    /// and not the hard negatives, as the authors did) and seeds 0..<seeds.
+    public static func run(
+        folder: String, rule: Rule, seeds: Int, replace: (String, String), balls: [Ball] = Ball.paper
+    ) throws -> [Choice] {
+        guard let data = FileManager.default.contents(atPath: folder + "/plan.json") else {
+            throw CanonEditError("\(folder)/plan.json: no sweep plan here")
+        }
+        let runs = try JSONDecoder().decode([SweepPlanner.Run].self, from: data)
+        var best: [String: Candidate] = [:]
+        var order: [String] = []
+        for r in runs where SweepRunner.finished(r) && SweepRunner.error(of: r) == nil {
+            guard let res = try? RunResults.read(r.results), let initial = res.initial?.success else { continue }
+            for ball in balls {
+                guard let at = res.at(ball), let idx = at.index else { continue }
+                let candidate = Candidate(run: r, success: at.success, improvement: at.success - initial, index: idx)
+                let key = "\(r.task)|\(r.method)|\(ball.key)"
+                if best[key] == nil { order.append(key) }
+                if best[key] == nil || candidate.score(rule) > best[key]!.score(rule) { best[key] = candidate }
+            }
+        }
+        var choices: [Choice] = []
+        try FileManager.default.createDirectory(atPath: folder + "/test/configs", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: folder + "/test/results", withIntermediateDirectories: true)
+        for key in order {
+            let c = best[key]!
+            let (r, s, imp, idx) = (c.run, c.success, c.improvement, c.index)
+            let ball = key.split(separator: "|")[2]
+            guard var yaml = try Yams.load(yaml: String(contentsOfFile: r.config, encoding: .utf8)) as? [String: Any],
+                var training = yaml["training"] as? [String: Any], var validation = yaml["validation"] as? [String: Any]
+            else { continue }
+            for k in ["dataset_path"] {
+                if let p = training[k] as? String {
+                    training[k] = p.replacingOccurrences(of: replace.0, with: replace.1)
+                }
+            }
+            for k in ["intervention_eval_path", "degredation_targeted_path"] {
+                if let p = validation[k] as? String {
+                    validation[k] = p.replacingOccurrences(of: replace.0, with: replace.1)
+                }
+            }
+            yaml["training"] = training
+            yaml["validation"] = validation
+            var tests: [String] = []
+            for seed in 0..<seeds {
+                let name = "\(r.task)-\(r.method)-\(ball)-seed\(seed)"
+                yaml["seed"] = seed
+                yaml["logfile"] = folder + "/test/results/\(name).log.jsonl"
+                yaml["resultsfile"] = folder + "/test/results/\(name).results.json"
+                let path = folder + "/test/configs/\(name).yaml"
+                try AtomicFile.write(Data(try Yams.dump(object: yaml, sortKeys: true).utf8), to: path)
+                tests.append(path)
+            }
+            choices.append(
+                Choice(
+                    task: r.task, method: r.method, ball: String(ball), config: r.config, val_success: s,
+                    val_improvement: imp,
+                    val_index: idx, test_configs: tests))
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(choices), to: folder + "/select.json")
+        let testRuns = choices.flatMap { c in
+            c.test_configs.map {
+                SweepPlanner.Run(
+                    config: $0,
+                    results: $0.replacingOccurrences(of: "/test/configs/", with: "/test/results/").replacingOccurrences(
+                        of: ".yaml", with: ".results.json"),
+                    task: c.task, method: c.method)
+            }
+        }
+        try AtomicFile.write(try JSONEncoder().encode(testRuns), to: folder + "/test/plan.json")
+        return choices
+    }
+}

@@ -1,0 +1,77 @@
+import Engine
+import Foundation
+import PluginAPI
+import Setting
+import Support
+
+/// `canonedit plugins check`: a dry edit with a plugin on a tiny random Llama: prepare, a
+/// few training steps on one canonical example, and checks that the edit changed something
+/// and left no NaN, that the unedited model is still reachable, and that revert restores it.
+public enum PluginCheck {
+    public struct Report: Codable {
+        public var path: String, id: String, version: String, abi: String
+        public var hyperparameters: [Hyperparameter]
+        public var trained_tensors: Int
+        public var loss_before: Double, loss_after: Double
+        public var ok: Bool
+        public var problems: [String]
+    }
+
+    public static func run(_ lib: PluginLibrary, steps: Int = 3, learningRate: Double = 1e-2) throws -> Report {
+        var problems: [String] = []
+        let model: CausalLM =
+            lib.capabilities & UInt64(CE_CAP_BACKPACK_ONLY) != 0 ? try TinyModels.backpack() : try TinyModels.llama()
+        let tok = TinyModels.byteTokenizer()
+        let record = Example(
+            prefix: "The capital of Mauritius is", suffix: " Port Louis", suffix2: nil,
+            subject: "Mauritius", line: 1)
+        let example = TokenizedExample(record, tokenizer: tok)
+        let session = EditSession(model: model, tokenizer: tok, examples: [example], lossType: .good, seed: 7)
+        // Required file options (empty default, named like a path or corpus) get a small corpus.
+        var given: [String: YAMLValue] = [:]
+        let corpus = NSTemporaryDirectory() + "canonedit-check-\(getpid()).jsonl"
+        try AtomicFile.write(
+            Data((0..<8).map { "{\"text\": \"sample text number \($0) for the check\"}\n" }.joined().utf8), to: corpus)
+        defer { try? FileManager.default.removeItem(atPath: corpus) }
+        for h in lib.schema
+        where h.kind == .string && h.defaultString.isEmpty && (h.name.contains("corpus") || h.name.contains("path")) {
+            given[h.name] = .string(corpus)
+        }
+        let method = PluginMethod(library: lib, options: try lib.options(given, source: "defaults"))
+        method.log = { _ in }
+        let seq = example.sequences(pair: false)[0]
+        func loss(train: Bool) throws -> Double {
+            let h = TaskLossObjective(sequences: [seq], T: seq.ids.count, lossType: .good)
+            try model.run(tokens: seq.ids, B: 1, T: seq.ids.count, head: h, train: train)
+            return h.loss
+        }
+        let before = try loss(train: false)
+        try method.prepare(session)
+        if method.closedForm { try session.applyClosedForm(method) }
+        if lib.trains {
+            if session.trained.isEmpty { problems.append("prepare selected nothing to train") }
+            for s in 1...steps {
+                session.zeroGrads()
+                _ = try loss(train: true)
+                try session.update(with: method, learningRate: learningRate, step: s)
+                if let bad = session.firstNonFinite() { problems.append("update made \(bad) non-finite"); break }
+            }
+        }
+        let after = try loss(train: false)
+        if !(after < before) {
+            problems.append("the edit did not lower the canonical example's loss (\(before) → \(after))")
+        }
+        let original = try session.withOriginalModel { try loss(train: false) }
+        if abs(original - before) > 1e-5 {
+            problems.append("the unedited model is not recoverable (\(before) vs \(original))")
+        }
+        let trainedCount = session.trained.count
+        if method.closedForm, trainedCount == 0 { problems.append("apply changed no tensor through the host") }
+        session.revert()
+        if abs(try loss(train: false) - before) > 1e-5 { problems.append("revert did not restore the model") }
+        return Report(
+            path: lib.path, id: lib.id, version: lib.version, abi: lib.apiVersion, hyperparameters: lib.schema,
+            trained_tensors: trainedCount, loss_before: before, loss_after: after,
+            ok: problems.isEmpty, problems: problems)
+    }
+}

@@ -1,0 +1,76 @@
+import Engine
+import Foundation
+import PluginAPI
+import Setting
+import Support
+
+/// Runs a loaded plugin as an EditMethod: builds the `ce_host` service table over an
+/// EditSession, calls the plugin's functions and turns their status codes into errors.
+public final class PluginMethod: EditMethod {
+    public let library: PluginLibrary
+    let options: [String: PluginOption]
+    var bridge: PluginBridge?
+    var instance: UnsafeMutableRawPointer?
+    public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    public var id: String { library.id }
+
+    public init(library: PluginLibrary, options: [String: PluginOption]) {
+        self.library = library
+        self.options = options
+    }
+
+    deinit {
+        if let instance { library.descriptor.pointee.destroy(instance) }
+    }
+
+    func call(_ what: String, _ f: (UnsafePointer<ce_host>) -> ce_status) throws {
+        guard let bridge else { throw CanonEditError("plugin \(id): \(what) before prepare") }
+        bridge.error = nil
+        let status = withUnsafePointer(to: &bridge.table) { f($0) }
+        guard status == CE_OK else {
+            let names: [Int32: String] = [
+                CE_ERR_INVALID_ARGUMENT: "invalid argument", CE_ERR_NOT_FOUND: "not found",
+                CE_ERR_UNSUPPORTED: "unsupported", CE_ERR_NUMERIC: "numeric error", CE_ERR_CANCELLED: "cancelled",
+                CE_ERR_NO_MEMORY: "out of memory", CE_ERR_INTERNAL: "internal error",
+            ]
+            let msg = bridge.error ?? "no message"
+            throw PluginFailure(
+                pluginID: id, what: what, status: status,
+                message:
+                    "plugin \(id) \(library.version) failed in \(what): \(names[status] ?? "status \(status)"): \(msg)")
+        }
+    }
+
+    public func prepare(_ session: EditSession) throws {
+        let b = PluginBridge(session: session, options: options, log: log)
+        bridge = b
+        let d = library.descriptor.pointee
+        var inst: UnsafeMutableRawPointer? = nil
+        try call("create") { d.create($0, &inst) }
+        instance = inst
+        if let prepare = d.prepare { try call("prepare") { prepare(inst, $0) } }
+    }
+
+    public var closedForm: Bool { library.closedForm && !library.trains }
+
+    /// The closed-form edit (the session cleans up after it).
+    public func apply(_ session: EditSession) throws {
+        guard let apply = library.descriptor.pointee.apply else { return }
+        try call("apply") { apply(instance, $0) }
+    }
+
+    public func update(_ session: EditSession, learningRate: Double, step: Int) throws {
+        guard let update = library.descriptor.pointee.update else { return }
+        var info = ce_update_info(
+            struct_size: UInt32(MemoryLayout<ce_update_info>.size), epoch: 0, epochs: 0, reserved: 0,
+            step: Int64(step), learning_rate: learningRate)
+        try call("update") { host in withUnsafePointer(to: &info) { update(instance, host, $0) } }
+    }
+}
+
+/// A plugin returned an error; the run ends with this recorded and the host goes on.
+public struct PluginFailure: Error, CustomStringConvertible {
+    public let pluginID: String, what: String, status: Int32, message: String
+    public var description: String { message }
+}

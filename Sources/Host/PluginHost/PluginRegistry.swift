@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+import Setting
+import Support
+
+/// Finds plugins: `lib*.so` files in the folder holding the canonedit executable (where the
+/// build puts the shipped plugins) and in each `--plugin-path` folder.
+public enum PluginRegistry {
+    public static func defaultFolders() -> [String] {
+        var out = [HostPaths.folder]
+        if let env = ProcessInfo.processInfo.environment["CANONEDIT_PLUGIN_PATH"] {
+            out += env.split(separator: ":").map(String.init)
+        }
+        return out
+    }
+
+    /// Every plugin found, and why each other library was passed over.
+    public static func discover(extra: [String] = []) -> (plugins: [PluginLibrary], skipped: [String]) {
+        var plugins: [PluginLibrary] = [], skipped: [String] = []
+        var seen = Set<String>()
+        for folder in extra + defaultFolders() {
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+            for f in files where f.hasPrefix("lib") && f.hasSuffix(".so") {
+                let path = folder + "/" + f
+                guard !seen.contains(path) else { continue }
+                seen.insert(path)
+                do {
+                    let p = try PluginLibrary(path: path)
+                    if !plugins.contains(where: { $0.id == p.id }) {
+                        plugins.append(p)
+                    } else {
+                        skipped.append("\(path): plugin id \(p.id) already loaded from an earlier folder")
+                    }
+                } catch { skipped.append("\(error)") }
+            }
+        }
+        return (plugins, skipped)
+    }
+
+    public static func find(_ id: String, extra: [String] = []) throws -> PluginLibrary {
+        let (plugins, _) = discover(extra: extra)
+        guard let p = plugins.first(where: { $0.id == id }) else {
+            throw CanonEditError(
+                "no plugin with id \(id) (found: \(plugins.map(\.id).joined(separator: ", "))); build them with "
+                    + "`swift build` or add --plugin-path"
+            )
+        }
+        return p
+    }
+}

@@ -1,0 +1,145 @@
+import Engine
+import Foundation
+import Kernels
+import Support
+
+/// What an editing method works on: the model, the canonical examples and the host's services.
+/// A method (plugin) chooses what to train here and updates it; the session remembers the
+/// original values so the unedited model can always be run (KL reference, reverting).
+public final class EditSession {
+    public let model: CausalLM
+    public let tokenizer: BPETokenizer
+    public let examples: [TokenizedExample]
+    public let lossType: LossType
+    public var rng: SeededRandom
+    /// Every tensor being trained, in the order it was chosen.
+    public private(set) var trained: [Parameter] = []
+    private var snapshots: [ObjectIdentifier: Tensor] = [:]
+    private var slots: [AdapterSlot] = []
+    public let adam = AdamService()
+    /// Resolves data paths a method names (a config's relative paths).
+    public var resolvePath: (String) -> String = { $0 }
+
+    public init(
+        model: CausalLM, tokenizer: BPETokenizer, examples: [TokenizedExample], lossType: LossType,
+        seed: UInt64
+    ) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.examples = examples
+        self.lossType = lossType
+        rng = SeededRandom(seed: seed)
+        model.setTrainable(false)
+    }
+
+    /// Records tokenized here (callers that hold no tokenized set).
+    public convenience init(
+        model: CausalLM, tokenizer: BPETokenizer, records: [Example], lossType: LossType,
+        seed: UInt64
+    ) {
+        self.init(
+            model: model, tokenizer: tokenizer, examples: records.tokenized(with: tokenizer),
+            lossType: lossType, seed: seed)
+    }
+
+    /// Trains a whole model tensor; its original values are kept.
+    public func train(_ p: Parameter) {
+        guard snapshots[ObjectIdentifier(p)] == nil else { return }
+        snapshots[ObjectIdentifier(p)] = p.value.clone()
+        p.requiresGrad = true
+        p.isEdited = true
+        trained.append(p)
+    }
+
+    private var rowMasks: [ObjectIdentifier: [Int]] = [:]
+
+    /// Trains only some rows (first dimension) of a tensor: the others' gradients are zeroed
+    /// before every update, so they never move.
+    public func train(_ p: Parameter, rows: [Int]) {
+        train(p)
+        rowMasks[ObjectIdentifier(p), default: []] += rows
+    }
+
+    /// Zeroes the gradient outside each row-restricted tensor's rows.
+    public func applyRowMasks() {
+        for p in trained {
+            guard let rows = rowMasks[ObjectIdentifier(p)], let g = p.grad else { continue }
+            let keep = Set(rows), width = p.value.count / p.value.shape[0]
+            for r in 0..<p.value.shape[0] where !keep.contains(r) {
+                (g.data + r * width).update(repeating: 0, count: width)
+            }
+        }
+    }
+
+    /// Attaches a trainable low-rank adapter to a linear layer (A and B zero; the method
+    /// initialises them). scale multiplies the adapter's output.
+    public func attachLowRank(module: String, rank: Int, scale: Float) throws -> LowRankAdapter {
+        guard let lin = model.linears.first(where: { $0.name == module }) else {
+            throw CanonEditError("no linear layer named \(module)")
+        }
+        guard lin.slot.adapter == nil else { throw CanonEditError("\(module) already has an adapter") }
+        guard rank >= 1, rank <= 1 << 16 else {
+            throw CanonEditError("adapter rank \(rank) for \(module) must be 1…65536")
+        }
+        let a = LowRankAdapter(
+            name: module, rank: rank, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, scale: scale)
+        lin.slot.adapter = a
+        slots.append(lin.slot)
+        for p in [a.A, a.B] { p.requiresGrad = true; trained.append(p) }
+        return a
+    }
+
+    /// Runs `body` on the unedited model: adapters off, trained tensors swapped with their
+    /// original values (O(1) each), then everything put back.
+    public func withOriginalModel<T>(_ body: () throws -> T) rethrows -> T {
+        for s in slots { s.enabled = false }
+        let swapped = trained.compactMap { p in snapshots[ObjectIdentifier(p)].map { (p, $0) } }
+        for (p, o) in swapped { p.value.swapStorage(with: o) }
+        defer {
+            for (p, o) in swapped { p.value.swapStorage(with: o) }
+            for s in slots { s.enabled = true }
+        }
+        return try body()
+    }
+
+    /// Removes the edit: original values back, adapters detached, nothing trainable.
+    public func revert() {
+        for p in trained { if let o = snapshots[ObjectIdentifier(p)] { p.value.copy(from: o) } }
+        for s in slots { s.adapter = nil }
+        slots.removeAll()
+        (model as? BackpackLM)?.senseDeltas.select([], C: 0)
+        (model as? DecoderLM)?.residualDelta = nil
+        model.setTrainable(false)
+        for p in trained { p.requiresGrad = false; p.isEdited = false; p.dropGrad() }
+        trained.removeAll()
+        snapshots.removeAll()
+        rowMasks.removeAll()
+    }
+
+    /// One update by `method`: gradients outside row-restricted tensors' rows are zeroed first.
+    public func update(with method: EditMethod, learningRate: Double, step: Int) throws {
+        applyRowMasks()
+        try method.update(self, learningRate: learningRate, step: step)
+    }
+
+    /// A closed-form edit by `method`. Afterwards nothing stays trainable and the helper vector
+    /// a method may have trained on the way (MEMIT's residual δ) is gone; the changed tensors
+    /// keep their originals, so revert still restores the model.
+    public func applyClosedForm(_ method: EditMethod) throws {
+        try method.apply(self)
+        (model as? DecoderLM)?.residualDelta = nil
+        model.setTrainable(false)
+        for p in trained { p.requiresGrad = false; p.dropGrad() }
+    }
+
+    public func zeroGrads() { for p in trained { p.grad?.zero() } }
+
+    /// The first trained tensor holding a NaN or infinity, if any (`grads` checks gradients).
+    public func firstNonFinite(grads: Bool = false) -> String? {
+        for p in trained {
+            let t = grads ? p.grad : p.value
+            if let t, ce_all_finite(t.data, Int64(t.count)) == 0 { return p.name + (grads ? " (gradient)" : "") }
+        }
+        return nil
+    }
+}

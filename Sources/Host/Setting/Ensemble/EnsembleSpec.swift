@@ -1,0 +1,43 @@
+import Engine
+import Foundation
+import Support
+
+/// An `ensemble:` spec file (YAML or JSON): {large, backpack, edit (optional), beta}. Paths
+/// are relative to the spec's folder. The edit is applied to the Backpack before it joins.
+public enum EnsembleSpec {
+    public static func load(_ path: String) throws -> LoadedModel {
+        guard let data = FileManager.default.contents(atPath: path),
+            let obj = try? JSONSerialization.jsonObject(with: yamlToJSON(data, path: path)) as? [String: Any],
+            let e = obj["ensemble"] as? [String: Any], let largeName = e["large"] as? String,
+            let bpName = e["backpack"] as? String
+        else {
+            throw CanonEditError(
+                "\(path): an ensemble spec needs ensemble: {large: MODEL, backpack: MODEL, edit: FILE?, beta: NUMBER?}")
+        }
+        let dir = (path as NSString).deletingLastPathComponent
+        func rel(_ p: String) -> String {
+            p.hasPrefix("/") || FileManager.default.fileExists(atPath: p)
+                ? p : (dir as NSString).appendingPathComponent(p)
+        }
+        let large = try ModelLoader.load(ModelStore.builtIn[largeName.lowercased()] != nil ? largeName : rel(largeName))
+        let bpLoaded = try ModelLoader.load(rel(bpName))
+        guard let bp = bpLoaded.model as? BackpackLM else {
+            throw CanonEditError("\(path): \(bpName) is not a Backpack")
+        }
+        if let edit = e["edit"] as? String {
+            let session = EditSession(model: bp, tokenizer: bpLoaded.tokenizer, examples: [], lossType: .good, seed: 0)
+            _ = try EditArtifact.apply(rel(edit), to: session)
+        }
+        let beta = (e["beta"] as? Double).map(Float.init) ?? 1
+        return LoadedModel(
+            model: try EnsembleLM(large: large.model, backpack: bp, beta: beta), tokenizer: large.tokenizer,
+            path: path, name: "ensemble of \(large.name) and \(bpLoaded.name)")
+    }
+
+    static func yamlToJSON(_ data: Data, path: String) throws -> Data {
+        if let _ = try? JSONSerialization.jsonObject(with: data) { return data }
+        let text = String(decoding: data, as: UTF8.self)
+        let any = try YAMLBridge.load(text, path: path)
+        return try JSONSerialization.data(withJSONObject: any)
+    }
+}

@@ -1,0 +1,36 @@
+import Engine
+import Foundation
+import Kernels
+import Support
+
+/// Adam state kept by the host for any tensor a method asks it to update (spec §3.1:
+/// betas (0.9, 0.995), eps 1e-8, no weight decay by default).
+public final class AdamService {
+    public final class State {
+        public let m: Tensor, v: Tensor
+        public var t: Int64 = 0
+        init(_ shape: [Int]) { m = Tensor(shape); v = Tensor(shape) }
+    }
+    public private(set) var states: [String: State] = [:]
+
+    public init() {}
+
+    public func state(for p: Parameter) -> State {
+        if let s = states[p.name] { return s }
+        let s = State(p.value.shape)
+        states[p.name] = s
+        return s
+    }
+
+    public func step(
+        _ p: Parameter, lr: Double, beta1: Double = 0.9, beta2: Double = 0.995, eps: Double = 1e-8,
+        weightDecay: Double = 0
+    ) {
+        guard let g = p.grad else { return }
+        let s = state(for: p)
+        s.t += 1
+        ce_adam_step(
+            p.value.data, g.data, s.m.data, s.v.data, Int64(p.value.count), Float(lr), Float(beta1), Float(beta2),
+            Float(eps), Float(weightDecay), s.t)
+    }
+}

@@ -1,0 +1,121 @@
+import Engine
+import Foundation
+import Support
+
+/// Writes a run's results so that nothing is lost when it stops: after every epoch the
+/// checkpoint (trained tensors, Adam state, random state and every epoch record so far) and
+/// then the epoch log are each written atomically. A rerun of the same config resumes from
+/// the checkpoint; a different config refuses to reuse it.
+public final class RunRecorder {
+    public let logPath: String
+    public let resultsPath: String
+    public var checkpointPath: String { logPath + ".ckpt.safetensors" }
+    let fingerprint: String
+    let config: ExperimentConfig
+
+    public init(logPath: String, resultsPath: String, config: ExperimentConfig, modelPath: String) throws {
+        self.logPath = logPath
+        self.resultsPath = resultsPath
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let data = try enc.encode(config)
+        self.config = config
+        fingerprint = FNV1a.hex(of: Array(data) + Array(modelPath.utf8))
+        for p in [logPath, resultsPath] {
+            let dir = (p as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        }
+    }
+
+    /// Epoch records so far, with the session restored to the end of the last one. Empty
+    /// when there is nothing to resume.
+    public func resume(session: EditSession) throws -> [EpochFigures] {
+        guard FileManager.default.fileExists(atPath: checkpointPath) else { return [] }
+        let f = try SafetensorsFile(path: checkpointPath)
+        guard f.metadata["fingerprint"] == fingerprint else {
+            throw CanonEditError(
+                "\(checkpointPath): belongs to a different config or model; delete it (and \(logPath)) to start over")
+        }
+        guard let recText = f.metadata["records"], let rec = recText.data(using: .utf8),
+            let stats = try? JSONDecoder().decode([EpochFigures].self, from: rec),
+            let rngText = f.metadata["rng"], let rng = UInt64(rngText)
+        else {
+            throw CanonEditError(
+                "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
+        }
+        for p in session.trained {
+            try f.load(p.name, into: p.value)
+            if f.has("adam_m." + p.name) {
+                let s = session.adam.state(for: p)
+                try f.load("adam_m." + p.name, into: s.m)
+                try f.load("adam_v." + p.name, into: s.v)
+                s.t = Int64(f.metadata["adam_t." + p.name] ?? "0") ?? 0
+            }
+        }
+        session.rng.state = rng
+        try writeLog(stats)
+        return stats
+    }
+
+    /// Called after every epoch (index 0 = unedited).
+    public func record(_ stats: [EpochFigures], session: EditSession) throws {
+        var tensors: [(String, Tensor)] = []
+        var meta = [
+            "fingerprint": fingerprint, "rng": String(session.rng.state),
+            "records": String(decoding: try JSONEncoder().encode(stats), as: UTF8.self),
+        ]
+        for p in session.trained {
+            tensors.append((p.name, p.value))
+            if let s = session.adam.states[p.name] {
+                tensors.append(("adam_m." + p.name, s.m))
+                tensors.append(("adam_v." + p.name, s.v))
+                meta["adam_t." + p.name] = String(s.t)
+            }
+        }
+        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: meta)
+        try writeLog(stats)
+    }
+
+    func writeLog(_ stats: [EpochFigures]) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var text = Data()
+        for (i, s) in stats.enumerated() { text += try enc.encode(EpochRecord(s, epoch: i)) + Data("\n".utf8) }
+        try AtomicFile.write(text, to: logPath)
+    }
+
+    /// The epoch records of a log file written by `record`.
+    public static func readLog(_ path: String) throws -> [EpochFigures] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        return try data.split(separator: UInt8(ascii: "\n")).map {
+            try JSONDecoder().decode(EpochFigures.self, from: Data($0))
+        }
+    }
+
+    /// Where the edit certified for `ball` is saved: beside the results file.
+    public func editPath(ball: Ball) -> String {
+        var stem = resultsPath
+        for suffix in [".json", ".results"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
+        return stem + ".edit-\(ball.key).safetensors"
+    }
+
+    /// After an epoch: for every ball the epoch is inside (the last such epoch wins, as in the
+    /// authors' best.pt), save the edit. `modelPath` names the base model in the artifact.
+    public func saveEdits(_ stats: [EpochFigures], session: EditSession, method: String, modelPath: String) throws {
+        let epoch = stats.count - 1
+        for ball in Ball.paper where ball.contains(stats[epoch].general, reference: stats[0].general) {
+            try EditArtifact.save(
+                session, method: method, basePath: modelPath, ball: ball.key, epoch: epoch,
+                to: editPath(ball: ball))
+        }
+    }
+
+    /// The authors' results shape (spec §2.4), written to the results file; `error` records
+    /// why a run ended early.
+    @discardableResult
+    public func finish(_ stats: [EpochFigures], error: String? = nil) throws -> RunResults {
+        let results = RunResults(stats: stats, config: config, error: error)
+        try results.write(to: resultsPath)
+        return results
+    }
+}

@@ -1,0 +1,81 @@
+import TestSupport
+import XCTest
+
+@testable import Engine
+@testable import Experiments
+@testable import PluginHost
+@testable import Setting
+@testable import Support
+
+/// A whole sweep on the tiny model: plan, run in child processes, select, rerun, report.
+final class SweepTests: XCTestCase {
+
+    func testSweepSelectReportEndToEnd() throws {
+        let exe = canoneditExecutable()
+        try XCTSkipUnless(
+            FileManager.default.isExecutableFile(atPath: exe),
+            "the canonedit executable is built beside the tests by swift build")
+        let t = try TinyExperiment(self)
+        let lora = t.config(method: "lora", lr: 0.01, epochs: 2, name: "base-lora")
+        let full = t.config(method: "full", lr: 0.001, epochs: 2, name: "base-full")
+        let spec = t.dir + "/sweep.yaml"
+        FileManager.default.createFile(
+            atPath: spec,
+            contents: Data(
+                """
+                name: tiny
+                base_configs: [\(lora), \(full)]
+                runs: 2
+                seed: 5
+                output: \(t.dir)/sweep
+                learning_rate: {lora: [-3, -1.5], full: [-4, -2.5]}
+                """.utf8))
+        let s = try SweepSpec.load(spec)
+        let runs = try SweepPlanner.plan(s)
+        XCTAssertEqual(runs.count, 4)
+        XCTAssertEqual(try SweepPlanner.plan(s).map(\.config), runs.map(\.config), "planning is deterministic")
+        let lrs = try runs.map { try ExperimentConfig.load($0.config).training.learning_rate }
+        XCTAssertTrue(lrs[0] >= 1e-3 && lrs[0] <= pow(10, -1.5))
+        XCTAssertNotEqual(lrs[0], lrs[1])
+        let rank = try ExperimentConfig.load(runs[0].config).training.lora?["lora_rank"]?.double
+        XCTAssertNotNil(rank, "LoRA's rank is drawn from its schema")
+
+        var lines: [String] = []
+        let summary = try SweepRunner(runs: runs, executable: exe, workers: 2).run()
+        XCTAssertEqual(summary.succeeded, 4, "\(summary.failed)")
+        // a second run skips everything
+        let again = SweepRunner(runs: runs, executable: exe, workers: 2)
+        again.progress = { lines.append($0) }
+        XCTAssertEqual(try again.run().skipped, 4)
+        XCTAssertTrue(lines.first?.contains("4 already done") == true)
+
+        let choices = try SweepSelect.run(folder: s.folder, rule: .success, seeds: 2, replace: ("-val", "-test"))
+        XCTAssertEqual(choices.count, 2 * 3, "two methods × three balls")
+        let testRuns = try JSONDecoder().decode(
+            [SweepPlanner.Run].self, from: Data(contentsOf: URL(fileURLWithPath: s.folder + "/test/plan.json")))
+        XCTAssertEqual(testRuns.count, 12)
+        XCTAssertEqual(try SweepRunner(runs: testRuns, executable: exe, workers: 2).run().failed.count, 0)
+        let rows = try SweepReport.rows(folder: s.folder)
+        XCTAssertEqual(rows.count, 6)
+        XCTAssertTrue(rows.allSatisfy { $0.seeds == 2 })
+        let files = try SweepReport.write(rows, folder: s.folder)
+        let md = try String(contentsOfFile: s.folder + "/report/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| lora |") && md.contains("| full |"), md)
+        XCTAssertTrue(files.contains { $0.hasSuffix("success-change-average.svg") })
+    }
+
+    func testSlurmArrayScriptListsUnfinishedRuns() throws {
+        let runs = [
+            SweepPlanner.Run(config: "/a/x.yaml", results: "/nonexistent/x.results.json", task: "t", method: "lora"),
+            SweepPlanner.Run(config: "/a/y.yaml", results: "/nonexistent/y.results.json", task: "t", method: "full"),
+        ]
+        var r = SlurmArray.Resources()
+        r.cpus = 4; r.parallel = 2
+        let script = SlurmArray.script(
+            runs: runs, executable: "/opt/canonedit", folder: "/s", name: "demo", resources: r)
+        XCTAssertTrue(script.contains("#SBATCH --array=0-1%2"))
+        XCTAssertTrue(script.contains("#SBATCH --cpus-per-task=4"))
+        XCTAssertTrue(script.contains("\"/a/y.yaml\""))
+        XCTAssertTrue(script.contains("exec /opt/canonedit run \"${CONFIGS[$SLURM_ARRAY_TASK_ID]}\""))
+    }
+}

@@ -1,0 +1,64 @@
+import Engine
+import Experiments
+import Foundation
+import PluginHost
+import Setting
+import Support
+import XCTest
+
+/// Test fixtures live beside this file; the real model is found the way the CLI finds it.
+public enum Fixtures {
+    public static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures"
+    ).path
+
+    public static func json(_ name: String) throws -> Any {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// Reads a little-endian float32 .npy array (C order).
+    public static func npy(_ name: String) throws -> (shape: [Int], values: [Float]) {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/" + name))
+        let headerLen = Int(data[8]) | Int(data[9]) << 8
+        let header = String(decoding: data[10..<(10 + headerLen)], as: UTF8.self)
+        guard header.contains("'<f4'") else { throw CanonEditError("\(name): not float32") }
+        let shapeText = header.components(separatedBy: "'shape': (")[1].components(separatedBy: ")")[0]
+        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let body = data[(10 + headerLen)...]
+        let values = body.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return (shape, values)
+    }
+
+    /// SmolLM2, loaded once for the whole test run. The README's set-up installs it; a missing
+    /// model is a failure (CI installs it), not a skip.
+    public nonisolated(unsafe) static var smolCache: LoadedModel?
+    public static func smollm2() throws -> LoadedModel {
+        if let m = smolCache { return m }
+        let m = try ModelStore.load("smollm2")
+        smolCache = m
+        return m
+    }
+}
+
+/// A fresh folder under the temporary directory, removed at the end of the test.
+public func temporaryFolder(_ test: XCTestCase) -> String {
+    let dir = NSTemporaryDirectory() + "canonedit-test-" + UUID().uuidString
+    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+    return dir
+}
+
+public func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    precondition(a.count == b.count, "\(a.count) vs \(b.count)")
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a[i] - b[i])) }
+    return m
+}
+
+public func randomArray(_ n: Int, _ rng: inout SeededRandom, scale: Float = 1) -> [Float] {
+    (0..<n).map { _ in Float(rng.normal()) * scale }
+}
+
+/// The canonedit executable the build puts beside the test bundle.
+public func canoneditExecutable() -> String { HostPaths.folder + "/canonedit" }
