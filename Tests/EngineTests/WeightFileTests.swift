@@ -193,7 +193,7 @@ final class WeightFileTests: XCTestCase {
         let cases: [(String, Int, UInt64?, String)] = [
             (#"{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 4, nil, "fall outside"),
             (#"{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, nil, "needs 12"),
-            (#"{"x":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#, 8, nil, "dtype I64"),
+            (#"{"x":{"dtype":"I8","shape":[8],"data_offsets":[0,8]}}"#, 8, nil, "dtype I8"),
             (#"{"x":{"dtype":"F32","shape":[1]}}"#, 8, nil, "data_offsets"),
             (#"not json"#, 0, nil, "not valid JSON"),
             (#"{}"#, 0, 1 << 40, "exceeds"),

@@ -40,7 +40,7 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(try RunRecorder.readLog(t.dir + "/cut.log.jsonl").count, 2, "epochs 0 and 1 are on disk")
         Cancellation.requested = 0
         var resumedFrom = ""
-        let resumed = try t.run(cfg) { if $0.hasPrefix("resuming") { resumedFrom = $0 } }
+        let resumed = try t.run(cfg, keepCheckpoint: true) { if $0.hasPrefix("resuming") { resumedFrom = $0 } }
         XCTAssertEqual(resumedFrom, "resuming after epoch 1 of 3")
         XCTAssertEqual(resumed.stats.count, whole.stats.count)
         for (a, b) in zip(resumed.stats, whole.stats) {

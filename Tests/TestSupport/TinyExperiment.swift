@@ -82,10 +82,12 @@ public struct TinyExperiment {
     }
 
     public func run(
-        _ configPath: String, pluginPaths: [String] = [], progress: @escaping (String) -> Void = { _ in }
+        _ configPath: String, pluginPaths: [String] = [], keepCheckpoint: Bool = false,
+        progress: @escaping (String) -> Void = { _ in }
     ) throws -> Experiment.Outcome {
         var e = try Experiment(configPath: configPath)
         e.pluginPaths = pluginPaths
+        e.keepCheckpoint = keepCheckpoint
         e.progress = progress
         return try e.run()
     }

@@ -12,9 +12,12 @@ struct Run: ParsableCommand {
         abstract: "Run one editing experiment from a YAML config (the authors' schema) and write its results.",
         discussion: """
             Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
-            file (resultsfile, default runs/<config>.results.json). Interrupted runs resume from the last finished \
-            epoch \
-            when run again. Prints a table of success and general loss per degradation ball.
+            file (resultsfile, default runs/<config>.results.json). Epoch 0 is the model as loaded, evaluated before \
+            any method code runs; every ball is decided against it. After each epoch inside a ball, the edit that \
+            ball certifies is written beside the results (<results>.edit-<ε>.safetensors; whole tensors, rows or \
+            changed entries, whichever is smallest). An interrupted run resumes from the last finished epoch when \
+            run again; a finished run deletes its checkpoint unless --keep-checkpoint. Prints a table of success \
+            and general loss per degradation ball.
             """)
     @Argument(help: "Experiment config (YAML).") var config: String
     @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath:
@@ -22,6 +25,8 @@ struct Run: ParsableCommand {
     @Flag(
         name: .customLong("skip-malformed"),
         help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
+    @Flag(name: .customLong("keep-checkpoint"), help: "Keep the checkpoint after the run finishes.")
+    var keepCheckpoint = false
     @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
 
     func run() throws {
@@ -31,6 +36,7 @@ struct Run: ParsableCommand {
             var exp = try Experiment(configPath: config)
             exp.pluginPaths = pluginPath
             exp.skipMalformed = skipMalformed
+            exp.keepCheckpoint = keepCheckpoint
             let started = Date()
             let outcome = try exp.run()
             print(ResultsTable.render(outcome, config: exp.config, seconds: Date().timeIntervalSince(started)))
@@ -51,15 +57,15 @@ enum ResultsTable {
             pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11)
                 + "hard neg. Δ",
         ]
-        func row(_ label: String, _ i: Int) -> String {
-            let f = s[i]
+        func line(_ label: String, _ epoch: Int, _ f: EpochFigures) -> String {
             let dg = (f.general / g0 - 1) * 100
             let hn = f.hard_negative.map { String(format: "%+.4f", $0 - s[0].hard_negative!) } ?? "—"
-            return pad(label, 22) + pad("\(i)", 7) + pad(String(format: "%.3f", f.success), 10)
-                + pad(String(format: "%.5f", f.general), 10)
-                + pad(String(format: "%+.4f%%", dg), 11) + hn
+            return pad(label, 22) + pad("\(epoch)", 7) + pad(String(format: "%.3f", f.success), 10)
+                + pad(String(format: "%.5f", f.general), 10) + pad(String(format: "%+.4f%%", dg), 11) + hn
         }
+        func row(_ label: String, _ i: Int) -> String { line(label, i, s[i]) }
         lines.append(row("unedited", 0))
+        if let a = o.afterPrepare { lines.append(line("after prepare", 0, a)) }
         for ball in Ball.paper {
             lines.append(row("ball ε=\(ball.label)", ball.lastEpochInside(s.map(\.general))))
         }
@@ -74,8 +80,13 @@ enum ResultsTable {
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Success rate of the unedited model on an evaluation file in the authors' format.")
+        abstract: "Success rate of a model, unedited or with an edit, on an evaluation file in the authors' format.",
+        discussion: """
+            With --edit, the edit file a run wrote for a ball is applied first (refused when it was made for another \
+            model); on the run's own evaluation data this reproduces the success the run certified.
+            """)
     @OptionGroup var m: ModelOptions
+    @Option(help: "An edit file to apply first (a run's <results>.edit-<ε>.safetensors).") var edit: String?
     @Option(help: "Task: \(TaskKind.all.map(\.name).joined(separator: ", ")).") var task: String
     @Option(help: "Evaluation JSONL ({prefix, suffix} or {prefix, suffix1, suffix2}).") var data: String
     @Option(help: "Override the task's threshold τ.") var threshold: Double?
@@ -87,6 +98,13 @@ struct Eval: ParsableCommand {
             let kind = try TaskKind.named(task)
             let (examples, _) = try JSONL.examples(data, pair: kind.loss.isPair)
             let lm = try m.load()
+            if let edit {
+                let session = EditSession(
+                    model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: kind.loss, seed: 0)
+                let info = try EditArtifact.apply(edit, to: session)
+                stderr(
+                    "edit \(edit): \(info.method), certified in ball \(info.ball ?? "?") at epoch \(info.epoch ?? -1)")
+            }
             let set = InterventionSet(
                 examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
             let failure = try set.failureRate(lm.model)

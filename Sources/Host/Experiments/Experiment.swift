@@ -11,11 +11,17 @@ public struct Experiment {
     public let config: ExperimentConfig
     public var pluginPaths: [String] = []
     public var skipMalformed = false
+    /// Keep the checkpoint after the run finishes (by default it is deleted: the results and
+    /// the edit of each ball are what a finished run leaves).
+    public var keepCheckpoint = false
     public var progress: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+
+    /// Keys of the authors' schema that this config sets and canonedit ignores or fills in.
+    public let warnings: [String]
 
     public init(configPath: String) throws {
         self.configPath = configPath
-        config = try ExperimentConfig.load(configPath)
+        (config, warnings) = try ExperimentConfig.loadChecked(configPath)
     }
 
     /// Data paths in configs are relative to the working directory (the authors' layout);
@@ -34,6 +40,9 @@ public struct Experiment {
 
     public struct Outcome {
         public let stats: [EpochFigures]
+        /// The model after the method's prepare, when that changed it (balls stay relative to
+        /// stats[0], the model before any method code ran).
+        public let afterPrepare: EpochFigures?
         public let results: RunResults
         public let error: String?
         public let trainCount: Int, evalCount: Int
@@ -53,6 +62,7 @@ public struct Experiment {
 
     public func run() throws -> Outcome {
         let c = config
+        for w in warnings { progress("warning: " + w) }
         // Read and check every input before loading the model or training anything.
         let records = try data()
         let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
@@ -76,10 +86,7 @@ public struct Experiment {
             config: c, data: .init(train: data.train, evaluator: data.evaluator, klDocs: data.klDocs),
             session: session, method: method, recorder: recorder)
         trainer.progress = progress
-        try method.prepare(session)
-        trainer.prepared = true
-        let trainedSize = session.trained.reduce(0) { $0 + $1.value.count }
-        if c.training.save_edits ?? (trainedSize <= 16 << 20) { trainer.saveEdits = (lm.path, plugin.id) }
+        if c.training.save_edits ?? true { trainer.saveEdits = (lm.path, plugin.id) }
         var stats: [EpochFigures] = []
         var failure: String? = nil
         do { stats = try trainer.run() } catch let e as TrainingFailure {
@@ -94,8 +101,10 @@ public struct Experiment {
             guard !stats.isEmpty else { throw CanonEditError(failure) }
         }
         let results = try recorder.finish(stats, error: failure)
+        if !keepCheckpoint { recorder.removeCheckpoint() }
         return Outcome(
-            stats: stats, results: results, error: failure, trainCount: data.train.count,
+            stats: stats, afterPrepare: recorder.afterPrepare, results: results, error: failure,
+            trainCount: data.train.count,
             evalCount: records.evaluation.count)
     }
 }

@@ -19,6 +19,25 @@ public final class PluginLibrary {
     public var trains: Bool { capabilities & UInt64(CE_CAP_TRAINS) != 0 }
     public var closedForm: Bool { capabilities & UInt64(CE_CAP_CLOSED_FORM) != 0 }
 
+    /// The descriptor of ABI 1.0, the smallest a 1.x plugin may hand over: up to `destroy`.
+    static let descriptorSize10 = UInt32(
+        MemoryLayout<ce_plugin_descriptor>.offset(of: \ce_plugin_descriptor.destroy)!
+            + MemoryLayout<UnsafeRawPointer>.size)
+
+    static let knownCapabilities =
+        UInt64(CE_CAP_TRAINS) | UInt64(CE_CAP_CLOSED_FORM) | UInt64(CE_CAP_BACKPACK_ONLY)
+        | UInt64(CE_CAP_NEEDS_ACTIVATIONS)
+
+    /// A host-owned copy of a plugin's descriptor: the `struct_size` bytes the plugin knows,
+    /// the rest zero, so fields added after the plugin's minor version read as absent.
+    static func copy(_ d: UnsafePointer<ce_plugin_descriptor>) -> UnsafePointer<ce_plugin_descriptor> {
+        let out = UnsafeMutablePointer<ce_plugin_descriptor>.allocate(capacity: 1)
+        let size = MemoryLayout<ce_plugin_descriptor>.size
+        UnsafeMutableRawPointer(out).initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        UnsafeMutableRawPointer(out).copyMemory(from: d, byteCount: min(Int(d.pointee.struct_size), size))
+        return UnsafePointer(out)
+    }
+
     /// Opens and validates `path`. Every refusal names the file and the reason.
     public init(path: String) throws {
         self.path = path
@@ -42,34 +61,42 @@ public final class PluginLibrary {
                     + "\(CE_API_MAJOR).\(CE_API_MINOR); rebuild the plugin against this canonedit_plugin.h"
             )
         }
-        guard Int(d.pointee.struct_size) >= MemoryLayout<ce_plugin_descriptor>.size else {
+        guard d.pointee.struct_size >= Self.descriptorSize10 else {
             throw CanonEditError(
                 "\(path): descriptor struct_size \(d.pointee.struct_size) is smaller than ABI 1.0's "
-                    + "\(MemoryLayout<ce_plugin_descriptor>.size)"
-            )
+                    + "\(Self.descriptorSize10)")
         }
-        descriptor = d
+        let unknown = d.pointee.capabilities & ~Self.knownCapabilities
+        guard unknown == 0 else {
+            let bits = (0..<64).filter { unknown & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: ", ")
+            throw CanonEditError(
+                "\(path): the plugin declares capability bits this host does not know (bit \(bits); host ABI "
+                    + "\(CE_API_MAJOR).\(CE_API_MINOR) knows bits 0-3: trains, closed form, Backpack only, needs "
+                    + "activations); rebuild it against this canonedit_plugin.h or update canonedit")
+        }
+        let desc = Self.copy(d)
+        descriptor = desc
         func str(_ p: UnsafePointer<CChar>?) -> String { p.map { String(cString: $0) } ?? "" }
-        id = str(d.pointee.id)
-        version = str(d.pointee.version)
-        description = str(d.pointee.description)
-        capabilities = d.pointee.capabilities
+        id = str(desc.pointee.id)
+        version = str(desc.pointee.version)
+        description = str(desc.pointee.description)
+        capabilities = desc.pointee.capabilities
         guard !id.isEmpty, id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
             throw CanonEditError("\(path): plugin id \"\(id)\" must be non-empty letters, digits, _ - .")
         }
-        guard d.pointee.create != nil, d.pointee.destroy != nil else {
+        guard desc.pointee.create != nil, desc.pointee.destroy != nil else {
             throw CanonEditError("\(path): plugin \(id) lacks create or destroy")
         }
         let trains = capabilities & UInt64(CE_CAP_TRAINS) != 0, closed = capabilities & UInt64(CE_CAP_CLOSED_FORM) != 0
         guard trains || closed else {
             throw CanonEditError("\(path): plugin \(id) declares neither CE_CAP_TRAINS nor CE_CAP_CLOSED_FORM")
         }
-        if trains, d.pointee.prepare == nil || d.pointee.update == nil {
+        if trains, desc.pointee.prepare == nil || desc.pointee.update == nil {
             throw CanonEditError("\(path): plugin \(id) declares CE_CAP_TRAINS but lacks prepare or update")
         }
-        if closed, d.pointee.apply == nil {
+        if closed, desc.pointee.apply == nil {
             throw CanonEditError("\(path): plugin \(id) declares CE_CAP_CLOSED_FORM but lacks apply")
         }
-        schema = try Hyperparameter.schema(of: d.pointee, plugin: id, path: path)
+        schema = try Hyperparameter.schema(of: desc.pointee, plugin: id, path: path)
     }
 }

@@ -63,7 +63,8 @@ public final class PluginMethod: EditMethod {
     public func update(_ session: EditSession, learningRate: Double, step: Int) throws {
         guard let update = library.descriptor.pointee.update else { return }
         var info = ce_update_info(
-            struct_size: UInt32(MemoryLayout<ce_update_info>.size), epoch: 0, epochs: 0, reserved: 0,
+            struct_size: UInt32(MemoryLayout<ce_update_info>.size), epoch: Int32(session.epoch),
+            epochs: Int32(session.epochs), reserved: 0,
             step: Int64(step), learning_rate: learningRate)
         try call("update") { host in withUnsafePointer(to: &info) { update(instance, host, $0) } }
     }

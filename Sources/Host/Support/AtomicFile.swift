@@ -4,15 +4,24 @@ import Foundation
 /// flush it, then rename over the target.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
+        try write(to: path) { try $0.write(contentsOf: data) }
+    }
+
+    /// Streams the file's contents through `body`, then flushes and renames it into place.
+    public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
         let tmp = path + ".tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw CanonEditError("\(path): cannot create \(tmp) (\(String(cString: strerror(errno))))")
         }
         guard let h = FileHandle(forWritingAtPath: tmp) else { throw CanonEditError("\(path): cannot open \(tmp)") }
         do {
-            try h.write(contentsOf: data)
+            try body(h)
             try h.synchronize()
             try h.close()
+        } catch let e as CanonEditError {
+            try? h.close()
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw e
         } catch {
             try? h.close()
             try? FileManager.default.removeItem(atPath: tmp)

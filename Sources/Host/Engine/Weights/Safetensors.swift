@@ -15,7 +15,7 @@ public final class SafetensorsFile: WeightSource {
     let dataStart: Int
     static let maxHeader = 100 << 20
 
-    static let elementSize: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2]
+    static let elementSize: [String: Int] = ["F32": 4, "F16": 2, "BF16": 2, "I64": 8]
 
     public init(path: String) throws {
         self.path = path
@@ -46,7 +46,7 @@ public final class SafetensorsFile: WeightSource {
                 throw formatError(path, "tensor \(name): header entry needs dtype, shape and two data_offsets")
             }
             guard let es = Self.elementSize[dtype] else {
-                throw formatError(path, "tensor \(name) has dtype \(dtype); canonedit reads F32, F16 and BF16")
+                throw formatError(path, "tensor \(name) has dtype \(dtype); canonedit reads F32, F16, BF16 and I64")
             }
             guard shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 32 }), shape.count <= 8 else {
                 throw formatError(path, "tensor \(name) has an invalid shape \(shape)")
@@ -77,6 +77,7 @@ public final class SafetensorsFile: WeightSource {
         }
         let src = try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, "tensor \(name)")
         switch e.dtype {
+        case "I64": throw formatError(path, "tensor \(name) holds int64 indices, not values")
         case "F32":
             // Not necessarily 4-byte aligned: copy bytes.
             memcpy(t.data, src.baseAddress!, src.count)
@@ -92,6 +93,23 @@ public final class SafetensorsFile: WeightSource {
         default: throw formatError(path, "tensor \(name) has unsupported dtype \(e.dtype)")
         }
     }
+}
+
+extension SafetensorsFile {
+    /// An int64 index array (I64, one dimension).
+    public func indices(_ name: String) throws -> [Int64] {
+        guard let e = entries[name] else { throw formatError(path, "tensor \(name) is missing") }
+        guard e.dtype == "I64", e.shape.count == 1 else {
+            throw formatError(path, "tensor \(name) should be a 1-D I64 index array, not \(e.dtype) \(e.shape)")
+        }
+        let src = try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, "tensor \(name)")
+        var out = [Int64](repeating: 0, count: e.shape[0])
+        out.withUnsafeMutableBytes { dst in _ = memcpy(dst.baseAddress!, src.baseAddress!, src.count) }
+        return out.map { Int64(littleEndian: $0) }
+    }
+
+    /// The dtype a tensor is stored in.
+    public func dtype(of name: String) -> String? { entries[name]?.dtype }
 }
 
 /// A Hugging Face checkpoint directory: `model.safetensors`, or shards listed in

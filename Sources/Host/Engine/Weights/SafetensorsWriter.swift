@@ -2,38 +2,74 @@ import Foundation
 import Kernels
 import Support
 
-/// Writes a safetensors file (F32 or F16) atomically: to a temporary name, then renamed.
+/// Writes a safetensors file atomically (a temporary name, then renamed), streaming each
+/// array from its own memory: F32 or F16 values, and I64 index arrays.
 public enum SafetensorsWriter {
     public enum DType: String { case f32 = "F32", f16 = "F16" }
+
+    /// One stored array: values (stored in the file's dtype) or int64 indices.
+    public enum Item {
+        case tensor(String, Tensor)
+        case indices(String, [Int64])
+
+        var name: String {
+            switch self {
+            case .tensor(let n, _), .indices(let n, _): return n
+            }
+        }
+    }
 
     public static func write(
         _ tensors: [(String, Tensor)], to path: String, dtype: DType = .f32,
         metadata: [String: String] = [:]
     ) throws {
+        try write(items: tensors.map { .tensor($0.0, $0.1) }, to: path, dtype: dtype, metadata: metadata)
+    }
+
+    public static func write(
+        items: [Item], to path: String, dtype: DType = .f32, metadata: [String: String] = [:]
+    ) throws {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
-        let es = dtype == .f32 ? 4 : 2
         var offset = 0
-        for (name, t) in tensors {
-            header[name] = [
-                "dtype": dtype.rawValue, "shape": t.shape, "data_offsets": [offset, offset + t.count * es],
-            ]
-            offset += t.count * es
+        for item in items {
+            let (type, shape, bytes): (String, [Int], Int)
+            switch item {
+            case .tensor(_, let t): (type, shape, bytes) = (dtype.rawValue, t.shape, t.count * (dtype == .f32 ? 4 : 2))
+            case .indices(_, let ix): (type, shape, bytes) = ("I64", [ix.count], ix.count * 8)
+            }
+            header[item.name] = ["dtype": type, "shape": shape, "data_offsets": [offset, offset + bytes]]
+            offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces so data starts aligned
-        var out = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        for (_, t) in tensors {
-            if dtype == .f32 {
-                out.append(UnsafeBufferPointer(start: t.data, count: t.count))
-            } else {
-                var half = [UInt16](repeating: 0, count: t.count)
-                ce_quant_f16(&half, t.data, Int64(t.count))
-                half.withUnsafeBufferPointer { out.append($0) }
+        try AtomicFile.write(to: path) { out in
+            var head = Data()
+            withUnsafeBytes(of: UInt64(json.count).littleEndian) { head.append(contentsOf: $0) }
+            head.append(json)
+            try out.write(contentsOf: head)
+            for item in items {
+                switch item {
+                case .tensor(_, let t): try writeValues(t, dtype: dtype, to: out)
+                case .indices(_, let ix):
+                    try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
+                }
             }
         }
-        try AtomicFile.write(out, to: path)
+    }
+
+    /// A tensor's values in pieces of at most 16M numbers (no whole-file copy in memory).
+    static func writeValues(_ t: Tensor, dtype: DType, to out: FileHandle) throws {
+        let piece = 1 << 24
+        for start in stride(from: 0, to: t.count, by: piece) {
+            let n = min(piece, t.count - start)
+            if dtype == .f32 {
+                try out.write(contentsOf: Data(bytesNoCopy: t.data + start, count: n * 4, deallocator: .none))
+            } else {
+                var half = [UInt16](repeating: 0, count: n)
+                ce_quant_f16(&half, t.data + start, Int64(n))
+                try half.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
+            }
+        }
     }
 }

@@ -37,6 +37,8 @@ public struct ExperimentConfig: Codable {
         public var method: [String: YAMLValue]?
         /// canonedit: save the edit for each ball (default: when it holds at most 16M numbers).
         public var save_edits: Bool?
+        /// canonedit: how whole changed tensors are stored in edit files: f32 (default) or f16.
+        public var edit_dtype: String?
     }
 
     public struct Validation: Codable {
@@ -53,20 +55,65 @@ public struct ExperimentConfig: Codable {
     }
 
     public var gradAccSteps: Int { training.grad_acc_steps ?? 1 }
+    public var batchSize: Int { training.batch_size ?? 1 }
     public var accumulate: Bool { training.update_rule == "accumulate" }
 
-    public static func load(_ path: String) throws -> ExperimentConfig {
+    public static func load(_ path: String) throws -> ExperimentConfig { try loadChecked(path).config }
+
+    /// The config, and one warning for each key of the authors' schema that canonedit reads but
+    /// ignores or fills in. Unknown keys and values of the wrong type are errors naming the line.
+    public static func loadChecked(_ path: String) throws -> (config: ExperimentConfig, warnings: [String]) {
         guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw CanonEditError("\(path): cannot read the config")
         }
         var cfg: ExperimentConfig
         do { cfg = try YAMLDecoder().decode(ExperimentConfig.self, from: text) } catch let e as DecodingError {
-            throw CanonEditError("\(path): \(describe(e))")
+            let keys = codingPath(e).map { $0.intValue.map(String.init) ?? $0.stringValue }
+            let line = ConfigKeys.line(of: keys, in: text).map { ":\($0)" } ?? ""
+            throw CanonEditError("\(path)\(line): \(describe(e))")
         } catch {
             throw CanonEditError("\(path): not valid YAML (\(error))")
         }
+        var warnings = try ConfigKeys.check(text, path: path)
         try cfg.validate(path)
-        return cfg
+        warnings += cfg.fillIn(path)
+        return (cfg, warnings)
+    }
+
+    /// What the authors' code does with keys that are present but unused, and a missing
+    /// threshold: filled in or ignored here, each with a warning.
+    mutating func fillIn(_ path: String) -> [String] {
+        var warnings: [String] = []
+        if threshold == nil, let task = TaskKind.of(datasetPath: training.dataset_path) {
+            threshold = task.threshold
+            warnings.append("\(path): no threshold; using the \(task.name) task's \(task.threshold)")
+        }
+        if let w = training.regularization_weight, w != 0, training.regularization_data_path == nil {
+            warnings.append(
+                "\(path): training.regularization_weight is \(w) but there is no regularization_data_path: "
+                    + "no KL term is used")
+        }
+        let used =
+            training.finetune_type == "lora"
+            ? "training.lora"
+            : training.finetune_type == "senses"
+                ? "senses" : "training.method"
+        for (block, present) in [
+            ("training.lora", training.lora != nil), ("senses", senses != nil),
+            ("training.method", training.method != nil),
+        ] where present && block != used {
+            warnings.append(
+                "\(path): \(block) is ignored: finetune_type \(training.finetune_type) reads its options from \(used)")
+        }
+        return warnings
+    }
+
+    static func codingPath(_ e: DecodingError) -> [CodingKey] {
+        switch e {
+        case .keyNotFound(_, let c), .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+            return c.codingPath
+        @unknown default: return []
+        }
     }
 
     func validate(_ path: String) throws {
@@ -77,11 +124,15 @@ public struct ExperimentConfig: Codable {
             throw CanonEditError("\(path): training.learning_rate must be ≥ 0")
         }
         guard gradAccSteps >= 1 else { throw CanonEditError("\(path): training.grad_acc_steps must be ≥ 1") }
-        if (training.batch_size ?? 1) != 1 {
+        guard (1...4096).contains(batchSize) else {
+            throw CanonEditError("\(path): training.batch_size must be 1…4096, not \(batchSize)")
+        }
+        if let n = validation.eval_normalization, n != "example" {
             throw CanonEditError(
-                "\(path): training.batch_size \(training.batch_size!) — canonedit trains one example at a time, as "
-                    + "every published config does (batch_size: 1)"
-            )
+                "\(path): validation.eval_normalization \(n) is not supported (example, as in every published config)")
+        }
+        if let d = training.edit_dtype, !["f32", "f16"].contains(d) {
+            throw CanonEditError("\(path): training.edit_dtype is \(d); use f32 or f16")
         }
         if let r = training.update_rule, !["authors", "accumulate"].contains(r) {
             throw CanonEditError("\(path): training.update_rule is \(r); use authors or accumulate")

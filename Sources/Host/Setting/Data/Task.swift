@@ -59,6 +59,13 @@ public struct TaskKind {
         TaskKind(name: "verb_conjugation", loss: .goodVBad, threshold: -2.772588722239781),  // ratio ≥ 16
     ]
 
+    /// The task a data set belongs to: the first folder of its path named after a task
+    /// (data/<task>/...), the authors' layout.
+    public static func of(datasetPath: String) -> TaskKind? {
+        let parts = datasetPath.split(separator: "/").map(String.init)
+        return parts.dropLast().lazy.compactMap { p in all.first { $0.name == p } }.first
+    }
+
     public static func named(_ name: String) throws -> TaskKind {
         guard let t = all.first(where: { $0.name == name }) else {
             throw CanonEditError("unknown task \(name); one of \(all.map(\.name).joined(separator: ", "))")

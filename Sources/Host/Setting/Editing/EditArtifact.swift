@@ -2,10 +2,11 @@ import Engine
 import Foundation
 import Support
 
-/// An edit saved on its own: what a method trained (LoRA adapters, Backpack sense deltas,
-/// whole or row-restricted tensors) as a safetensors file, with the base model's identity,
-/// the ball the edit was certified in, and a checksum of its tensors. One format serves every
-/// method; applying it needs no plugin.
+/// An edit saved on its own: what a method changed, as a safetensors file with the base
+/// model's identity, the ball the edit was certified in, and a checksum of what it stores.
+/// LoRA adapters and Backpack sense deltas are stored whole; a changed model tensor is stored
+/// whole, as its trained rows, or as the indices and values of the entries that changed,
+/// whichever is smallest. One format serves every method; applying it needs no plugin.
 public enum EditArtifact {
     public struct Info: Codable, Equatable {
         public var format = "canonedit.edit/1"
@@ -17,36 +18,17 @@ public enum EditArtifact {
         public var adapters: [Adapter] = []
         public var senses: [[Int]] = []  // (token, sense) pairs of backpack.sense_deltas
         public var tensors: [String] = []  // model parameters stored whole
+        /// Since canonedit.edit/2: row-restricted tensors, stored as "<name>:rows" (k, width).
+        public var rows: [Rows]?
+        /// Since canonedit.edit/2: tensors stored as "<name>:indices" (I64) and "<name>:values".
+        public var sparse: [String]?
         public struct Adapter: Codable, Equatable {
             public var module: String; public var rank: Int; public var scale: Float
         }
+        public struct Rows: Codable, Equatable { public var name: String; public var rows: [Int] }
     }
 
-    /// Writes the session's current edit.
-    public static func save(
-        _ s: EditSession, method: String, basePath: String, ball: String?, epoch: Int?, to path: String
-    ) throws {
-        var info = Info(
-            method: method, base_model: basePath, base_identity: ModelIdentity.of(s.model), ball: ball, epoch: epoch)
-        var tensors: [(String, Tensor)] = []
-        for lin in s.model.linears {
-            guard let a = lin.slot.adapter else { continue }
-            info.adapters.append(.init(module: lin.name, rank: a.rank, scale: a.scale))
-            tensors += [(a.A.name, a.A.value), (a.B.name, a.B.value)]
-        }
-        if let bp = s.model as? BackpackLM, let d = bp.senseDeltas.delta {
-            info.senses = bp.senseDeltas.pairs.map { [Int($0.token), $0.sense] }
-            tensors.append((d.name, d.value))
-        }
-        let names = Set(s.model.parameters.map(\.name))
-        for p in s.trained where names.contains(p.name) {
-            info.tensors.append(p.name)
-            tensors.append((p.name, p.value))
-        }
-        var meta = ["canonedit_edit": String(decoding: try JSONEncoder().encode(info), as: UTF8.self)]
-        meta["checksum"] = Tensor.checksum(tensors.map(\.1))
-        try SafetensorsWriter.write(tensors, to: path, metadata: meta)
-    }
+    static let formats = ["canonedit.edit/1", "canonedit.edit/2"]
 
     public static func read(_ path: String) throws -> (Info, SafetensorsFile) {
         let f = try SafetensorsFile(path: path)
@@ -55,22 +37,33 @@ public enum EditArtifact {
         else {
             throw CanonEditError("\(path): not a canonedit edit (no canonedit_edit metadata)")
         }
-        guard info.format == "canonedit.edit/1" else {
-            throw CanonEditError("\(path): edit format \(info.format) is not canonedit.edit/1")
+        guard formats.contains(info.format) else {
+            throw CanonEditError("\(path): edit format \(info.format) is not one of \(formats.joined(separator: ", "))")
         }
-        var stored: [Tensor] = []
-        for name in info.adapters.flatMap({ [$0.module + ".lora_A.weight", $0.module + ".lora_B.weight"] })
-            + (info.senses.isEmpty ? [] : ["backpack.sense_deltas"]) + info.tensors
-        {
+        var sum = FNV1a()
+        for name in storedNames(info) {
             guard let shape = f.shape(of: name) else { throw CanonEditError("\(path): tensor \(name) is missing") }
-            let t = Tensor(shape)
-            try f.load(name, into: t)
-            stored.append(t)
+            if f.dtype(of: name) == "I64" {
+                let ix = try f.indices(name)
+                ix.withUnsafeBytes { sum.add(bytes: $0) }
+            } else {
+                let t = Tensor(shape)
+                try f.load(name, into: t)
+                sum.add(bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
+            }
         }
-        guard f.metadata["checksum"] == Tensor.checksum(stored) else {
+        guard f.metadata["checksum"] == sum.hex else {
             throw CanonEditError("\(path): checksum mismatch; the edit file is corrupt")
         }
         return (info, f)
+    }
+
+    /// The arrays an edit stores, in the order its checksum covers them.
+    static func storedNames(_ info: Info) -> [String] {
+        info.adapters.flatMap { [$0.module + ".lora_A.weight", $0.module + ".lora_B.weight"] }
+            + (info.senses.isEmpty ? [] : ["backpack.sense_deltas"]) + info.tensors
+            + (info.rows ?? []).map { $0.name + ":rows" }
+            + (info.sparse ?? []).flatMap { [$0 + ":indices", $0 + ":values"] }
     }
 
     /// Applies an edit to the session's model (revert with session.revert()). Refuses an edit
@@ -96,14 +89,51 @@ public enum EditArtifact {
             try f.load("backpack.sense_deltas", into: bp.senseDeltas.delta!.value)
         }
         for name in info.tensors {
-            guard let p = s.model.parameter(name) else {
-                throw CanonEditError("\(path): the model has no parameter \(name)")
-            }
+            let p = try parameter(name, in: s, path)
             s.train(p)
             try f.load(name, into: p.value)
         }
+        for r in info.rows ?? [] { try applyRows(r, from: f, to: s, path) }
+        for name in info.sparse ?? [] { try applySparse(name, from: f, to: s, path) }
         s.model.setTrainable(false)
         for p in s.trained { p.requiresGrad = false }
         return info
+    }
+
+    static func parameter(_ name: String, in s: EditSession, _ path: String) throws -> Parameter {
+        guard let p = s.model.parameter(name) else {
+            throw CanonEditError("\(path): the model has no parameter \(name)")
+        }
+        return p
+    }
+
+    static func applyRows(_ r: Info.Rows, from f: SafetensorsFile, to s: EditSession, _ path: String) throws {
+        let p = try parameter(r.name, in: s, path)
+        let height = p.value.shape[0], width = p.value.count / max(height, 1)
+        guard f.shape(of: r.name + ":rows") == [r.rows.count, width],
+            r.rows.allSatisfy({ $0 >= 0 && $0 < height })
+        else {
+            throw CanonEditError("\(path): the rows stored for \(r.name) do not fit its shape \(p.value.shape)")
+        }
+        let stored = Tensor([r.rows.count, width])
+        try f.load(r.name + ":rows", into: stored)
+        s.train(p, rows: r.rows)
+        for (k, row) in r.rows.enumerated() {
+            (p.value.data + row * width).update(from: stored.data + k * width, count: width)
+        }
+    }
+
+    static func applySparse(_ name: String, from f: SafetensorsFile, to s: EditSession, _ path: String) throws {
+        let p = try parameter(name, in: s, path)
+        let indices = try f.indices(name + ":indices")
+        guard f.shape(of: name + ":values") == [indices.count],
+            indices.allSatisfy({ $0 >= 0 && $0 < Int64(p.value.count) })
+        else {
+            throw CanonEditError("\(path): the entries stored for \(name) do not fit its \(p.value.count) values")
+        }
+        let values = Tensor([indices.count])
+        try f.load(name + ":values", into: values)
+        s.train(p)
+        for (k, i) in indices.enumerated() { p.value.data[Int(i)] = values.data[k] }
     }
 }

@@ -42,6 +42,12 @@ public final class EditSession {
             lossType: lossType, seed: seed)
     }
 
+    /// The values a trained model tensor had when it was selected (nil for adapters).
+    public func original(of p: Parameter) -> Tensor? { snapshots[ObjectIdentifier(p)] }
+
+    /// Where the trainer is, for methods that schedule by epoch (0-based) and epoch count.
+    public var epoch = 0, epochs = 0
+
     /// Trains a whole model tensor; its original values are kept.
     public func train(_ p: Parameter) {
         guard snapshots[ObjectIdentifier(p)] == nil else { return }
@@ -58,6 +64,11 @@ public final class EditSession {
     public func train(_ p: Parameter, rows: [Int]) {
         train(p)
         rowMasks[ObjectIdentifier(p), default: []] += rows
+    }
+
+    /// The rows a row-restricted tensor trains (sorted, unique), or nil for a whole tensor.
+    public func rows(of p: Parameter) -> [Int]? {
+        rowMasks[ObjectIdentifier(p)].map { Array(Set($0)).sorted() }
     }
 
     /// Zeroes the gradient outside each row-restricted tensor's rows.

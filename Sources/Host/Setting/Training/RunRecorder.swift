@@ -12,6 +12,8 @@ public final class RunRecorder {
     public var checkpointPath: String { logPath + ".ckpt.safetensors" }
     let fingerprint: String
     let config: ExperimentConfig
+    /// The model after the method's prepare, when that changed it (see Trainer).
+    public private(set) var afterPrepare: EpochFigures?
 
     public init(logPath: String, resultsPath: String, config: ExperimentConfig, modelPath: String) throws {
         self.logPath = logPath
@@ -27,10 +29,12 @@ public final class RunRecorder {
         }
     }
 
-    /// Epoch records so far, with the session restored to the end of the last one. Empty
-    /// when there is nothing to resume.
-    public func resume(session: EditSession) throws -> [EpochFigures] {
-        guard FileManager.default.fileExists(atPath: checkpointPath) else { return [] }
+    public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
+
+    /// Epoch records so far (and the after-prepare figures, if any), with the session restored
+    /// to the end of the last epoch. Empty when there is nothing to resume.
+    public func resume(session: EditSession) throws -> (stats: [EpochFigures], afterPrepare: EpochFigures?) {
+        guard hasCheckpoint else { return ([], nil) }
         let f = try SafetensorsFile(path: checkpointPath)
         guard f.metadata["fingerprint"] == fingerprint else {
             throw CanonEditError(
@@ -54,16 +58,24 @@ public final class RunRecorder {
         }
         session.rng.state = rng
         try writeLog(stats)
-        return stats
+        let after = f.metadata["after_prepare"].flatMap {
+            try? JSONDecoder().decode(EpochFigures.self, from: Data($0.utf8))
+        }
+        afterPrepare = after
+        return (stats, after)
     }
 
     /// Called after every epoch (index 0 = unedited).
-    public func record(_ stats: [EpochFigures], session: EditSession) throws {
+    public func record(_ stats: [EpochFigures], session: EditSession, afterPrepare: EpochFigures? = nil) throws {
         var tensors: [(String, Tensor)] = []
         var meta = [
             "fingerprint": fingerprint, "rng": String(session.rng.state),
             "records": String(decoding: try JSONEncoder().encode(stats), as: UTF8.self),
         ]
+        self.afterPrepare = afterPrepare
+        if let afterPrepare {
+            meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
+        }
         for p in session.trained {
             tensors.append((p.name, p.value))
             if let s = session.adam.states[p.name] {
@@ -101,20 +113,46 @@ public final class RunRecorder {
 
     /// After an epoch: for every ball the epoch is inside (the last such epoch wins, as in the
     /// authors' best.pt), save the edit. `modelPath` names the base model in the artifact.
-    public func saveEdits(_ stats: [EpochFigures], session: EditSession, method: String, modelPath: String) throws {
+    /// Returns one line per edit written: where, and how large.
+    @discardableResult
+    public func saveEdits(
+        _ stats: [EpochFigures], session: EditSession, method: String, modelPath: String
+    ) throws
+        -> [String]
+    {
         let epoch = stats.count - 1
+        let dtype: SafetensorsWriter.DType = config.training.edit_dtype == "f16" ? .f16 : .f32
+        var written: [String] = []
         for ball in Ball.paper where ball.contains(stats[epoch].general, reference: stats[0].general) {
-            try EditArtifact.save(
-                session, method: method, basePath: modelPath, ball: ball.key, epoch: epoch,
-                to: editPath(ball: ball))
+            let path = editPath(ball: ball)
+            let bytes = try EditArtifact.save(
+                session, method: method, basePath: modelPath, ball: ball.key, epoch: epoch, to: path, dtype: dtype)
+            written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), \(Self.size(bytes))")
         }
+        return written
+    }
+
+    /// "1.2 MB", "640 KB", "12 B".
+    static func size(_ bytes: Int) -> String {
+        let units: [(Double, String)] = [(1e9, "GB"), (1e6, "MB"), (1e3, "KB")]
+        for (scale, unit) in units where Double(bytes) >= scale {
+            return String(format: "%.1f ", Double(bytes) / scale) + unit
+        }
+        return "\(bytes) B"
+    }
+
+    /// Deletes the checkpoint (a finished run needs it no more; it can be as large as three
+    /// copies of the trained tensors).
+    public func removeCheckpoint() {
+        try? FileManager.default.removeItem(atPath: checkpointPath)
     }
 
     /// The authors' results shape (spec §2.4), written to the results file; `error` records
     /// why a run ended early.
     @discardableResult
     public func finish(_ stats: [EpochFigures], error: String? = nil) throws -> RunResults {
-        let results = RunResults(stats: stats, config: config, error: error)
+        var results = RunResults(stats: stats, config: config, error: error)
+        results.after_prepare = afterPrepare.map { EpochRecord($0) }
         try results.write(to: resultsPath)
         return results
     }

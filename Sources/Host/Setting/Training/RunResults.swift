@@ -46,6 +46,9 @@ public struct RunResults: Codable {
     public var config: ExperimentConfig
     public var epochs_completed: Int
     public var error: String?
+    /// canonedit: the model after the method's prepare, when prepare alone changed it (epoch 0,
+    /// the reference of every ball, is the model before any method code ran).
+    public var after_prepare: EpochRecord?
 
     public static let initialKey = "initial_eval"
 

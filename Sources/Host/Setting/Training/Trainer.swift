@@ -27,8 +27,9 @@ public final class Trainer {
     /// When set, the edit is saved for each ball after every epoch inside it.
     public var saveEdits: (modelPath: String, method: String)?
 
-    /// Set when the caller ran method.prepare itself (to look at the selection first).
-    public var prepared = false
+    /// The model after the method's `prepare`, when that already changed what it computes
+    /// (recorded beside epoch 0; balls stay relative to the untouched epoch 0).
+    public private(set) var afterPrepare: EpochFigures?
 
     public init(config: ExperimentConfig, data: Data, session: EditSession, method: EditMethod, recorder: RunRecorder) {
         self.config = config
@@ -44,15 +45,32 @@ public final class Trainer {
     }
 
     /// Task loss of one example, with its gradient accumulated into the trained tensors.
-    func taskLoss(_ ex: TokenizedExample, train: Bool, scale: Double) throws -> Double {
-        let seqs = ex.sequences(pair: session.lossType.isPair)
-        guard seqs.allSatisfy({ !$0.rows.isEmpty }) else { return 0 }
+    /// Task loss of a batch of examples (indices into the training set), with its gradient
+    /// accumulated into the trained tensors. As in the authors' code, the loss is the mean over
+    /// the batch's real rows: an example whose suffix is empty counts as padding. Rows are
+    /// right-padded with id 0, which a causal model's real positions never see.
+    func taskLoss(_ batch: [Int], train: Bool, scale: Double) throws -> Double {
+        let examples = batch.map { data.train[$0].sequences(pair: session.lossType.isPair) }
+            .filter { $0.allSatisfy { !$0.rows.isEmpty } }
+        guard !examples.isEmpty else { return 0 }
+        let seqs = examples.flatMap { $0 }
         let T = seqs.map(\.ids.count).max()!
         var tokens = [Int32](repeating: 0, count: seqs.count * T)
         for (b, s) in seqs.enumerated() { for (i, id) in s.ids.enumerated() { tokens[b * T + i] = id } }
-        let head = TaskLossObjective(sequences: seqs, T: T, lossType: session.lossType, scale: scale)
+        let head = TaskLossObjective(examples: examples, T: T, lossType: session.lossType, scale: scale)
         try session.model.run(tokens: tokens, B: seqs.count, T: T, head: head, train: train)
         return head.loss
+    }
+
+    /// The training set in batches of `batch_size`, in file order (the last may be short).
+    var batches: [[Int]] { chunks(data.train.count) }
+
+    /// The KL documents in batches of `batch_size`, as the authors pre-batch them.
+    var klBatches: [[Int]] { chunks(data.klDocs.count) }
+
+    func chunks(_ n: Int) -> [[Int]] {
+        let size = config.batchSize
+        return stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
     }
 
     /// Per KL document: the unedited model's final hidden states (so its log-probabilities
@@ -88,7 +106,7 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> [EpochFigures] {
         let E = config.training.num_epochs
-        if !prepared { try method.prepare(session) }
+        session.epochs = E
         var stats = try startOrResume(epochs: E)
         if method.closedForm {
             // One edit, measured as epoch 1 against the unedited epoch 0.
@@ -97,6 +115,7 @@ public final class Trainer {
         }
         var step = session.adam.states.values.map { Int($0.t) }.max() ?? 0
         for epoch in (stats.count - 1)..<E {
+            session.epoch = epoch
             let started = Date()
             let losses = try trainEpoch(epoch, of: E, step: &step)
             try Cancellation.check()
@@ -113,24 +132,47 @@ public final class Trainer {
         return stats
     }
 
-    /// The records of a checkpoint to resume from, or else epoch 0: the unedited model evaluated.
+    /// Epoch 0 is the model exactly as loaded, evaluated before any method code runs; then the
+    /// method prepares (and must leave every tensor it did not select untouched). A run with a
+    /// checkpoint prepares and then restores the records and trained values instead.
     func startOrResume(epochs E: Int) throws -> [EpochFigures] {
-        var stats = try recorder.resume(session: session)
-        if stats.isEmpty {
+        let resuming = recorder.hasCheckpoint
+        var untouched: EpochFigures? = nil
+        if !resuming {
             progress("epoch 0/\(E): evaluating the unedited model")
-            let t0 = Date()
-            var f = try data.evaluator.evaluate(session.model)
-            progress(String(format: "evaluation took %.1f s", Date().timeIntervalSince(t0)))
-            f.train_loss = try mean(data.train.map { try taskLoss($0, train: false, scale: 1) })
-            stats.append(f)
-            try recorder.record(stats, session: session)
-            progress(Self.describe(0, f))
-        } else {
+            untouched = try evaluateWithTrainLoss(timed: true)
+        }
+        let guardian = UntouchedModelGuard(session.model)
+        try method.prepare(session)
+        try guardian.check(session, method: method.id)
+        if resuming {
+            let (stats, after) = try recorder.resume(session: session)
+            afterPrepare = after
             progress("resuming after epoch \(stats.count - 1) of \(E)")
             // Locality compares with the unedited model's predictions: record them again.
             _ = try session.withOriginalModel { try data.evaluator.locality?.unchangedShare(session.model) }
+            return stats
         }
+        progress(Self.describe(0, untouched!))
+        if session.differsFromOriginal {
+            let f = try evaluateWithTrainLoss(timed: false)
+            afterPrepare = f
+            progress(
+                Self.describe(0, f).replacingOccurrences(of: "epoch 0:", with: "after prepare:")
+                    + " (the method's prepare changed the model; balls stay relative to epoch 0)")
+        }
+        let stats = [untouched!]
+        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
         return stats
+    }
+
+    /// The evaluation figures of the model as it is now, with the task loss of every example.
+    func evaluateWithTrainLoss(timed: Bool) throws -> EpochFigures {
+        let t0 = Date()
+        var f = try data.evaluator.evaluate(session.model)
+        if timed { progress(String(format: "evaluation took %.1f s", Date().timeIntervalSince(t0))) }
+        f.train_loss = try mean(batches.map { try taskLoss($0, train: false, scale: 1) })
+        return f
     }
 
     /// A closed-form method's one edit, evaluated and recorded as epoch 1.
@@ -138,19 +180,20 @@ public final class Trainer {
         progress("applying the \(method.id) edit")
         let started = Date()
         try session.applyClosedForm(method)
-        var f = try data.evaluator.evaluate(session.model)
-        f.train_loss = try mean(data.train.map { try taskLoss($0, train: false, scale: 1) })
-        try record(f, into: &stats)
+        try record(try evaluateWithTrainLoss(timed: false), into: &stats)
         progress(
-            Self.describe(1, f) + String(format: " (edit and evaluation %.1f s)", Date().timeIntervalSince(started)))
+            Self.describe(1, stats[1])
+                + String(format: " (edit and evaluation %.1f s)", Date().timeIntervalSince(started)))
     }
 
     /// An epoch's figures appended and recorded; the edit saved for each ball it is inside.
     func record(_ f: EpochFigures, into stats: inout [EpochFigures]) throws {
         stats.append(f)
-        try recorder.record(stats, session: session)
+        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
         if let e = saveEdits {
-            try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath)
+            for line in try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath) {
+                progress(line)
+            }
         }
     }
 
@@ -161,21 +204,25 @@ public final class Trainer {
         let accSteps = config.gradAccSteps
         let klWeight = config.training.regularization_weight ?? 0
         let lr = Self.cosineLR(config.training.learning_rate, epoch: epoch, epochs: E)
-        var order = Array(data.train.indices)
+        let batches = batches, klBatches = klBatches
+        var order = Array(batches.indices)
         order.shuffle(using: &session.rng)
         var losses: [Double] = []
         var acc = 0
         session.zeroGrads()
         let started = Date()
+        let unit = config.batchSize == 1 ? "example" : "batch"
         for (i, idx) in order.enumerated() {
             try Cancellation.check()
             // Authors' rule: gradients are cleared every iteration, so a step sees one example.
             if !accumulate { session.zeroGrads() }
             let scale = accumulate ? 1 / Double(accSteps) : 1
-            losses.append(try taskLoss(data.train[idx], train: true, scale: scale))
+            losses.append(try taskLoss(batches[idx], train: true, scale: scale))
             acc += 1
-            if klWeight > 0, !data.klDocs.isEmpty {
-                _ = try klLoss(Int(session.rng.next() % UInt64(data.klDocs.count)), weight: klWeight * scale)
+            if klWeight > 0, !klBatches.isEmpty {
+                // KL summed over the batch's documents, divided by the batch size (spec §3.5).
+                let kl = klBatches[Int(session.rng.next() % UInt64(klBatches.count))]
+                for doc in kl { _ = try klLoss(doc, weight: klWeight * scale / Double(config.batchSize)) }
             }
             if acc == accSteps {
                 try update(lr: lr, step: &step)
@@ -187,7 +234,7 @@ public final class Trainer {
                 let recent = losses.suffix(10).reduce(0, +) / Double(min(10, losses.count))
                 progress(
                     String(
-                        format: "epoch %d/%d: example %d/%d, loss %.4f, %.1f examples/s", epoch + 1, E, i + 1,
+                        format: "epoch %d/%d: \(unit) %d/%d, loss %.4f, %.1f \(unit)s/s", epoch + 1, E, i + 1,
                         order.count, recent, rate))
             }
         }

@@ -1,0 +1,93 @@
+import Engine
+import Foundation
+import Support
+
+extension EditArtifact {
+    /// Writes the session's current edit; returns the file's size in bytes. `dtype` f16 halves
+    /// the size of stored values (applying the edit then gives fp16-rounded values).
+    @discardableResult
+    public static func save(
+        _ s: EditSession, method: String, basePath: String, ball: String?, epoch: Int?, to path: String,
+        dtype: SafetensorsWriter.DType = .f32
+    ) throws -> Int {
+        // The identity of the base: the edit may have changed the tensors the identity reads.
+        let identity = s.withOriginalModel { ModelIdentity.of(s.model) }
+        var info = Info(method: method, base_model: basePath, base_identity: identity, ball: ball, epoch: epoch)
+        var items: [SafetensorsWriter.Item] = []
+        for lin in s.model.linears {
+            guard let a = lin.slot.adapter else { continue }
+            info.adapters.append(.init(module: lin.name, rank: a.rank, scale: a.scale))
+            items += [.tensor(a.A.name, a.A.value), .tensor(a.B.name, a.B.value)]
+        }
+        if let bp = s.model as? BackpackLM, let d = bp.senseDeltas.delta {
+            info.senses = bp.senseDeltas.pairs.map { [Int($0.token), $0.sense] }
+            items.append(.tensor(d.name, d.value))
+        }
+        let names = Set(s.model.parameters.map(\.name))
+        var rows: [(Info.Rows, SafetensorsWriter.Item)] = [], sparse: [(String, [SafetensorsWriter.Item])] = []
+        for p in s.trained where names.contains(p.name) {
+            switch storage(of: p, in: s) {
+            case .unchanged: continue
+            case .whole:
+                info.tensors.append(p.name)
+                items.append(.tensor(p.name, p.value))
+            case .rows(let r, let t): rows.append((Info.Rows(name: p.name, rows: r), .tensor(p.name + ":rows", t)))
+            case .sparse(let ix, let v):
+                sparse.append((p.name, [.indices(p.name + ":indices", ix), .tensor(p.name + ":values", v)]))
+            }
+        }
+        items += rows.map(\.1) + sparse.flatMap(\.1)
+        if !rows.isEmpty || !sparse.isEmpty {
+            info.format = "canonedit.edit/2"
+            info.rows = rows.map(\.0)
+            info.sparse = sparse.map(\.0)
+        }
+        var meta = ["canonedit_edit": String(decoding: try JSONEncoder().encode(info), as: UTF8.self)]
+        meta["checksum"] = checksum(items, dtype: dtype)
+        try SafetensorsWriter.write(items: items, to: path, dtype: dtype, metadata: meta)
+        return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    enum Storage {
+        case unchanged, whole
+        case rows([Int], Tensor)
+        case sparse([Int64], Tensor)
+    }
+
+    /// The smallest faithful way to store a trained model tensor: its trained rows, the
+    /// entries that differ from the original (when fewer than a third change: 12 bytes each
+    /// against 4 per entry), or the whole tensor.
+    static func storage(of p: Parameter, in s: EditSession) -> Storage {
+        let t = p.value
+        if let rows = s.rows(of: p) {
+            let width = t.count / max(t.shape[0], 1)
+            let out = Tensor([rows.count, width])
+            for (k, r) in rows.enumerated() { (out.data + k * width).update(from: t.data + r * width, count: width) }
+            return .rows(rows, out)
+        }
+        guard let o = s.original(of: p) else { return .whole }
+        var changed: [Int64] = []
+        for i in 0..<t.count where t.data[i].bitPattern != o.data[i].bitPattern {
+            changed.append(Int64(i))
+            if changed.count * 3 >= t.count { return .whole }
+        }
+        if changed.isEmpty { return .unchanged }
+        let values = Tensor([changed.count])
+        for (k, i) in changed.enumerated() { values.data[k] = t.data[Int(i)] }
+        return .sparse(changed, values)
+    }
+
+    /// FNV-1a over the stored arrays as a reader loads them (values after any fp16 rounding).
+    static func checksum(_ items: [SafetensorsWriter.Item], dtype: SafetensorsWriter.DType) -> String {
+        var sum = FNV1a()
+        for item in items {
+            switch item {
+            case .tensor(_, let t):
+                let stored = dtype == .f16 ? t.roundedToHalf() : t
+                sum.add(bytes: UnsafeRawBufferPointer(start: stored.data, count: stored.count * 4))
+            case .indices(_, let ix): ix.withUnsafeBytes { sum.add(bytes: $0) }
+            }
+        }
+        return sum.hex
+    }
+}

@@ -1,0 +1,61 @@
+import Engine
+import Foundation
+import Kernels
+import Support
+
+/// What a method's `prepare` may do to the model: choose tensors (whose originals the session
+/// keeps) and attach adapters. The guard fingerprints every parameter before `prepare` and
+/// refuses a method that changed one it did not select, because the unedited model could then
+/// no longer be run (the KL reference, locality, revert) and no ball could be decided.
+public struct UntouchedModelGuard {
+    let fingerprints: [ObjectIdentifier: UInt64]
+
+    public init(_ model: CausalLM) {
+        var f: [ObjectIdentifier: UInt64] = [:]
+        for p in model.parameters { f[ObjectIdentifier(p)] = Self.fingerprint(p.value) }
+        fingerprints = f
+    }
+
+    /// Throws naming the first parameter that changed without being selected for training.
+    public func check(_ session: EditSession, method: String) throws {
+        let selected = Set(session.trained.map(ObjectIdentifier.init))
+        for p in session.model.parameters where !selected.contains(ObjectIdentifier(p)) {
+            guard fingerprints[ObjectIdentifier(p)] == Self.fingerprint(p.value) else {
+                throw CanonEditError(
+                    "method \(method) changed \(p.name) in prepare without selecting it for training; "
+                        + "a method may change only the tensors it trains (train_param, train_rows) or adapters")
+            }
+        }
+    }
+
+    /// FNV-1a over 64-bit words (fast enough for every weight of a model).
+    static func fingerprint(_ t: Tensor) -> UInt64 {
+        var h = FNV1a()
+        let words = t.count / 2
+        t.data.withMemoryRebound(to: UInt64.self, capacity: max(words, 1)) { w in
+            for i in 0..<words { h.add(word: w[i]) }
+        }
+        if t.count % 2 == 1 { h.add(word: UInt64(t.data[t.count - 1].bitPattern)) }
+        return h.value
+    }
+}
+
+extension EditSession {
+    /// Whether the edited model may compute something else than the unedited one: a trained
+    /// tensor differs from its original, or an adapter, sense delta or residual delta is not
+    /// zero. False right after a `prepare` that only selected and zero-initialised things.
+    public var differsFromOriginal: Bool {
+        for p in trained {
+            if let o = original(of: p), memcmp(o.data, p.value.data, o.count * 4) != 0 { return true }
+        }
+        for lin in model.linears {
+            guard let a = lin.slot.adapter, a.scale != 0 else { continue }
+            if !isZero(a.A.value) && !isZero(a.B.value) { return true }
+        }
+        if let d = (model as? BackpackLM)?.senseDeltas.delta, !isZero(d.value) { return true }
+        if let r = (model as? DecoderLM)?.residualDelta, !isZero(r.value.value) { return true }
+        return false
+    }
+
+    private func isZero(_ t: Tensor) -> Bool { (0..<t.count).allSatisfy { t.data[$0] == 0 } }
+}

@@ -1,0 +1,328 @@
+/*
+ * canonedit_plugin.h — the contract between canonedit (the host) and editing methods (plugins).
+ * ABI version 1.0. This header is the whole contract: a plugin links against nothing else of
+ * the host's, and can be written in C, Swift, Rust or anything with a C ABI.
+ *
+ * A short tour
+ * ------------
+ * A plugin is a shared library that exports one symbol, `canonedit_plugin_entry`. The host
+ * calls it with its own ABI version; the plugin returns a pointer to a constant descriptor
+ * (or NULL when it cannot serve that host). The descriptor is plain data — id, version,
+ * hyperparameter schema, capabilities — plus five functions:
+ *
+ *     create   -> make an instance (read hyperparameters through host->option_*)
+ *     prepare  -> choose what to train: whole tensors, rows, low-rank adapters, ...
+ *     update   -> called by the host's training loop after gradients are in place
+ *     apply    -> closed-form methods edit the model here instead (may be NULL)
+ *     destroy  -> free the instance
+ *
+ * The host owns the model, the data, the training loop, evaluation and degradation checks.
+ * Everything a plugin needs comes through `ce_host`, a table of services passed to every
+ * call. A plugin that trains only has to say *what* to train and *how to update it*: the
+ * LoRA plugin shipped with canonedit is about 100 lines.
+ *
+ *     const ce_plugin_descriptor *canonedit_plugin_entry(uint32_t major, uint32_t minor) {
+ *         return major == CE_API_MAJOR ? &my_descriptor : NULL;
+ *     }
+ *
+ * Rules that hold everywhere
+ * --------------------------
+ * - Versions: the host refuses a descriptor whose api_major differs from its own. Minor
+ *   versions only add: new fields go at the END of a struct, `struct_size` tells how much of
+ *   it the other side knows, and optional features are found by string id through
+ *   host->get_extension ("canonedit.backpack/1"), which returns NULL when absent.
+ * - Threads: the host calls a plugin from one thread at a time and never concurrently on
+ *   one instance. Host services may be called only from inside a plugin call, on that
+ *   thread. Plugins must not create threads that call the host.
+ * - Ownership: every pointer says who owns it and for how long ("borrowed" = owned by the
+ *   host, valid until the stated point; the plugin must not free it). Strings are UTF-8 and
+ *   NUL-terminated.
+ * - Errors: functions return a ce_status. On failure a plugin calls host->set_error with a
+ *   message the host shows to the user, then returns the code. Nothing may unwind (no C++
+ *   exceptions, Swift errors or Rust panics) across this boundary.
+ * - Numbers: tensors are fp32, row-major, with shapes slowest dimension first (a linear
+ *   layer's weight is [out, in]), as PyTorch stores them.
+ * - No libffi: every call across the boundary has a fixed C signature declared here, so
+ *   the host never needs to build a call at run time.
+ */
+#ifndef CANONEDIT_PLUGIN_H
+#define CANONEDIT_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CE_API_MAJOR 1u
+#define CE_API_MINOR 1u   /* 1.1 added ce_backpack_ext.add_predicted_probabilities */
+#define CE_PLUGIN_ENTRY_SYMBOL "canonedit_plugin_entry"
+
+/* ---- status codes -------------------------------------------------------------------- */
+typedef int32_t ce_status;
+#define CE_OK                   0
+#define CE_ERR_INVALID_ARGUMENT 1   /* a bad value from the caller */
+#define CE_ERR_NOT_FOUND        2   /* no parameter / module / option of that name */
+#define CE_ERR_UNSUPPORTED      3   /* this model or host cannot do that */
+#define CE_ERR_NUMERIC          4   /* NaN, infinity, a singular system */
+#define CE_ERR_CANCELLED        5   /* the user asked to stop */
+#define CE_ERR_NO_MEMORY        6
+#define CE_ERR_INTERNAL         7
+
+/* ---- tensors and handles ------------------------------------------------------------- */
+
+/* A view of fp32 data. `data` is borrowed: owned by the host, valid until the plugin call
+ * that obtained it returns, unless the function says otherwise. */
+typedef struct ce_tensor {
+    float *data;
+    int64_t count;        /* number of floats */
+    int32_t ndim;         /* 1..4 */
+    int32_t reserved;
+    int64_t shape[4];     /* slowest first; unused entries are 1 */
+} ce_tensor;
+
+/* A trainable tensor: a model parameter or one the host made for the plugin (an adapter).
+ * Opaque; valid from the moment a host function returns it until destroy. */
+typedef struct ce_param ce_param;
+
+/* ---- hyperparameter schema (plain data, readable without running the plugin) ---------- */
+#define CE_HP_FLOAT  1
+#define CE_HP_INT    2
+#define CE_HP_BOOL   3
+#define CE_HP_STRING 4
+
+#define CE_HP_LOG_SCALE  (1u << 0)   /* sweeps sample log-uniformly in [sweep_min, sweep_max] */
+#define CE_HP_NO_SWEEP   (1u << 1)   /* sweeps keep the default */
+
+typedef struct ce_hyperparameter {
+    const char *name;            /* as written in YAML configs, e.g. "lora_rank" */
+    int32_t type;                /* CE_HP_* */
+    uint32_t flags;              /* CE_HP_LOG_SCALE | CE_HP_NO_SWEEP */
+    double min, max;             /* inclusive bounds for FLOAT and INT; ignored otherwise */
+    double default_number;       /* default for FLOAT, INT, BOOL (0 or 1) */
+    const char *default_string;  /* default for STRING (NULL means "") */
+    double sweep_min, sweep_max; /* the range random sweeps draw from (within min..max) */
+    const char *help;            /* one line for `canonedit plugins list` */
+} ce_hyperparameter;
+
+/* ---- capabilities -------------------------------------------------------------------- */
+#define CE_CAP_TRAINS            (1ull << 0)  /* uses the host's training loop (prepare + update) */
+#define CE_CAP_CLOSED_FORM       (1ull << 1)  /* edits in `apply`, without the training loop */
+#define CE_CAP_BACKPACK_ONLY     (1ull << 2)  /* needs extension "canonedit.backpack/1" */
+#define CE_CAP_NEEDS_ACTIVATIONS (1ull << 3)  /* needs extension "canonedit.activations/1" */
+
+/* ---- what the host tells a plugin ---------------------------------------------------- */
+typedef struct ce_model_info {
+    uint32_t struct_size;
+    int32_t layer_count;
+    int32_t hidden_size;
+    int32_t vocab_size;
+    int32_t context_length;
+    int32_t reserved;
+    const char *architecture;   /* "llama", "gpt2", "gpt_neox", "gptj", "backpack"; borrowed, lives as long as the host */
+} ce_model_info;
+
+typedef struct ce_update_info {
+    uint32_t struct_size;
+    int32_t epoch;              /* 0-based */
+    int32_t epochs;
+    int32_t reserved;
+    int64_t step;               /* 1-based count of updates in this run */
+    double learning_rate;       /* already scheduled (cosine over epochs) */
+} ce_update_info;
+
+/* Which text of a canonical example to read. */
+#define CE_TEXT_PREFIX  0
+#define CE_TEXT_SUFFIX  1   /* the suffix, or suffix1 of a pair */
+#define CE_TEXT_SUFFIX2 2   /* pairs only */
+#define CE_TEXT_THROUGH_SUBJECT 3   /* the prefix up to the end of the record's "subject" (its last
+                                        occurrence), tokenized in context: its last id is the subject's last token */
+
+#define CE_LOG_DEBUG 0
+#define CE_LOG_INFO  1
+#define CE_LOG_WARN  2
+
+/* ---- host services ------------------------------------------------------------------- */
+/* Every function takes `ctx` (the table's own `ctx` field) first. */
+typedef struct ce_host {
+    uint32_t api_major;
+    uint32_t api_minor;
+    uint32_t struct_size;        /* sizeof(ce_host) as the host compiled it */
+    uint32_t reserved;
+    void *ctx;                   /* the host's; pass it back unchanged */
+
+    /* Diagnostics. `message` is copied. */
+    void (*set_error)(void *ctx, const char *message);
+    void (*log)(void *ctx, int32_t level, const char *message);
+    void (*progress)(void *ctx, double fraction, const char *what);
+    int32_t (*cancelled)(void *ctx);                 /* 1 when the user asked to stop */
+
+    /* Hyperparameters, validated against the schema, defaults filled in. `*out` for strings
+     * is borrowed until destroy. CE_ERR_NOT_FOUND for a name not in the schema. */
+    ce_status (*option_number)(void *ctx, const char *name, double *out);
+    ce_status (*option_string)(void *ctx, const char *name, const char **out);
+
+    /* The model. */
+    ce_status (*model_info)(void *ctx, ce_model_info *out);  /* out->struct_size set by caller */
+
+    /* Canonical examples, tokenized as the host tokenizes them (no BOS). `*ids` borrowed
+     * until destroy. */
+    int64_t (*example_count)(void *ctx);
+    ce_status (*example_tokens)(void *ctx, int64_t index, int32_t which, const int32_t **ids, int64_t *count);
+
+    /* Parameters, by index (0..param_count-1) or Hugging Face name
+     * ("model.layers.12.mlp.down_proj.weight"). */
+    int64_t (*param_count)(void *ctx);
+    ce_status (*param_at)(void *ctx, int64_t index, ce_param **out);
+    ce_status (*param_find)(void *ctx, const char *name, ce_param **out);
+    const char *(*param_name)(void *ctx, const ce_param *param);   /* borrowed until destroy */
+    ce_status (*param_value)(void *ctx, const ce_param *param, ce_tensor *out);
+    /* The gradient, or data == NULL when the tensor is not trained. Valid in update. */
+    ce_status (*param_grad)(void *ctx, const ce_param *param, ce_tensor *out);
+
+    /* Selection. Each call adds to what the host trains; the host keeps the original values
+     * so it can run the unedited model and revert. */
+    ce_status (*train_param)(void *ctx, ce_param *param);                       /* the whole tensor */
+    ce_status (*train_rows)(void *ctx, ce_param *param, const int64_t *rows, int64_t count); /* only these rows (first dim) change; `rows` copied */
+
+    /* Linear modules ("model.layers.12.mlp.down_proj"), where adapters can be attached. */
+    int64_t (*module_count)(void *ctx);
+    const char *(*module_name)(void *ctx, int64_t index);                       /* borrowed until destroy */
+    /* 1 when `regex` matches the whole name (Python re.fullmatch semantics), 0 when not,
+     * negative when the regex is invalid (set_error has been called). */
+    int32_t (*module_matches)(void *ctx, const char *name, const char *regex);
+    /* y += scale * (x A^T) B^T with A [rank, in] and B [out, rank], both zero; the plugin
+     * initialises them through param_value. Both are trained. */
+    ce_status (*attach_low_rank)(void *ctx, const char *module, int32_t rank, float scale, ce_param **A, ce_param **B);
+
+    /* Updates. Adam with bias correction; its state lives in the host (checkpointed, resumed). */
+    ce_status (*adam_step)(void *ctx, ce_param *param, double lr, double beta1, double beta2, double eps, double weight_decay);
+
+    /* Random numbers from the run's seed: the same seed gives the same sequence. */
+    uint64_t (*random_u64)(void *ctx);
+    double (*random_uniform)(void *ctx);    /* [0, 1) */
+    double (*random_normal)(void *ctx);     /* mean 0, variance 1 */
+
+    /* Scratch memory: 64-byte aligned, owned by the plugin until host->free or destroy
+     * (the host frees what is left after destroy). */
+    void *(*alloc)(void *ctx, size_t bytes);
+    void (*free)(void *ctx, void *pointer);
+
+    /* Optional services by id, "name/version" ("canonedit.backpack/1",
+     * "canonedit.activations/1", "canonedit.linalg/1"). NULL when the host or the model
+     * does not offer it. The returned table is borrowed until destroy. */
+    const void *(*get_extension)(void *ctx, const char *id);
+
+    /* Text corpora: a {"text": ...} JSONL file, read and tokenized once by the host (a
+     * relative path is resolved like the config's data paths). `*ids` is borrowed until destroy. */
+    ce_status (*corpus_size)(void *ctx, const char *path, int64_t *documents);
+    ce_status (*corpus_document)(void *ctx, const char *path, int64_t index, const int32_t **ids, int64_t *count);
+
+    /* The task's loss: "good", "bad", "balance" or "good-v-bad" (borrowed, lives as long as the host). */
+    const char *(*task_loss)(void *ctx);
+
+    /* Continues `prompt` (count ids) with the UNEDITED model: greedy when temperature <= 0,
+     * else sampled with `seed`. Writes up to max_tokens ids into the caller's `out`, the count
+     * into *written. */
+    ce_status (*generate)(void *ctx, const int32_t *prompt, int64_t count, int64_t max_tokens, double temperature,
+                          uint64_t seed, int32_t *out, int64_t *written);
+} ce_host;
+
+/* ---- extension "canonedit.activations/1": looking inside decoder models ----------------
+ * Offered for the decoder families (llama, gpt2, gpt_neox, gptj). Sequences are token ids run
+ * as one batch row; positions index them from 0. Functions take the host's ctx. */
+#define CE_EXT_ACTIVATIONS "canonedit.activations/1"
+typedef struct ce_activations_ext {
+    uint32_t struct_size;
+    /* The input rows of linear `module` (e.g. an MLP down projection's keys) at `positions`,
+     * with the current (edited) model: out (count, in features). */
+    ce_status (*module_inputs)(void *ctx, const int32_t *ids, int64_t n, const char *module,
+                               const int64_t *positions, int64_t count, float *out);
+    /* The residual stream leaving block `layer` at `positions`: out (count, hidden). */
+    ce_status (*residual)(void *ctx, const int32_t *ids, int64_t n, int32_t layer, const int64_t *positions, int64_t count, float *out);
+    /* E[x x^T] of the inputs of `module` over the first `tokens` tokens of a corpus ({"text"}
+     * JSONL), with the UNEDITED model: out (in, in). Computed once and cached on disk with its
+     * provenance (model, module, corpus hash, count); a mismatched cache is recomputed. */
+    ce_status (*input_second_moment)(void *ctx, const char *module, const char *corpus, int64_t tokens, float *out);
+    /* A trainable vector (hidden) added to the residual stream leaving block `layer`, at the
+     * position set by residual_delta_at in every sequence run (-1: nowhere). Once per run. */
+    ce_status (*residual_delta)(void *ctx, int32_t layer, ce_param **delta);
+    ce_status (*residual_delta_at)(void *ctx, int64_t position);
+    /* sum_i weights[i] * -log p(targets[i] | ids[0..rows[i]]) for one sequence; with grad != 0
+     * the gradient is added to every trained tensor's gradient. */
+    ce_status (*sequence_loss)(void *ctx, const int32_t *ids, int64_t n, const int64_t *rows, const int32_t *targets,
+                               const float *weights, int64_t count, int32_t grad, double *loss);
+    /* weight * KL(unedited || edited) of the next-token distributions at `rows`; grad as above. */
+    ce_status (*sequence_kl)(void *ctx, const int32_t *ids, int64_t n, const int64_t *rows, int64_t count, double weight,
+                             int32_t grad, double *loss);
+    /* Sets every trained tensor's gradient to zero. */
+    ce_status (*zero_grads)(void *ctx);
+} ce_activations_ext;
+
+/* ---- extension "canonedit.linalg/1": dense linear algebra (LAPACK) ---------------------- */
+#define CE_EXT_LINALG "canonedit.linalg/1"
+typedef struct ce_linalg_ext {
+    uint32_t struct_size;
+    /* Solves A X = B for symmetric positive definite A (n, n), row-major; B (n, m) is replaced
+     * by X and A by its Cholesky factor. CE_ERR_NUMERIC when A is not positive definite. */
+    ce_status (*solve_spd)(void *ctx, float *A, float *B, int64_t n, int64_t m);
+} ce_linalg_ext;
+
+/* ---- extension "canonedit.backpack/1": Backpack language models -------------------------
+ * Offered when the model is a Backpack. Functions take the host's ctx. */
+#define CE_EXT_BACKPACK "canonedit.backpack/1"
+typedef struct ce_backpack_ext {
+    uint32_t struct_size;
+    int32_t num_senses;          /* k */
+    int32_t hidden_size;         /* C */
+    int32_t vocab_size;          /* V */
+    /* For one sequence: out[v * k + l] += sum over rows i, and positions j with ids[j] == v,
+     * of the contextualization weight alpha[l, i, j]. `out` (V, k) is the caller's. */
+    ce_status (*add_sense_weights)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
+    /* Sense vectors (count, k, C) of `tokens`, current deltas included, into the caller's `out`. */
+    ce_status (*sense_vectors)(void *ctx, const int32_t *tokens, int64_t count, float *out);
+    /* Trains a zero-initialised (count, C) delta added to sense senses[i] of token tokens[i]
+     * wherever that token occurs. Once per run; `*deltas` is valid until destroy. */
+    ce_status (*train_sense_deltas)(void *ctx, const int32_t *tokens, const int32_t *senses, int64_t count, ce_param **deltas);
+    /* Since 1.1 (check struct_size first). For one sequence: out[v] += sum over rows i of
+     * p(v | ids[0..i]), each word's expected count among the rows' predictions, from the
+     * base model of a companion Backpack, otherwise from the Backpack itself, unedited.
+     * `out` (V) is the caller's. */
+    ce_status (*add_predicted_probabilities)(void *ctx, const int32_t *ids, int64_t count, const int64_t *rows, int64_t row_count, float *out);
+} ce_backpack_ext;
+
+/* ---- the plugin ---------------------------------------------------------------------- */
+typedef struct ce_plugin_descriptor {
+    uint32_t api_major;          /* CE_API_MAJOR the plugin was built against; checked first */
+    uint32_t api_minor;
+    uint32_t struct_size;        /* sizeof(ce_plugin_descriptor) as the plugin compiled it */
+    uint32_t reserved;
+    const char *id;              /* matches `finetune_type` in configs: "lora", "full", ... */
+    const char *version;         /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;     /* one line */
+    uint64_t capabilities;       /* CE_CAP_* */
+    int32_t hyperparameter_count;
+    int32_t reserved2;
+    const ce_hyperparameter *hyperparameters;
+
+    /* Makes an instance. *instance is the plugin's; the host passes it back unchanged. */
+    ce_status (*create)(const ce_host *host, void **instance);
+    /* Chooses what to train (CE_CAP_TRAINS). Called once, before the first update. */
+    ce_status (*prepare)(void *instance, const ce_host *host);
+    /* One update of the trained tensors; gradients are readable with host->param_grad. */
+    ce_status (*update)(void *instance, const ce_host *host, const ce_update_info *info);
+    /* Closed-form edit of the model (CE_CAP_CLOSED_FORM); NULL for training methods. */
+    ce_status (*apply)(void *instance, const ce_host *host);
+    /* Frees the instance. Host-owned memory handed out during the run is released after. */
+    void (*destroy)(void *instance);
+} ce_plugin_descriptor;
+
+/* The one exported symbol. Returns NULL when the plugin cannot serve this host version.
+ * The descriptor is owned by the plugin and must stay valid while the library is loaded. */
+typedef const ce_plugin_descriptor *(*ce_plugin_entry_fn)(uint32_t host_api_major, uint32_t host_api_minor);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CANONEDIT_PLUGIN_H */
