@@ -47,13 +47,14 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE"),
         .target(name: "PluginAPI", path: "Sources/PluginAPI"),
         .target(name: "Kernels", dependencies: ["CBLAS"], path: "Sources/Host/Kernels", cSettings: kernelFlags),
-        host("Support", []),
+        host("Support", [.product(name: "Crypto", package: "swift-crypto")]),
         host("Engine", ["Support", "Kernels", "CBLAS"]),
         host("Setting", ["Support", "Engine", "Kernels", "Yams"]),
         host("PluginHost", ["Support", "Engine", "Setting", "PluginAPI", "CLAPACKE"]),

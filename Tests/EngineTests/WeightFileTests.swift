@@ -198,6 +198,9 @@ final class WeightFileTests: XCTestCase {
             (#"not json"#, 0, nil, "not valid JSON"),
             (#"{}"#, 0, 1 << 40, "exceeds"),
             (#"{}"#, 0, 100, "needs bytes"),
+            // 2^32 × 2^32 wraps to 0 in 64 bits: offsets [0, 0] must not pass as "enough data".
+            (#"{"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}}"#, 0, nil, "too large"),
+            (#"{"x":{"dtype":"F32","shape":[4294967296,4294967297],"data_offsets":[0,0]}}"#, 0, nil, "invalid shape"),
         ]
         for (header, data, len, fragment) in cases {
             XCTAssertThrowsError(try SafetensorsFile(path: file(header, data: data, headerLen: len)), header) {

@@ -71,11 +71,13 @@ final class SweepTests: XCTestCase {
         ]
         var r = SlurmArray.Resources()
         r.cpus = 4; r.parallel = 2
-        let script = SlurmArray.script(
-            runs: runs, executable: "/opt/canonedit", folder: "/s", name: "demo", resources: r)
-        XCTAssertTrue(script.contains("#SBATCH --array=0-1%2"))
-        XCTAssertTrue(script.contains("#SBATCH --cpus-per-task=4"))
-        XCTAssertTrue(script.contains("\"/a/y.yaml\""))
-        XCTAssertTrue(script.contains("exec /opt/canonedit run \"${CONFIGS[$SLURM_ARRAY_TASK_ID]}\""))
+        let folder = temporaryFolder(self)
+        let job = try SlurmArray.write(
+            runs: runs, executable: "/opt/canonedit", folder: folder, name: "demo", resources: r)
+        XCTAssertTrue(job.sbatchArguments.contains("--array=0-1%2"))
+        XCTAssertTrue(job.sbatchArguments.contains("--cpus-per-task=4"))
+        XCTAssertEqual(try String(contentsOfFile: job.configList, encoding: .utf8), "/a/x.yaml\n/a/y.yaml\n")
+        let script = try String(contentsOfFile: job.script, encoding: .utf8)
+        XCTAssertTrue(script.contains("exec '/opt/canonedit' run \"${CONFIGS[$SLURM_ARRAY_TASK_ID]}\""), script)
     }
 }

@@ -37,7 +37,7 @@ final class EditArtifactStorageTests: XCTestCase {
 
         let fresh = try TinyModels.llama(seed: 5)
         let s2 = EditSession(model: fresh, tokenizer: tok, examples: [], lossType: .good, seed: 0)
-        _ = try EditArtifact.apply(path, to: s2)
+        _ = try EditArtifact.apply(path, to: s2, trust: true)
         for p in [whole, rows, sparse, untouched] {
             XCTAssertEqual(fresh.parameter(p.name)!.value.array, p.value.array, p.name)
         }
@@ -61,7 +61,7 @@ final class EditArtifactStorageTests: XCTestCase {
             dir + "/16",
             to: EditSession(
                 model: fresh, tokenizer: TinyModels.byteTokenizer(), examples: [],
-                lossType: .good, seed: 0))
+                lossType: .good, seed: 0), trust: true)
         XCTAssertEqual(fresh.parameter(p.name)!.value.array, p.value.roundedToHalf().array)
     }
 }

@@ -18,6 +18,10 @@ struct Logits: ParsableCommand {
     struct Next: Encodable { let id: Int32; let token: String; let logprob: Double; let logit: Float }
     struct Result: Encodable { let ids: [Int32]; let top: [Next]; let vocab_size: Int }
 
+    func validate() throws {
+        try require(top >= 1, "--top must be at least 1, not \(top)")
+    }
+
     func run() throws {
         try guarded {
             let lm = try m.load()
@@ -90,6 +94,13 @@ struct Generate: ParsableCommand {
 
     struct Result: Encodable { let prompt_ids: [Int32]; let ids: [Int32]; let text: String }
 
+    func validate() throws {
+        try require(maxTokens >= 0, "--max-tokens must be ≥ 0, not \(maxTokens)")
+        try require(
+            temperature.isFinite && temperature >= 0,
+            "--temperature must be a number ≥ 0 (0 is greedy), not \(temperature)")
+    }
+
     func run() throws {
         try guarded {
             let lm = try m.load()
@@ -110,6 +121,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Sequences per batch.") var batch = 16
     @Option(help: "Tokens per sequence.") var seq = 64
     @Option(help: "Timed repetitions (after one warm-up).") var reps = 3
+
+    func validate() throws {
+        try require(batch >= 1 && seq >= 2 && reps >= 1, "--batch ≥ 1, --seq ≥ 2 and --reps ≥ 1 are needed")
+    }
 
     func run() throws {
         try guarded {

@@ -22,6 +22,10 @@ struct Plugins: ParsableCommand {
             let id, version, abi, path, description: String; let hyperparameters: [Hyperparameter]
         }
 
+        func validate() throws {
+            try requireFolders(pluginPath, "--plugin-path")
+        }
+
         func run() throws {
             let (plugins, skipped) = PluginRegistry.discover(extra: pluginPath)
             if json {

@@ -27,13 +27,20 @@ struct Run: ParsableCommand {
         help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
     @Flag(name: .customLong("keep-checkpoint"), help: "Keep the checkpoint after the run finishes.")
     var keepCheckpoint = false
+    @Option(
+        help: "Epochs, instead of the config's num_epochs; a kept checkpoint of the same run is extended to this many.")
+    var epochs: Int?
     @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
+
+    func validate() throws {
+        try requireFolders(pluginPath, "--plugin-path")
+    }
 
     func run() throws {
         try guarded {
             setBlasThreads(threads)
             Cancellation.install()
-            var exp = try Experiment(configPath: config)
+            var exp = try Experiment(configPath: config, epochs: epochs)
             exp.pluginPaths = pluginPath
             exp.skipMalformed = skipMalformed
             exp.keepCheckpoint = keepCheckpoint
@@ -87,21 +94,28 @@ struct Eval: ParsableCommand {
             """)
     @OptionGroup var m: ModelOptions
     @Option(help: "An edit file to apply first (a run's <results>.edit-<ε>.safetensors).") var edit: String?
+    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
+    var trustEdit = false
     @Option(help: "Task: \(TaskKind.all.map(\.name).joined(separator: ", ")).") var task: String
     @Option(help: "Evaluation JSONL ({prefix, suffix} or {prefix, suffix1, suffix2}).") var data: String
     @Option(help: "Override the task's threshold τ.") var threshold: Double?
 
     struct Result: Encodable { let task: String; let examples: Int; let success_rate: Double; let threshold: Double }
 
+    func validate() throws {
+        try require(threshold.map(\.isFinite) ?? true, "--threshold must be a finite number")
+    }
+
     func run() throws {
         try guarded {
             let kind = try TaskKind.named(task)
             let (examples, _) = try JSONL.examples(data, pair: kind.loss.isPair)
+            guard !examples.isEmpty else { throw CanonEditError("\(data): no records") }
             let lm = try m.load()
             if let edit {
                 let session = EditSession(
                     model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: kind.loss, seed: 0)
-                let info = try EditArtifact.apply(edit, to: session)
+                let info = try EditArtifact.apply(edit, to: session, trust: trustEdit)
                 stderr(
                     "edit \(edit): \(info.method), certified in ball \(info.ball ?? "?") at epoch \(info.epoch ?? -1)")
             }
@@ -128,6 +142,7 @@ struct GeneralLoss: ParsableCommand {
     func run() throws {
         try guarded {
             let (texts, _) = try JSONL.texts(data)
+            guard !texts.isEmpty else { throw CanonEditError("\(data): no records") }
             let lm = try m.load()
             let set = TextSet(texts, tokenizer: lm.tokenizer)
             try printJSON(Result(documents: texts.count, tokens: set.tokenCount, loss: try set.meanNLL(lm.model)))
@@ -143,6 +158,10 @@ struct Corpus: ParsableCommand {
     @Option(help: "Tokens per document.") var tokens = 128
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Output JSONL file.") var out: String
+
+    func validate() throws {
+        try require(documents >= 1 && tokens >= 1, "--documents and --tokens must be at least 1")
+    }
 
     func run() throws {
         try guarded {
@@ -166,12 +185,18 @@ struct Ensemble: ParsableCommand {
     @Argument(help: "The sense-finetuning experiment config.") var config: String
     @Option(help: "The large model (built-in name, GGUF file or folder).") var large: String
     @Option(help: "The saved edit (default: the run's edit for --ball).") var edit: String?
+    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
+    var trustEdit = false
     @Option(help: "Degradation ball ε.") var ball = 1e-4
     @Option(help: "Also write the result here.") var out: String?
     @Option(
         help: "Control facts (the eval format, prefix/suffix JSONL) the edit should not move: scored before and after.")
     var controls: String?
     @Option(help: "OpenBLAS threads.") var threads: Int?
+
+    func validate() throws {
+        try requireBall(ball, "--ball")
+    }
 
     func run() throws {
         try guarded {
@@ -182,15 +207,11 @@ struct Ensemble: ParsableCommand {
                 throw CanonEditError("\(config): model \(exp.config.model) is not a Backpack")
             }
             let largeLM = try ModelLoader.load(large)
-            let editPath =
-                try edit
-                ?? RunRecorder(
-                    logPath: exp.logPath, resultsPath: exp.resultsPath, config: exp.config, modelPath: bpLoaded.path
-                ).editPath(ball: Ball(ball))
+            let editPath = edit ?? RunRecorder.editPath(resultsPath: exp.resultsPath, ball: Ball(ball))
             let session = EditSession(
                 model: bp, tokenizer: bpLoaded.tokenizer, examples: [], lossType: exp.config.training.loss_type, seed: 0
             )
-            let info = try EditArtifact.apply(editPath, to: session)
+            let info = try EditArtifact.apply(editPath, to: session, trust: trustEdit)
             stderr(
                 "edit \(editPath): \(info.method), \(info.senses.count) senses, certified in ball \(info.ball ?? "?") "
                     + "at epoch \(info.epoch ?? -1)"
@@ -228,9 +249,15 @@ struct SensesCommand: ParsableCommand {
         @OptionGroup var m: ModelOptions
         @Option(help: "The word (its first token is shown).") var token: String
         @Option(help: "A saved sense edit to show the senses after.") var edit: String?
+        @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
+        var trustEdit = false
         @Option(help: "Words per list.") var top = 5
         @Option(help: "Also write the view as an SVG image here.") var svg: String?
         @Flag(help: "JSON instead of text.") var json = false
+
+        func validate() throws {
+            try require(top >= 1, "--top must be at least 1, not \(top)")
+        }
 
         func run() throws {
             try guarded {
@@ -249,7 +276,7 @@ struct SensesCommand: ParsableCommand {
                     before: try SenseView.of(bp, tokenizer: lm.tokenizer, id: id, count: top), after: nil)
                 if let edit {
                     let s = EditSession(model: bp, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
-                    let info = try EditArtifact.apply(edit, to: s)
+                    let info = try EditArtifact.apply(edit, to: s, trust: trustEdit)
                     let edited = Set(info.senses.filter { $0[0] == Int(id) }.map { $0[1] })
                     view.after = try SenseView.of(bp, tokenizer: lm.tokenizer, id: id, count: top, edited: edited)
                 }

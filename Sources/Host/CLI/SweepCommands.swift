@@ -33,6 +33,11 @@ struct SweepCommand: ParsableCommand {
     @Option(name: .customLong("slurm-partition"), help: "Partition.") var partition: String?
     @Option(name: .customLong("plugin-path"), help: "Extra plugin folder (repeatable).") var pluginPath: [String] = []
 
+    func validate() throws {
+        try require(workers >= 1, "--workers must be at least 1, not \(workers)")
+        try requireFolders(pluginPath, "--plugin-path")
+    }
+
     func run() throws {
         try guarded {
             Cancellation.install()
@@ -50,19 +55,15 @@ struct SweepCommand: ParsableCommand {
                 var r = SlurmArray.Resources()
                 r.cpus = cpus; r.memory = mem; r.time = time; r.partition = partition
                 let folder = test ? s.folder + "/test" : s.folder
-                try FileManager.default.createDirectory(atPath: folder + "/slurm", withIntermediateDirectories: true)
-                let script = folder + "/slurm/array.sh"
-                try AtomicFile.write(
-                    Data(
-                        SlurmArray.script(
-                            runs: runs, executable: HostPaths.executable, folder: folder, name: s.name, resources: r
-                        ).utf8), to: script)
-                guard runs.contains(where: { !SweepRunner.finished($0) }) else {
+                let job = try SlurmArray.write(
+                    runs: runs, executable: HostPaths.executable, folder: folder, name: s.name, resources: r)
+                guard job.tasks > 0 else {
                     stderr("every run is finished"); return
                 }
+                let script = job.script
                 let p = Process()
                 p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["sbatch", "--parsable"] + (slurmWait ? ["--wait"] : []) + [script]
+                p.arguments = ["sbatch", "--parsable"] + (slurmWait ? ["--wait"] : []) + job.sbatchArguments
                 let pipe = Pipe()
                 p.standardOutput = pipe
                 try p.run()
@@ -100,6 +101,11 @@ struct Select: ParsableCommand {
     @Option(help: "Test reruns per choice.") var seeds = 3
     @Option(help: "Split rename for test configs, FROM:TO.") var replace = "-val:-test"
     @Option(help: "Balls to select for (repeatable; default all three).") var ball: [Double] = []
+
+    func validate() throws {
+        try require(seeds >= 1, "--seeds must be at least 1, not \(seeds)")
+        for b in ball { try requireBall(b, "--ball") }
+    }
 
     func run() throws {
         try guarded {

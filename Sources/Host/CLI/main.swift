@@ -31,6 +31,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).")
     var threads: Int?
 
+    func validate() throws {
+        try require((threads ?? 1) >= 1, "--threads must be at least 1")
+    }
+
     func load() throws -> LoadedModel {
         setBlasThreads(threads)
         return try ModelLoader.load(model)
@@ -40,6 +44,27 @@ struct ModelOptions: ParsableArguments {
 /// OpenBLAS threads: the option, else OPENBLAS_NUM_THREADS, else 2.
 func setBlasThreads(_ threads: Int?) {
     Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+}
+
+/// Option checks: a failure is a usage error (exit 64) naming the option.
+func require(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+    if !ok { throw ValidationError(message()) }
+}
+
+/// A degradation ball's ε: a finite number in (0, 1).
+func requireBall(_ eps: Double, _ option: String) throws {
+    try require(
+        eps.isFinite && eps > 0 && eps < 1, "\(option) must be a number between 0 and 1 (like 1e-4), not \(eps)")
+}
+
+/// Every folder must exist (a typo would otherwise be ignored silently).
+func requireFolders(_ folders: [String], _ option: String) throws {
+    for f in folders {
+        var isDir: ObjCBool = false
+        try require(
+            FileManager.default.fileExists(atPath: f, isDirectory: &isDir) && isDir.boolValue,
+            "\(option) \(f): no such folder")
+    }
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {
@@ -58,4 +83,5 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
     }
 }
 
+Cancellation.install()
 CanonEdit.main()

@@ -8,7 +8,7 @@ import Support
 /// loop (resuming if a checkpoint exists) and writes the epoch log and results file.
 public struct Experiment {
     public let configPath: String
-    public let config: ExperimentConfig
+    public private(set) var config: ExperimentConfig
     public var pluginPaths: [String] = []
     public var skipMalformed = false
     /// Keep the checkpoint after the run finishes (by default it is deleted: the results and
@@ -19,9 +19,13 @@ public struct Experiment {
     /// Keys of the authors' schema that this config sets and canonedit ignores or fills in.
     public let warnings: [String]
 
-    public init(configPath: String) throws {
+    public init(configPath: String, epochs: Int? = nil) throws {
         self.configPath = configPath
         (config, warnings) = try ExperimentConfig.loadChecked(configPath)
+        if let epochs {
+            guard (0...10_000).contains(epochs) else { throw CanonEditError("--epochs must be 0…10000") }
+            config.training.num_epochs = epochs
+        }
     }
 
     /// Data paths in configs are relative to the working directory (the authors' layout);
@@ -60,6 +64,26 @@ public struct Experiment {
         try data(readKL: false).tokenized(with: tok, contextLength: Int.max).evaluator
     }
 
+    /// Every input file by the key that names it: the config's data, and plugin options that
+    /// name existing files (a background corpus, key statistics' corpus).
+    func dataFiles(_ options: [String: PluginOption]) -> [String: String] {
+        let c = config
+        var files = [
+            "training.dataset_path": c.training.dataset_path,
+            "validation.intervention_eval_path": c.validation.intervention_eval_path,
+            "validation.degredation_general_path": c.validation.degredation_general_path,
+        ]
+        files["validation.degredation_targeted_path"] = c.validation.degredation_targeted_path
+        files["validation.hard_negative.hard_negative_path"] = c.validation.hard_negative?.hard_negative_path
+        files["training.regularization_data_path"] = c.training.regularization_data_path
+        for (k, v) in options {
+            if case .string(let s) = v, !s.isEmpty, FileManager.default.fileExists(atPath: resolve(s)) {
+                files["method." + k] = s
+            }
+        }
+        return files.mapValues(resolve)
+    }
+
     public func run() throws -> Outcome {
         let c = config
         for w in warnings { progress("warning: " + w) }
@@ -70,7 +94,7 @@ public struct Experiment {
 
         progress("loading model \(c.model)")
         let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(c.model))
-        let data = records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)
+        let data = try records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)
         progress(
             "\(data.train.count) canonical examples, \(records.evaluation.count) evaluation examples, "
                 + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")
@@ -81,7 +105,8 @@ public struct Experiment {
         session.resolvePath = resolve
         let method = PluginMethod(library: plugin, options: options)
         method.log = progress
-        let recorder = try RunRecorder(logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path)
+        let recorder = try RunRecorder(
+            logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path, dataFiles: dataFiles(options))
         let trainer = Trainer(
             config: c, data: .init(train: data.train, evaluator: data.evaluator, klDocs: data.klDocs),
             session: session, method: method, recorder: recorder)

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Whole-file writes that never leave a half-written file: write a sibling temporary file,
-/// flush it, then rename over the target.
+/// Whole-file writes that never leave a half-written file: write a sibling temporary file
+/// (created exclusively, under an unpredictable name), flush it, rename it over the target and
+/// flush the folder. Temporary files a killed process left for the same target are removed.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
         try write(to: path) { try $0.write(contentsOf: data) }
@@ -9,11 +10,14 @@ public enum AtomicFile {
 
     /// Streams the file's contents through `body`, then flushes and renames it into place.
     public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
+        removeStaleTemporaries(of: path)
+        var random = SystemRandomNumberGenerator()
+        let tmp = path + ".tmp-\(getpid())-" + String(random.next() as UInt64, radix: 16)
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
             throw CanonEditError("\(path): cannot create \(tmp) (\(String(cString: strerror(errno))))")
         }
-        guard let h = FileHandle(forWritingAtPath: tmp) else { throw CanonEditError("\(path): cannot open \(tmp)") }
+        let h = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         do {
             try body(h)
             try h.synchronize()
@@ -32,6 +36,25 @@ public enum AtomicFile {
             let e = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: tmp)
             throw CanonEditError("\(path): rename failed (\(e))")
+        }
+        // The rename itself is durable only once the folder is flushed.
+        let dir = open(folder(of: path), O_RDONLY | O_CLOEXEC)
+        if dir >= 0 { fsync(dir); close(dir) }
+    }
+
+    static func folder(of path: String) -> String {
+        let d = (path as NSString).deletingLastPathComponent
+        return d.isEmpty ? "." : d
+    }
+
+    /// `<name>.tmp-<pid>-<random>` files beside `path` whose process is gone.
+    static func removeStaleTemporaries(of path: String) {
+        let dir = folder(of: path), prefix = (path as NSString).lastPathComponent + ".tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for n in names where n.hasPrefix(prefix) {
+            let pid = n.dropFirst(prefix.count).split(separator: "-").first.flatMap { Int32($0) }
+            guard let pid, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            try? FileManager.default.removeItem(atPath: dir + "/" + n)
         }
     }
 }

@@ -1,14 +1,36 @@
+import Dispatch
 import Foundation
 
-/// Ctrl-C (SIGINT) or SIGTERM asks long work to stop at its next check; the last finished
-/// epoch's records and checkpoint stay on disk, and the run resumes from there.
+/// Ctrl-C (SIGINT) or SIGTERM asks long work to stop at its next check (between training
+/// examples, between documents); the last finished epoch's records and checkpoint stay on disk,
+/// and the run resumes from there. Work that reaches no check within `grace` seconds (loading,
+/// parsing, one long evaluation) is ended then: every file canonedit writes is written whole
+/// or not at all, so nothing is left half-written.
 public enum Cancellation {
     nonisolated(unsafe) public static var requested: Int32 = 0
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+    public static let grace = 2.0
+
     public static func install() {
-        signal(SIGINT) { _ in Cancellation.requested = 1 }
-        signal(SIGTERM) { _ in Cancellation.requested = 1 }
+        guard sources.isEmpty else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                requested = 1
+                DispatchQueue.global().asyncAfter(deadline: .now() + grace) {
+                    FileHandle.standardError.write(
+                        Data("canonedit: stopped by signal \(sig); run the same command again to resume\n".utf8))
+                    _exit(128 + sig)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
     }
+
     public static var isRequested: Bool { requested != 0 }
+
     public static func check() throws {
         if requested != 0 {
             throw CanonEditError("interrupted; run the same command again to resume after the last finished epoch")

@@ -43,6 +43,12 @@ public struct DecoderSpec {
         guard C > 0, H > 0, G > 0, D > 0, F > 0, L > 0, V > 0, context > 0 else {
             throw CanonEditError("\(source): \(architecture) config has a zero or negative size")
         }
+        guard normEps.isFinite, normEps > 0, normEps < 1 else {
+            throw CanonEditError("\(source): the normalisation epsilon \(normEps) must be a small positive number")
+        }
+        guard rotaryDims == 0 || (rotaryBase.isFinite && rotaryBase > 1) else {
+            throw CanonEditError("\(source): the rotary base \(rotaryBase) must be a finite number above 1")
+        }
         guard H % G == 0 else {
             throw CanonEditError("\(source): \(H) attention heads do not divide into \(G) key/value heads")
         }

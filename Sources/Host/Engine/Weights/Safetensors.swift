@@ -51,7 +51,17 @@ public final class SafetensorsFile: WeightSource {
             guard shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 32 }), shape.count <= 8 else {
                 throw formatError(path, "tensor \(name) has an invalid shape \(shape)")
             }
-            let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
+            // Shapes come from the file: a product that overflows (2^32 × 2^32) must not wrap to 0.
+            var count = 1, overflow = false
+            for d in shape + [es] {
+                let m = count.multipliedReportingOverflow(by: d)
+                count = m.partialValue
+                overflow = overflow || m.overflow
+            }
+            guard !overflow, count <= 1 << 40 else {
+                throw formatError(path, "tensor \(name) has shape \(shape), too large to be real")
+            }
+            count /= es
             guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= dataSize else {
                 throw formatError(
                     path, "tensor \(name) data_offsets \(offs) fall outside the \(dataSize) data bytes (truncated?)")

@@ -26,12 +26,45 @@ public struct SweepSpec: Codable {
 
     public var folder: String { output ?? "sweeps/\(name)" }
 
+    /// Names that may go into file names and job names: letters, digits, `.`, `_`, `-`.
+    public static func isSafeName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && !s.hasPrefix("-") && !s.hasPrefix(".")
+            && s.unicodeScalars.allSatisfy {
+                $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0))
+            }
+    }
+
     public static func load(_ path: String) throws -> SweepSpec {
         guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw CanonEditError("\(path): cannot read")
         }
-        do { return try YAMLDecoder().decode(SweepSpec.self, from: text) } catch let e as DecodingError {
+        try YAMLBridge.checkLimits(text, path: path)
+        let spec: SweepSpec
+        do { spec = try YAMLDecoder().decode(SweepSpec.self, from: text) } catch let e as DecodingError {
             throw CanonEditError("\(path): \(ExperimentConfig.describe(e))")
+        }
+        try spec.validate(path)
+        return spec
+    }
+
+    func validate(_ path: String) throws {
+        guard Self.isSafeName(name) else {
+            throw CanonEditError(
+                "\(path): name \(name.debugDescription) may hold only letters, digits, '.', '_' and '-' (at most 64, "
+                    + "not starting with '-' or '.'): it names files and Slurm jobs")
+        }
+        guard (1...100_000).contains(runs) else {
+            throw CanonEditError("\(path): runs must be 1…100000, not \(runs)")
+        }
+        if let e = epochs, !(0...10_000).contains(e) { throw CanonEditError("\(path): epochs must be 0…10000") }
+        guard !base_configs.isEmpty else { throw CanonEditError("\(path): base_configs is empty") }
+        for (method, range) in learning_rate ?? [:] {
+            guard range.count == 2, range.allSatisfy(\.isFinite), range[0] <= range[1] else {
+                throw CanonEditError(
+                    "\(path): learning_rate.\(method) must be [low, high] exponents of 10 with low ≤ high, "
+                        + "not \(range)"
+                )
+            }
         }
     }
 }
@@ -54,13 +87,36 @@ public enum SweepPlanner {
         return parts.dropLast().last.map(String.init) ?? "task"
     }
 
+    /// Each base config's run-name stem: task-method, with the base config's file name added
+    /// when two base configs share a task and method (their runs would overwrite each other).
+    static func runStems(_ basePaths: [String]) throws -> [String] {
+        if let dup = Dictionary(grouping: basePaths, by: { $0 }).first(where: { $0.value.count > 1 }) {
+            throw CanonEditError("base config \(dup.key) is listed twice")
+        }
+        let keys = try basePaths.map { p -> String in
+            let c = try ExperimentConfig.load(p)
+            return "\(task(of: c))-\(c.training.finetune_type)"
+        }
+        let stems = zip(basePaths, keys).map { path, key -> String in
+            guard keys.filter({ $0 == key }).count > 1 else { return key }
+            let file = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            return key + "-"
+                + String(file.unicodeScalars.map { SweepSpec.isSafeName(String($0)) ? Character($0) : "_" })
+        }
+        if let dup = Dictionary(grouping: stems, by: { $0 }).first(where: { $0.value.count > 1 }) {
+            throw CanonEditError("two base configs would both write runs named \(dup.key)-N; rename one of the files")
+        }
+        return stems
+    }
+
     /// Writes every run's config under <folder>/configs and returns the plan (deterministic in the seed).
     public static func plan(_ spec: SweepSpec, pluginPaths: [String] = []) throws -> [Run] {
         var rng = SeededRandom(seed: spec.seed ?? 876_545_987)
         var runs: [Run] = []
         try FileManager.default.createDirectory(atPath: spec.folder + "/configs", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: spec.folder + "/results", withIntermediateDirectories: true)
-        for basePath in spec.base_configs {
+        let stems = try runStems(spec.base_configs)
+        for (basePath, stem) in zip(spec.base_configs, stems) {
             guard let text = try? String(contentsOfFile: basePath, encoding: .utf8) else {
                 throw CanonEditError("\(basePath): cannot read")
             }
@@ -101,7 +157,7 @@ public enum SweepPlanner {
                     for (k, v) in options { block[k] = v }
                     training[key] = block
                 }
-                let name = "\(task)-\(method)-\(i)"
+                let name = "\(stem)-\(i)"
                 let results = spec.folder + "/results/\(name).results.json"
                 yaml["training"] = training
                 yaml["logfile"] = spec.folder + "/results/\(name).log.jsonl"

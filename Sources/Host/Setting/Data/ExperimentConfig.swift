@@ -66,6 +66,7 @@ public struct ExperimentConfig: Codable {
         guard let text = MappedFile.contents(path).map({ String(decoding: $0, as: UTF8.self) }) else {
             throw CanonEditError("\(path): cannot read the config")
         }
+        try YAMLBridge.checkLimits(text, path: path)
         var cfg: ExperimentConfig
         do { cfg = try YAMLDecoder().decode(ExperimentConfig.self, from: text) } catch let e as DecodingError {
             let keys = codingPath(e).map { $0.intValue.map(String.init) ?? $0.stringValue }
@@ -123,6 +124,13 @@ public struct ExperimentConfig: Codable {
         guard training.learning_rate.isFinite, training.learning_rate >= 0 else {
             throw CanonEditError("\(path): training.learning_rate must be ≥ 0")
         }
+        if let w = training.regularization_weight, !(w.isFinite && w >= 0) {
+            throw CanonEditError("\(path): training.regularization_weight must be a number ≥ 0, not \(w)")
+        }
+        if let t = threshold, !t.isFinite {
+            throw CanonEditError("\(path): threshold must be a finite number, not \(t)")
+        }
+        if let s = seed, s < 0 { throw CanonEditError("\(path): seed must be ≥ 0, not \(s)") }
         guard gradAccSteps >= 1 else { throw CanonEditError("\(path): training.grad_acc_steps must be ≥ 1") }
         guard (1...4096).contains(batchSize) else {
             throw CanonEditError("\(path): training.batch_size must be 1…4096, not \(batchSize)")

@@ -18,6 +18,8 @@ public struct ExperimentData {
     public let kl: [String]
     public let lossType: LossType
     public let threshold: Double
+    /// The canonical examples' file, for errors.
+    let trainPath: String
 
     /// Reads every file of `config` (paths through `resolve`); `source` names the config in
     /// errors. With `skipMalformed`, malformed JSONL lines are skipped and reported to `progress`.
@@ -28,6 +30,7 @@ public struct ExperimentData {
         let pair = c.training.suffix_pair ?? false
         func examples(_ path: String, pair: Bool) throws -> [Example] {
             let (ex, report) = try JSONL.examples(resolve(path), pair: pair, skipMalformed: skipMalformed)
+            guard !ex.isEmpty else { throw CanonEditError("\(path): no records") }
             if let first = report.skipped.first {
                 progress(
                     "\(path): skipped \(report.skipped.count) malformed lines (first: line \(first.line): "
@@ -38,6 +41,7 @@ public struct ExperimentData {
         }
         func texts(_ path: String) throws -> [String] {
             let (t, report) = try JSONL.texts(resolve(path), skipMalformed: skipMalformed)
+            guard !t.isEmpty else { throw CanonEditError("\(path): no records") }
             if !report.skipped.isEmpty { progress("\(path): skipped \(report.skipped.count) malformed lines") }
             return t
         }
@@ -51,7 +55,7 @@ public struct ExperimentData {
                 : .suffix(try examples(h.hard_negative_path, pair: false))
         }
         kl = readKL ? try c.training.regularization_data_path.map { try texts($0) } ?? [] : []
-        guard !train.isEmpty else { throw CanonEditError("\(c.training.dataset_path): no canonical examples") }
+        trainPath = c.training.dataset_path
         guard let threshold = c.threshold else { throw CanonEditError("\(source): threshold is missing") }
         self.threshold = threshold
         lossType = c.training.loss_type
@@ -65,8 +69,22 @@ public struct ExperimentData {
         public let klDocs: [[Int32]]
     }
 
-    public func tokenized(with tok: BPETokenizer, contextLength: Int) -> Tokenized {
-        let edits = train.tokenized(with: tok)
+    /// Throws naming the file and line of a canonical example longer than the model's context
+    /// (evaluation sets are scored in windows of the context; a training example cannot be).
+    public func tokenized(with tok: BPETokenizer, contextLength: Int) throws -> Tokenized {
+        func checked(_ records: [Example], _ path: String) throws -> [TokenizedExample] {
+            let out = records.tokenized(with: tok)
+            for ex in out {
+                let longest = ex.prefix.count + max(ex.suffix.count, ex.suffix2?.count ?? 0)
+                guard longest <= contextLength else {
+                    throw CanonEditError(
+                        "\(path):\(ex.record.line): the example is \(longest) tokens, longer than the model's "
+                            + "context of \(contextLength)")
+                }
+            }
+            return out
+        }
+        let edits = try checked(train, trainPath)
         var hardNegative: HardNegativeSet? = nil
         var locality: LocalityPrompts? = nil
         switch hardNegatives {
@@ -75,6 +93,7 @@ public struct ExperimentData {
         case .suffix(let records)?:
             let hn = records.tokenized(with: tok)
             hardNegative = HardNegativeSet(seqs: hn.map { $0.sequences(pair: false)[0] }, perToken: false)
+            // (Evaluation scores sequences longer than the context in windows; training cannot.)
             // Locality: the hard negatives' prefixes, whose greedy next token should not change.
             locality = LocalityPrompts(hn.map(\.prefix))
         case nil: break

@@ -73,6 +73,10 @@ public enum JSONL {
         let need = pair ? "prefix, suffix1, suffix2" : "prefix, suffix"
         let context = " (\(pair ? "pair" : "single-suffix") records need \(need))"
         try read(path, skipMalformed: skipMalformed, report: &report) { line, o in
+            let suffixKeys = pair ? ["suffix1", "suffix2"] : ["suffix"]
+            for k in suffixKeys where (o[k] as? String)?.isEmpty == true {
+                throw LineError("field \"\(k)\" is empty: nothing would be scored")
+            }
             out.append(
                 Example(
                     prefix: try string(o, "prefix", context: context),
@@ -89,7 +93,11 @@ public enum JSONL {
     ) throws -> (texts: [String], report: JSONLReadReport) {
         var report = JSONLReadReport()
         var out: [String] = []
-        try read(path, skipMalformed: skipMalformed, report: &report) { _, o in out.append(try string(o, "text")) }
+        try read(path, skipMalformed: skipMalformed, report: &report) { _, o in
+            let text = try string(o, "text")
+            guard !text.isEmpty else { throw LineError("field \"text\" is empty: nothing would be scored") }
+            out.append(text)
+        }
         return (out, report)
     }
 }

@@ -40,21 +40,29 @@ public enum EditArtifact {
         guard formats.contains(info.format) else {
             throw CanonEditError("\(path): edit format \(info.format) is not one of \(formats.joined(separator: ", "))")
         }
+        // canonedit.edit/2 files carry SHA-256 over the metadata and the arrays; /1 files an
+        // FNV-1a checksum over the arrays.
         var sum = FNV1a()
+        var sha = SHA256Digest()
+        sha.add(Data(text.utf8))
         for name in storedNames(info) {
             guard let shape = f.shape(of: name) else { throw CanonEditError("\(path): tensor \(name) is missing") }
             if f.dtype(of: name) == "I64" {
                 let ix = try f.indices(name)
-                ix.withUnsafeBytes { sum.add(bytes: $0) }
+                ix.withUnsafeBytes {
+                    sum.add(bytes: $0); sha.add($0)
+                }
             } else {
                 let t = Tensor(shape)
                 try f.load(name, into: t)
-                sum.add(bytes: UnsafeRawBufferPointer(start: t.data, count: t.count * 4))
+                let bytes = UnsafeRawBufferPointer(start: t.data, count: t.count * 4)
+                sum.add(bytes: bytes)
+                sha.add(bytes)
             }
         }
-        guard f.metadata["checksum"] == sum.hex else {
-            throw CanonEditError("\(path): checksum mismatch; the edit file is corrupt")
-        }
+        let intact =
+            info.format == "canonedit.edit/1" ? f.metadata["checksum"] == sum.hex : f.metadata["sha256"] == sha.hex
+        guard intact else { throw CanonEditError("\(path): checksum mismatch; the edit file is corrupt") }
         return (info, f)
     }
 
@@ -66,24 +74,28 @@ public enum EditArtifact {
             + (info.sparse ?? []).flatMap { [$0 + ":indices", $0 + ":values"] }
     }
 
-    /// Applies an edit to the session's model (revert with session.revert()). Refuses an edit
-    /// made for another base model unless `force`.
-    public static func apply(_ path: String, to s: EditSession, force: Bool = false) throws -> Info {
+    /// Applies an edit to the session's model (revert with session.revert()). An edit file is
+    /// code-like input: every field is checked before anything changes, an edit made for
+    /// another base model is refused unless `force`, and model tensors the named method does not
+    /// change (a "lora" edit that rewrites an embedding) are refused unless `trust`.
+    public static func apply(
+        _ path: String, to s: EditSession, force: Bool = false, trust: Bool = false
+    ) throws
+        -> Info
+    {
         let (info, f) = try read(path)
         let identity = ModelIdentity.of(s.model)
         if info.base_identity != identity, !force {
             throw CanonEditError(
                 "\(path): made for \(info.base_model) (identity \(info.base_identity)), not this model (\(identity))")
         }
+        try EditValidation.check(info, file: f, model: s.model, path: path, trust: trust)
         for a in info.adapters {
             let ad = try s.attachLowRank(module: a.module, rank: a.rank, scale: a.scale)
             try f.load(ad.A.name, into: ad.A.value)
             try f.load(ad.B.name, into: ad.B.value)
         }
-        if !info.senses.isEmpty {
-            guard let bp = s.model as? BackpackLM else {
-                throw CanonEditError("\(path): a sense edit needs a Backpack model")
-            }
+        if !info.senses.isEmpty, let bp = s.model as? BackpackLM {
             bp.senseDeltas.select(info.senses.map { (Int32($0[0]), $0[1]) }, C: bp.C)
             s.train(bp.senseDeltas.delta!)
             try f.load("backpack.sense_deltas", into: bp.senseDeltas.delta!.value)

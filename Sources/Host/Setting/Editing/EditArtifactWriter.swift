@@ -37,13 +37,11 @@ extension EditArtifact {
             }
         }
         items += rows.map(\.1) + sparse.flatMap(\.1)
-        if !rows.isEmpty || !sparse.isEmpty {
-            info.format = "canonedit.edit/2"
-            info.rows = rows.map(\.0)
-            info.sparse = sparse.map(\.0)
-        }
-        var meta = ["canonedit_edit": String(decoding: try JSONEncoder().encode(info), as: UTF8.self)]
-        meta["checksum"] = checksum(items, dtype: dtype)
+        info.format = "canonedit.edit/2"
+        if !rows.isEmpty { info.rows = rows.map(\.0) }
+        if !sparse.isEmpty { info.sparse = sparse.map(\.0) }
+        let json = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
+        let meta = ["canonedit_edit": json, "sha256": digest(json, items, dtype: dtype)]
         try SafetensorsWriter.write(items: items, to: path, dtype: dtype, metadata: meta)
         return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
@@ -77,17 +75,19 @@ extension EditArtifact {
         return .sparse(changed, values)
     }
 
-    /// FNV-1a over the stored arrays as a reader loads them (values after any fp16 rounding).
-    static func checksum(_ items: [SafetensorsWriter.Item], dtype: SafetensorsWriter.DType) -> String {
-        var sum = FNV1a()
+    /// SHA-256 over the metadata and the stored arrays as a reader loads them (values after
+    /// any fp16 rounding).
+    static func digest(_ json: String, _ items: [SafetensorsWriter.Item], dtype: SafetensorsWriter.DType) -> String {
+        var sha = SHA256Digest()
+        sha.add(Data(json.utf8))
         for item in items {
             switch item {
             case .tensor(_, let t):
                 let stored = dtype == .f16 ? t.roundedToHalf() : t
-                sum.add(bytes: UnsafeRawBufferPointer(start: stored.data, count: stored.count * 4))
-            case .indices(_, let ix): ix.withUnsafeBytes { sum.add(bytes: $0) }
+                sha.add(UnsafeRawBufferPointer(start: stored.data, count: stored.count * 4))
+            case .indices(_, let ix): ix.withUnsafeBytes { sha.add($0) }
             }
         }
-        return sum.hex
+        return sha.hex
     }
 }

@@ -15,17 +15,47 @@ public final class RunRecorder {
     /// The model after the method's prepare, when that changed it (see Trainer).
     public private(set) var afterPrepare: EpochFigures?
 
-    public init(logPath: String, resultsPath: String, config: ExperimentConfig, modelPath: String) throws {
+    /// `dataFiles` names every input by its role (the config key): a checkpoint is resumed only
+    /// with the same contents. The checkpoint's fingerprint leaves out num_epochs, so running a
+    /// kept checkpoint with more epochs extends it.
+    public init(
+        logPath: String, resultsPath: String, config: ExperimentConfig, modelPath: String,
+        dataFiles: [String: String] = [:]
+    ) throws {
         self.logPath = logPath
         self.resultsPath = resultsPath
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        let data = try enc.encode(config)
+        var identity = config
+        identity.training.num_epochs = 0
+        let data = try enc.encode(identity)
         self.config = config
         fingerprint = FNV1a.hex(of: Array(data) + Array(modelPath.utf8))
         for p in [logPath, resultsPath] {
             let dir = (p as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        }
+        locks = try Array(Set([logPath, resultsPath])).sorted().map(OutputLock.init)
+        dataHashes = dataFiles.mapValues { path in
+            "\(path) " + (MappedFile.contents(path).map { FNV1a.hex(of: $0) } ?? "missing")
+        }
+    }
+
+    /// Exclusive locks on the log and results while this run writes them.
+    let locks: [OutputLock]
+    /// role → "path content-hash" of every input.
+    let dataHashes: [String: String]
+
+    /// Refuses a checkpoint made from other data, naming what changed.
+    func checkData(_ f: SafetensorsFile) throws {
+        guard let text = f.metadata["data"],
+            let saved = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+        else { return }
+        for (role, now) in dataHashes.sorted(by: { $0.key < $1.key }) where saved[role] != now {
+            let path = now.split(separator: " ").dropLast().joined(separator: " ")
+            throw CanonEditError(
+                "\(checkpointPath): \(role) (\(path)) changed since this checkpoint was written; resuming would mix "
+                    + "epochs trained on different data. Delete the checkpoint (and \(logPath)) to start over")
         }
     }
 
@@ -40,6 +70,7 @@ public final class RunRecorder {
             throw CanonEditError(
                 "\(checkpointPath): belongs to a different config or model; delete it (and \(logPath)) to start over")
         }
+        try checkData(f)
         guard let recText = f.metadata["records"], let rec = recText.data(using: .utf8),
             let stats = try? JSONDecoder().decode([EpochFigures].self, from: rec),
             let rngText = f.metadata["rng"], let rng = UInt64(rngText)
@@ -73,6 +104,7 @@ public final class RunRecorder {
             "records": String(decoding: try JSONEncoder().encode(stats), as: UTF8.self),
         ]
         self.afterPrepare = afterPrepare
+        meta["data"] = String(decoding: try JSONEncoder().encode(dataHashes), as: UTF8.self)
         if let afterPrepare {
             meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
         }
@@ -105,7 +137,9 @@ public final class RunRecorder {
     }
 
     /// Where the edit certified for `ball` is saved: beside the results file.
-    public func editPath(ball: Ball) -> String {
+    public func editPath(ball: Ball) -> String { Self.editPath(resultsPath: resultsPath, ball: ball) }
+
+    public static func editPath(resultsPath: String, ball: Ball) -> String {
         var stem = resultsPath
         for suffix in [".json", ".results"] where stem.hasSuffix(suffix) { stem = String(stem.dropLast(suffix.count)) }
         return stem + ".edit-\(ball.key).safetensors"
@@ -130,6 +164,35 @@ public final class RunRecorder {
             written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), \(Self.size(bytes))")
         }
         return written
+    }
+
+    /// After a resume: every ball's certified epoch must have its edit on disk, whole, for that
+    /// epoch (or a later one the resumed run will write again). An edit missing or corrupt for
+    /// the checkpoint's own epoch is written again from the restored state; one for an earlier
+    /// epoch cannot be rebuilt, and the run says so. Returns a line per edit rewritten.
+    public func verifyEdits(
+        _ stats: [EpochFigures], session: EditSession, method: String, modelPath: String
+    ) throws
+        -> [String]
+    {
+        let last = stats.count - 1
+        var rewritten: [String] = []
+        for ball in Ball.paper {
+            let i = ball.lastEpochInside(stats.map(\.general))
+            guard i > 0 else { continue }
+            let path = editPath(ball: ball)
+            if let (info, _) = try? EditArtifact.read(path), (info.epoch ?? -1) >= i { continue }
+            guard i == last else {
+                throw CanonEditError(
+                    "\(path): the edit certified for ball \(ball.label) at epoch \(i) is missing or corrupt, and the "
+                        + "checkpoint holds epoch \(last); delete the checkpoint and \(logPath) to run again")
+            }
+            let dtype: SafetensorsWriter.DType = config.training.edit_dtype == "f16" ? .f16 : .f32
+            let bytes = try EditArtifact.save(
+                session, method: method, basePath: modelPath, ball: ball.key, epoch: i, to: path, dtype: dtype)
+            rewritten.append("\(path): missing or corrupt; written again from the checkpoint (\(Self.size(bytes)))")
+        }
+        return rewritten
     }
 
     /// "1.2 MB", "640 KB", "12 B".

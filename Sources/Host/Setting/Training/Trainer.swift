@@ -149,6 +149,12 @@ public final class Trainer {
             let (stats, after) = try recorder.resume(session: session)
             afterPrepare = after
             progress("resuming after epoch \(stats.count - 1) of \(E)")
+            if let e = saveEdits {
+                for line in try recorder.verifyEdits(stats, session: session, method: e.method, modelPath: e.modelPath)
+                {
+                    progress(line)
+                }
+            }
             // Locality compares with the unedited model's predictions: record them again.
             _ = try session.withOriginalModel { try data.evaluator.locality?.unchangedShare(session.model) }
             return stats
@@ -187,14 +193,16 @@ public final class Trainer {
     }
 
     /// An epoch's figures appended and recorded; the edit saved for each ball it is inside.
+    /// The edits go to disk before the checkpoint that records their epoch, so a crash between
+    /// the two never leaves a certified epoch without its edit.
     func record(_ f: EpochFigures, into stats: inout [EpochFigures]) throws {
         stats.append(f)
-        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
         if let e = saveEdits {
             for line in try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath) {
                 progress(line)
             }
         }
+        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
     }
 
     /// One pass over the canonical examples in a seeded order (epoch counts from 0). Returns
