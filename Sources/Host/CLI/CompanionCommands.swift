@@ -11,6 +11,7 @@ struct CompanionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "companion",
         abstract: "Companion Backpacks: a Backpack distilled from a base model, for sense finetuning and the ensemble.",
+        discussion: examples("canonedit companion train --out companions/smollm2 --documents 896 --epochs 7"),
         subcommands: [Train.self, Check.self])
 
     struct Train: ParsableCommand {
@@ -32,7 +33,8 @@ struct CompanionCommand: ParsableCommand {
                 resumes. \
                 Writes --out/config.json and --out/model.safetensors (fp16) and --out/training.json; load the folder \
                 with --model.
-                """)
+                """ + "\n\n" + examples("canonedit companion train --out companions/smollm2 --documents 896 --epochs 7")
+        )
         @OptionGroup var m: ModelOptions
         @Option(help: "Output folder (the companion model).") var out: String
         @Option(help: "Documents to sample (including the held-out ones).") var documents = 512
@@ -121,7 +123,9 @@ struct CompanionCommand: ParsableCommand {
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "KL(base ‖ companion) and both NLLs on fresh text sampled from the base (a seed the training did not "
+                "KL(base ‖ companion) and both NLLs on fresh text sampled from the base (a seed the training "
+                + "did not ",
+            discussion: examples("canonedit companion check --companion companions/smollm2")
                 + "use)."
         )
         @Option(help: "The companion folder.") var companion: String

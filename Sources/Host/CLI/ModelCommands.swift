@@ -9,7 +9,8 @@ import Support
 
 struct Logits: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Token ids and the top-K next tokens at the last position of a text.")
+        abstract: "Token ids and the top-K next tokens at the last position of a text.",
+        discussion: examples("canonedit logits --text \"The capital of France is\" --top 5"))
     @OptionGroup var m: ModelOptions
     @Option(help: "The text.") var text: String
     @Option(help: "How many next tokens to list.") var top = 5
@@ -42,7 +43,8 @@ struct Logits: ParsableCommand {
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Summed log-probability of a suffix given a prefix (tokenized separately, concatenated, no BOS).")
+        abstract: "Summed log-probability of a suffix given a prefix (tokenized separately, concatenated, no BOS).",
+        discussion: examples("canonedit score --prefix \"The capital of France is\" --suffix \" Paris\""))
     @OptionGroup var m: ModelOptions
     @Option(help: "The conditioning text.") var prefix: String
     @Option(help: "The continuation to score (include its leading space).") var suffix: String
@@ -63,7 +65,8 @@ struct Score: ParsableCommand {
 
 struct NLL: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "nll", abstract: "Per-token negative log-likelihood (nats) of a text file.")
+        commandName: "nll", abstract: "Per-token negative log-likelihood (nats) of a text file.",
+        discussion: examples("canonedit nll --file README.md --model smollm2"))
     @OptionGroup var m: ModelOptions
     @Option(help: "A UTF-8 text file.") var file: String
 
@@ -85,7 +88,9 @@ struct NLL: ParsableCommand {
 }
 
 struct Generate: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Continue a prompt (greedy unless --temperature > 0).")
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt (greedy unless --temperature > 0).",
+        discussion: examples("canonedit generate --prompt \"The capital of France is\" --max-tokens 8"))
     @OptionGroup var m: ModelOptions
     @Option(help: "The prompt.") var prompt: String
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 32
@@ -116,7 +121,8 @@ struct Generate: ParsableCommand {
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Forward and forward+backward throughput and peak memory (use a release build).")
+        abstract: "Forward and forward+backward throughput and peak memory (use a release build).",
+        discussion: examples("canonedit bench --batch 16 --seq 64 --threads 2"))
     @OptionGroup var m: ModelOptions
     @Option(help: "Sequences per batch.") var batch = 16
     @Option(help: "Tokens per sequence.") var seq = 64

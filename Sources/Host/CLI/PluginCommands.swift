@@ -9,11 +9,13 @@ import Support
 
 struct Plugins: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and check editing-method plugins.", subcommands: [List.self, Check.self])
+        abstract: "List and check editing-method plugins.",
+        discussion: examples("canonedit plugins list"), subcommands: [List.self, Check.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Plugins found in the build folder and --plugin-path folders.")
+            abstract: "Plugins found in the build folder and --plugin-path folders.",
+            discussion: examples("canonedit plugins list --plugin-path ./my-plugins --json"))
         @Option(name: .customLong("plugin-path"), help: "Extra folder to search (repeatable).") var pluginPath:
             [String] = []
         @Flag(help: "JSON instead of text.") var json = false
@@ -38,11 +40,7 @@ struct Plugins: ParsableCommand {
             } else {
                 for p in plugins {
                     print("\(p.id) \(p.version) (ABI \(p.apiVersion)) — \(p.description)\n  \(p.path)")
-                    for h in p.schema {
-                        let def = h.kind == .string ? "\"\(h.defaultString)\"" : "\(h.defaultNumber)"
-                        let range = h.kind == .float || h.kind == .int ? " in [\(h.min), \(h.max)]" : ""
-                        print("    \(h.name): \(h.kind.rawValue) = \(def)\(range) — \(h.help)")
-                    }
+                    for h in p.schema { print("    \(h.name): \(h.summary) — \(h.help)") }
                 }
             }
             for s in skipped { stderr("skipped: \(s)") }
@@ -51,7 +49,8 @@ struct Plugins: ParsableCommand {
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Load a plugin library, validate its descriptor and schema, and run a dry edit on a tiny model.")
+            abstract: "Load a plugin library, validate its descriptor and schema, and run a dry edit on a tiny model.",
+            discussion: examples("canonedit plugins check ./libnorm_tune.so"))
         @Argument(help: "Path to the plugin's shared library.") var library: String
 
         func run() throws {

@@ -20,7 +20,10 @@ struct SweepCommand: ParsableCommand {
             child \
             process; finished runs are skipped, so rerunning a killed sweep continues it. With --test, runs the test \
             reruns written by `canonedit select` instead.
-            """)
+            """ + "\n\n"
+                + examples(
+                    "canonedit sweep configs/sweeps/builtin-small.yaml --workers 2",
+                    "canonedit sweep configs/sweeps/builtin-small.yaml --slurm --slurm-cpus 4 --slurm-mem 16G"))
     @Argument(help: "Sweep spec (YAML).") var spec: String
     @Option(help: "Runs at once (each with one OpenBLAS thread).") var workers = 2
     @Flag(help: "Run the test reruns written by `canonedit select`.") var test = false
@@ -92,7 +95,8 @@ struct SweepCommand: ParsableCommand {
 
 struct Select: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Pick the best validation config per task × method × ball and write its test reruns with seeds.")
+        abstract: "Pick the best validation config per task × method × ball and write its test reruns with seeds.",
+        discussion: examples("canonedit select configs/sweeps/builtin-small.yaml --ball 1e-4 --seeds 2"))
     @Argument(help: "Sweep spec (YAML) whose results to read.") var spec: String
     @Option(
         help:
@@ -124,15 +128,24 @@ struct Select: ParsableCommand {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tables (Markdown, CSV, LaTeX) and plots (SVG) of a sweep's test reruns, in the paper's shape.")
+        abstract: "Tables (Markdown, CSV, LaTeX) and plots (SVG) of a sweep's test reruns, in the paper's shape.",
+        discussion: examples("canonedit report configs/sweeps/builtin-small.yaml"))
     @Argument(help: "Sweep spec (YAML).") var spec: String
+
+    @Flag(help: "Print the report as JSON (report/report.json) instead of Markdown.") var json = false
 
     func run() throws {
         try guarded {
             let folder = try SweepSpec.load(spec).folder
             let rows = try SweepReport.rows(folder: folder)
-            let files = try SweepReport.write(rows, folder: folder)
-            print(try String(contentsOfFile: folder + "/report/report.md", encoding: .utf8))
+            let names = Dictionary(
+                PluginRegistry.discover().plugins.map { ($0.id, $0.displayName) }, uniquingKeysWith: { a, _ in a })
+            let files = try SweepReport.write(rows, folder: folder, names: names) { stderr("note: " + $0) }
+            if json {
+                try printJSON(SweepReport.Document(rows: rows))
+            } else {
+                print(try String(contentsOfFile: folder + "/report/report.md", encoding: .utf8))
+            }
             stderr("wrote " + files.joined(separator: ", "))
         }
     }

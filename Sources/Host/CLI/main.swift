@@ -14,8 +14,14 @@ struct CanonEdit: ParsableCommand {
         abstract: "Edit a language model from canonical examples while keeping its general loss in a degradation ball.",
         discussion: """
             Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
-            (config.json, *.safetensors, tokenizer.json). Output is JSON on stdout; progress goes to stderr.
-            """,
+            (config.json, *.safetensors, tokenizer.json). Output: run prints a table (its results as JSON with \
+            --json), report Markdown (JSON with --json), senses show text (JSON with --json), plugins list text \
+            (JSON with --json); every other command prints JSON. Progress, warnings and errors go to stderr.
+            """ + "\n\n"
+                + examples(
+                    "canonedit run configs/builtin/smollm2-country_capital-lora.yaml", "canonedit help run",
+                    "canonedit --version") + "\n\n" + exitCodes,
+        version: VersionText.text,
         subcommands: [
             Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self,
             CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
@@ -73,7 +79,7 @@ func printJSON<T: Encodable>(_ value: T) throws {
     print(String(decoding: try enc.encode(value), as: UTF8.self))
 }
 
-func stderr(_ s: String) { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) }
+func stderr(_ s: String) { ProgressPrinter.line(s) }
 
 /// Turns our errors into a one-line message and exit code 1 instead of a stack of types.
 func guarded<T>(_ f: () throws -> T) throws -> T {

@@ -14,7 +14,12 @@ public struct Experiment {
     /// Keep the checkpoint after the run finishes (by default it is deleted: the results and
     /// the edit of each ball are what a finished run leaves).
     public var keepCheckpoint = false
-    public var progress: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    /// Keep every evaluation example's outcome (`run --log-samples`): for each ball, the epoch it
+    /// certifies is written to `<results>.samples-<ε>.jsonl` and its fixed and broken examples listed.
+    public var logSamples = false
+    public var progress: (String) -> Void = ProgressPrinter.line
+    /// Lines a terminal may redraw in place; `progress` if nil.
+    public var transient: ((String) -> Void)?
 
     /// Keys of the authors' schema that this config sets and canonedit ignores or fills in.
     public let warnings: [String]
@@ -84,6 +89,44 @@ public struct Experiment {
         return files.mapValues(resolve)
     }
 
+    /// `<results>.tradeoff.svg` (and PDF, PNG): success against the general-loss change per epoch.
+    func writeTradeoff(_ stats: [EpochFigures]) {
+        guard stats.count > 1 else { return }
+        let path = RunRecorder.editPath(resultsPath: resultsPath, ball: Ball(1))
+            .replacingOccurrences(of: ".edit-1.0.safetensors", with: ".tradeoff.svg")
+        let title = "\(config.training.finetune_type) on \(config.model): success against the change in general loss"
+        do {
+            try AtomicFile.write(Data(TradeoffFigure.svg(stats, title: title).utf8), to: path)
+            let converted = Rasterizer.convert(path)
+            progress("trade-off figure: " + ([path] + converted.files).joined(separator: ", "))
+            if let note = converted.note { progress("note: " + note) }
+        } catch { progress("trade-off figure not written: \(error)") }
+    }
+
+    /// For each ball: the samples of the epoch it certifies beside the results, and which
+    /// evaluation examples the edit fixed and broke against epoch 0.
+    func reportSamples(_ stats: [EpochFigures], recorder: RunRecorder) throws {
+        let initial = try RunRecorder.readSamples(recorder.samplesPath(epoch: 0))
+        for ball in Ball.paper {
+            let i = ball.lastEpochInside(stats.map(\.general))
+            let target = RunRecorder.editPath(resultsPath: resultsPath, ball: ball)
+                .replacingOccurrences(of: ".edit-", with: ".samples-").replacingOccurrences(
+                    of: ".safetensors", with: ".jsonl")
+            try? FileManager.default.removeItem(atPath: target)
+            try FileManager.default.copyItem(atPath: recorder.samplesPath(epoch: i), toPath: target)
+            let (fixed, broke) = SampleLog.changes(before: initial, after: try RunRecorder.readSamples(target))
+            progress(
+                "ball \(ball.label) (epoch \(i)): the edit fixed \(fixed.count) and broke \(broke.count) of "
+                    + "\(initial.filter { $0.set == "eval" }.count) evaluation examples; samples in \(target)")
+            for s in fixed {
+                progress("  fixed  line \(s.line): \(s.prefix.debugDescription) → \(s.target.debugDescription)")
+            }
+            for s in broke {
+                progress("  broke  line \(s.line): \(s.prefix.debugDescription) → \(s.target.debugDescription)")
+            }
+        }
+    }
+
     public func run() throws -> Outcome {
         let c = config
         for w in warnings { progress("warning: " + w) }
@@ -107,10 +150,13 @@ public struct Experiment {
         method.log = progress
         let recorder = try RunRecorder(
             logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path, dataFiles: dataFiles(options))
+        var evaluator = data.evaluator
+        if logSamples { evaluator.sampleLog = SampleLog() }
         let trainer = Trainer(
-            config: c, data: .init(train: data.train, evaluator: data.evaluator, klDocs: data.klDocs),
+            config: c, data: .init(train: data.train, evaluator: evaluator, klDocs: data.klDocs),
             session: session, method: method, recorder: recorder)
         trainer.progress = progress
+        trainer.transient = transient
         if c.training.save_edits ?? true { trainer.saveEdits = (lm.path, plugin.id) }
         var stats: [EpochFigures] = []
         var failure: String? = nil
@@ -126,6 +172,8 @@ public struct Experiment {
             guard !stats.isEmpty else { throw CanonEditError(failure) }
         }
         let results = try recorder.finish(stats, error: failure)
+        writeTradeoff(stats)
+        if logSamples { try reportSamples(stats, recorder: recorder) }
         if !keepCheckpoint { recorder.removeCheckpoint() }
         return Outcome(
             stats: stats, afterPrepare: recorder.afterPrepare, results: results, error: failure,

@@ -19,6 +19,25 @@ public struct Hyperparameter: Codable, Equatable {
 }
 
 extension Hyperparameter {
+    /// A value of this hyperparameter as a person writes it: `8`, `true`, `0.0005`, `1e-08`.
+    public func describe(_ x: Double) -> String {
+        switch kind {
+        case .bool: return x != 0 ? "true" : "false"
+        case .int: return x.magnitude < 1e15 ? String(Int(x)) : String(format: "%g", x)
+        case .float, .string: return String(format: "%g", x)
+        }
+    }
+
+    /// "int = 8 in [1, 4096]", "bool = false", "string = \"lora\"".
+    public var summary: String {
+        switch kind {
+        case .string: return "string = \"\(defaultString)\""
+        case .bool: return "bool = \(describe(defaultNumber))"
+        case .int, .float:
+            return "\(kind.rawValue) = \(describe(defaultNumber)) in [\(describe(min)), \(describe(max))]"
+        }
+    }
+
     /// A descriptor's hyperparameter table, copied and checked: names unique, types known,
     /// defaults and sweep ranges inside the bounds, log-scale ranges positive.
     static func schema(of d: ce_plugin_descriptor, plugin id: String, path: String) throws -> [Hyperparameter] {

@@ -15,6 +15,19 @@ public final class PluginLibrary {
     public let schema: [Hyperparameter]
     let descriptor: UnsafePointer<ce_plugin_descriptor>
 
+    /// A short name for legends: the description up to its first ":" or " with" ("LoRA",
+    /// "Full finetuning", "Conditional-likelihood finetuning"), else the id.
+    public var displayName: String {
+        for sep in [":", " with "] {
+            if let r = description.range(of: sep), r.lowerBound > description.startIndex,
+                description.distance(from: description.startIndex, to: r.lowerBound) <= 40
+            {
+                return String(description[..<r.lowerBound])
+            }
+        }
+        return description.count <= 40 && !description.isEmpty ? description : id
+    }
+
     public var apiVersion: String { "\(descriptor.pointee.api_major).\(descriptor.pointee.api_minor)" }
     public var trains: Bool { capabilities & UInt64(CE_CAP_TRAINS) != 0 }
     public var closedForm: Bool { capabilities & UInt64(CE_CAP_CLOSED_FORM) != 0 }
@@ -99,4 +112,9 @@ public final class PluginLibrary {
         }
         schema = try Hyperparameter.schema(of: desc.pointee, plugin: id, path: path)
     }
+}
+
+/// The plugin ABI this host implements.
+public enum PluginABI {
+    public static var version: String { "\(CE_API_MAJOR).\(CE_API_MINOR)" }
 }

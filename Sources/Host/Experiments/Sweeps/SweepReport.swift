@@ -13,6 +13,13 @@ public enum SweepReport {
         public var seeds: Int
     }
 
+    /// The report as JSON (report/report.json and `report --json`).
+    public struct Document: Codable {
+        public var schema_version = ResultsSchema.version
+        public var rows: [Row]
+        public init(rows: [Row]) { self.rows = rows }
+    }
+
     /// The test-time rule: the last test epoch inside the ball (≤) and not later than the
     /// epoch chosen on validation; averaged over seeds.
     public static func rows(folder: String) throws -> [Row] {
@@ -38,8 +45,9 @@ public enum SweepReport {
                 if let h = stats[i].hard_negative, let h0 = stats[0].hard_negative { hn.append(h - h0) }
             }
             guard !deltas.isEmpty else { continue }
+            // The standard error as the authors' numpy gives it: np.std (n in the denominator) / √n.
             let n = Double(deltas.count), mean = deltas.reduce(0, +) / n
-            let sd = n > 1 ? (deltas.map { pow(100 * ($0 - mean), 2) }.reduce(0, +) / (n - 1)).squareRoot() : 0
+            let sd = (deltas.map { pow(100 * ($0 - mean), 2) }.reduce(0, +) / n).squareRoot()
             rows.append(
                 Row(
                     task: c.task, method: c.method, ball: c.ball, initial: initial, success: succ.reduce(0, +) / n,
@@ -51,14 +59,22 @@ public enum SweepReport {
     }
 
     /// Writes report.md, report.csv, report.tex and one SVG plot per task plus the average.
-    public static func write(_ rows: [Row], folder: String) throws -> [String] {
+    /// `names` are the methods' display names for legends (plugin id → name). Returns the files
+    /// written; `note` hears what could not be made (PDF and PNG without rsvg-convert).
+    public static func write(
+        _ rows: [Row], folder: String, names: [String: String] = [:], note: (String) -> Void = { _ in }
+    ) throws -> [String] {
         let out = folder + "/report"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let balls = Ball.paper.map(\.key).filter { b in rows.contains { $0.ball == b } }
         let label = { (key: String) in Ball(key: key)?.label ?? key }
         let groups = Array(Set(rows.map { "\($0.task)|\($0.method)" })).sorted()
         func cell(_ r: Row?) -> String {
-            r.map { String(format: "%+.1f ± %.1f", 100 * $0.change, $0.stderr) } ?? "—"
+            r.map {
+                String(format: "%+.1f ± ", 100 * $0.change)
+                    + ($0.seeds > 1 ? String(format: "%.1f", $0.stderr) : "n/a")
+            }
+                ?? "—"
         }
         func row(_ g: String, _ b: String) -> Row? { rows.first { "\($0.task)|\($0.method)" == g && $0.ball == b } }
         var md = [
@@ -100,22 +116,52 @@ public enum SweepReport {
                     + "\n").utf8), to: out + "/report.md")
         try AtomicFile.write(Data((csv.joined(separator: "\n") + "\n").utf8), to: out + "/report.csv")
         try AtomicFile.write(Data((tex.joined(separator: "\n") + "\n").utf8), to: out + "/report.tex")
-        var files = [out + "/report.md", out + "/report.csv", out + "/report.tex"]
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(Document(rows: rows)), to: out + "/report.json")
+        var files = [out + "/report.md", out + "/report.csv", out + "/report.tex", out + "/report.json"]
+        for path in try figures(rows, folder: out, names: names) {
+            files.append(path)
+            let converted = Rasterizer.convert(path)
+            files += converted.files
+            if let n = converted.note { note(n) }
+        }
+        return files
+    }
+
+    /// One panel per task and the average (also each panel alone): Δ success against the ball
+    /// with standard-error bars.
+    static func figures(_ rows: [Row], folder out: String, names: [String: String]) throws -> [String] {
         let tasks = Array(Set(rows.map(\.task))).sorted()
         let methods = Array(Set(rows.map(\.method))).sorted()
-        for t in tasks + ["average"] {
-            var series: [(String, [(Double, Double)])] = []
-            for m in methods {
-                let pts: [(Double, Double)] = Ball.paper.compactMap { ball in
+        func panel(_ t: String) -> BallFigure.Panel {
+            let series = methods.compactMap { m -> BallFigure.Series? in
+                let pts = Ball.paper.compactMap { ball -> BallFigure.Point? in
                     let sel = rows.filter { $0.method == m && $0.ball == ball.key && (t == "average" || $0.task == t) }
-                    return sel.isEmpty ? nil : (ball.epsilon, 100 * sel.map(\.change).reduce(0, +) / Double(sel.count))
+                    guard !sel.isEmpty else { return nil }
+                    let n = Double(sel.count), seeds = sel.map(\.seeds).min()!
+                    // Tasks are independent: the average's error is √(Σ se²) / tasks.
+                    let se = seeds > 1 ? sel.map { $0.stderr * $0.stderr }.reduce(0, +).squareRoot() / n : nil
+                    return .init(ball: ball, change: 100 * sel.map(\.change).reduce(0, +) / n, stderr: se, seeds: seeds)
                 }
-                if !pts.isEmpty { series.append((m, pts)) }
+                return pts.isEmpty ? nil : .init(method: m, name: names[m] ?? m, points: pts)
             }
-            let path = out + "/success-change-\(t).svg"
-            try AtomicFile.write(
-                Data(LinePlot.svg(title: "\(t): success change against the degradation ball", series: series).utf8),
-                to: path)
+            return .init(title: t == "average" ? "average over tasks" : t, series: series)
+        }
+        let seeds = Set(rows.map(\.seeds)).sorted().map(String.init).joined(separator: " or ")
+        let caption =
+            "Change in success from the unedited model, mean over \(seeds) seeds per point, at the last "
+            + "test epoch inside each ball (not after the epoch chosen on validation). Error bars: standard error, "
+            + "np.std (n in the denominator) / √n; none where a point has one seed."
+        var files: [String] = []
+        let panels = tasks.map(panel) + [panel("average")]
+        for (name, ps) in [("success-change", panels)]
+            + panels.indices.map { i in
+                ("success-change-" + (i < tasks.count ? tasks[i] : "average"), [panels[i]])
+            }
+        {
+            let path = out + "/\(name).svg"
+            try AtomicFile.write(Data(BallFigure.svg(ps, caption: caption).utf8), to: path)
             files.append(path)
         }
         return files

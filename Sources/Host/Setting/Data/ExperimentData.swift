@@ -93,6 +93,7 @@ public struct ExperimentData {
         case .suffix(let records)?:
             let hn = records.tokenized(with: tok)
             hardNegative = HardNegativeSet(seqs: hn.map { $0.sequences(pair: false)[0] }, perToken: false)
+            hardNegative?.examples = hn
             // (Evaluation scores sequences longer than the context in windows; training cannot.)
             // Locality: the hard negatives' prefixes, whose greedy next token should not change.
             locality = LocalityPrompts(hn.map(\.prefix))

@@ -7,6 +7,7 @@ import Support
 /// evaluate everything at that β.
 public enum EnsembleSearch {
     public struct Result: Codable {
+        public var schema_version: String? = ResultsSchema.version
         public var weight: Double
         public var ball: String
         public var initial: EpochFigures

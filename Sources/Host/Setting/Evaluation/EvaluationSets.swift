@@ -9,8 +9,11 @@ public struct InterventionSet {
     let seq1: [ScoredSequence]
     let seq2: [ScoredSequence]?
     let cache = PrefixCache()
+    /// The records, for per-example logs.
+    let examples: [TokenizedExample]
 
     public init(_ examples: [TokenizedExample], lossType: LossType, threshold: Double) {
+        self.examples = examples
         self.lossType = lossType
         self.threshold = threshold
         let pairs = examples.map { $0.sequences(pair: lossType.isPair) }
@@ -35,6 +38,10 @@ public struct InterventionSet {
     /// Failures / examples with a non-empty suffix (spec §2.1).
     public func failureRate(_ model: CausalLM) throws -> Double {
         let (s1, s2) = try sums(model)
+        return failureRate(s1: s1, s2: s2)
+    }
+
+    public func failureRate(s1: [Double], s2: [Double]?) -> Double {
         var failures = 0, counted = 0
         for i in 0..<seq1.count where !seq1[i].rows.isEmpty {
             counted += 1
@@ -64,9 +71,16 @@ public struct HardNegativeSet {
     let seqs: [ScoredSequence]
     let perToken: Bool
     let cache = PrefixCache()
+    /// The records, for per-example logs (suffix hard negatives).
+    var examples: [TokenizedExample] = []
     public init(seqs: [ScoredSequence], perToken: Bool) { self.seqs = seqs; self.perToken = perToken }
+
     public func score(_ model: CausalLM) throws -> Double {
-        let all = try SequenceScorer.nll(model, seqs, cache: cache)
+        score(try SequenceScorer.nll(model, seqs, cache: cache))
+    }
+
+    /// The score from each sequence's per-token NLLs.
+    func score(_ all: [[Float]]) -> Double {
         if perToken {
             return all.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1) } }
                 / Double(max(all.reduce(0) { $0 + $1.count }, 1))

@@ -24,9 +24,14 @@ public struct Evaluator {
         self.locality = locality
     }
 
+    /// When set, each evaluation keeps every example's outcome there (`run --log-samples`).
+    public var sampleLog: SampleLog?
+
     public func evaluate(_ model: CausalLM) throws -> EpochFigures {
+        let (s1, s2) = try intervention.sums(model)
+        if let sampleLog { sampleLog.record(try samples(model, s1: s1, s2: s2)) }
         var f = EpochFigures(
-            intervention: try intervention.failureRate(model), general: try general.meanNLL(model),
+            intervention: intervention.failureRate(s1: s1, s2: s2), general: try general.meanNLL(model),
             rest_of_prompt: try targeted?.meanNLL(model), hard_negative: try hardNegative?.score(model))
         f.efficacy = try edits.map { 1 - (try $0.failureRate(model)) }
         f.locality = try locality?.unchangedShare(model)

@@ -124,7 +124,11 @@ public final class RunRecorder {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var text = Data()
-        for (i, s) in stats.enumerated() { text += try enc.encode(EpochRecord(s, epoch: i)) + Data("\n".utf8) }
+        for (i, s) in stats.enumerated() {
+            var line = EpochRecord(s, epoch: i)
+            line.schema_version = ResultsSchema.version
+            text += try enc.encode(line) + Data("\n".utf8)
+        }
         try AtomicFile.write(text, to: logPath)
     }
 
@@ -193,6 +197,27 @@ public final class RunRecorder {
             rewritten.append("\(path): missing or corrupt; written again from the checkpoint (\(Self.size(bytes)))")
         }
         return rewritten
+    }
+
+    /// Where `run --log-samples` keeps each epoch's per-example outcomes.
+    public func samplesPath(epoch: Int) -> String { logPath + ".samples/epoch-\(epoch).jsonl" }
+
+    public func writeSamples(_ samples: [Sample], epoch: Int) throws {
+        let path = samplesPath(epoch: epoch)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(
+            Data(try samples.map { String(decoding: try enc.encode($0), as: UTF8.self) + "\n" }.joined().utf8), to: path
+        )
+    }
+
+    public static func readSamples(_ path: String) throws -> [Sample] {
+        guard let data = MappedFile.contents(path) else { throw CanonEditError("\(path): cannot read") }
+        return try data.split(separator: UInt8(ascii: "\n")).map {
+            try JSONDecoder().decode(Sample.self, from: Data($0))
+        }
     }
 
     /// "1.2 MB", "640 KB", "12 B".

@@ -10,6 +10,8 @@ public struct EpochRecord: Codable, Equatable {
     public var success: Double
     public var index: Int?
     public var epoch: Int?
+    /// Set on epoch-log lines (docs/results.md).
+    public var schema_version: String?
 
     public init(_ figures: EpochFigures, index: Int? = nil, epoch: Int? = nil) {
         self.figures = figures
@@ -18,7 +20,7 @@ public struct EpochRecord: Codable, Equatable {
         self.epoch = epoch
     }
 
-    enum Keys: String, CodingKey { case success, index, epoch }
+    enum Keys: String, CodingKey { case success, index, epoch, schema_version }
 
     public init(from decoder: Decoder) throws {
         figures = try EpochFigures(from: decoder)
@@ -26,6 +28,7 @@ public struct EpochRecord: Codable, Equatable {
         success = try c.decodeIfPresent(Double.self, forKey: .success) ?? figures.success
         index = try c.decodeIfPresent(Int.self, forKey: .index)
         epoch = try c.decodeIfPresent(Int.self, forKey: .epoch)
+        schema_version = try c.decodeIfPresent(String.self, forKey: .schema_version)
     }
 
     /// Flat, as the authors write it: the figures' keys beside success and index.
@@ -35,13 +38,22 @@ public struct EpochRecord: Codable, Equatable {
         try c.encode(success, forKey: .success)
         try c.encodeIfPresent(index, forKey: .index)
         try c.encodeIfPresent(epoch, forKey: .epoch)
+        try c.encodeIfPresent(schema_version, forKey: .schema_version)
     }
+}
+
+/// The version of every JSON document canonedit writes about results: the epoch log's lines,
+/// results files, ensemble results and sweep reports (docs/results.md).
+public enum ResultsSchema {
+    public static let version = "canonedit.results/1"
 }
 
 /// A run's results file in the authors' shape (spec §2.4): `test` holds `initial_eval` and,
 /// under each ball's key ("0.001", "0.0001", "1e-05"), the last epoch inside that ball; then
 /// the config, the epochs completed, and why the run ended early if it did.
 public struct RunResults: Codable {
+    /// The version of canonedit's results schema (docs/results.md); absent in older files.
+    public var schema_version: String? = ResultsSchema.version
     public var test: [String: EpochRecord]
     public var config: ExperimentConfig
     public var epochs_completed: Int

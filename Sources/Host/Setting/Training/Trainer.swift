@@ -24,6 +24,8 @@ public final class Trainer {
     let method: EditMethod
     let recorder: RunRecorder
     public var progress: (String) -> Void = { _ in }
+    /// Lines that a terminal may redraw in place (the example being trained); `progress` if nil.
+    public var transient: ((String) -> Void)?
     /// When set, the edit is saved for each ball after every epoch inside it.
     public var saveEdits: (modelPath: String, method: String)?
 
@@ -45,62 +47,11 @@ public final class Trainer {
     }
 
     /// Task loss of one example, with its gradient accumulated into the trained tensors.
-    /// Task loss of a batch of examples (indices into the training set), with its gradient
-    /// accumulated into the trained tensors. As in the authors' code, the loss is the mean over
-    /// the batch's real rows: an example whose suffix is empty counts as padding. Rows are
-    /// right-padded with id 0, which a causal model's real positions never see.
-    func taskLoss(_ batch: [Int], train: Bool, scale: Double) throws -> Double {
-        let examples = batch.map { data.train[$0].sequences(pair: session.lossType.isPair) }
-            .filter { $0.allSatisfy { !$0.rows.isEmpty } }
-        guard !examples.isEmpty else { return 0 }
-        let seqs = examples.flatMap { $0 }
-        let T = seqs.map(\.ids.count).max()!
-        var tokens = [Int32](repeating: 0, count: seqs.count * T)
-        for (b, s) in seqs.enumerated() { for (i, id) in s.ids.enumerated() { tokens[b * T + i] = id } }
-        let head = TaskLossObjective(examples: examples, T: T, lossType: session.lossType, scale: scale)
-        try session.model.run(tokens: tokens, B: seqs.count, T: T, head: head, train: train)
-        return head.loss
-    }
-
-    /// The training set in batches of `batch_size`, in file order (the last may be short).
-    var batches: [[Int]] { chunks(data.train.count) }
-
-    /// The KL documents in batches of `batch_size`, as the authors pre-batch them.
-    var klBatches: [[Int]] { chunks(data.klDocs.count) }
-
-    func chunks(_ n: Int) -> [[Int]] {
-        let size = config.batchSize
-        return stride(from: 0, to: n, by: size).map { Array($0..<min($0 + size, n)) }
-    }
-
     /// Per KL document: the unedited model's final hidden states (so its log-probabilities
     /// cost one output-layer product, not a forward pass) and the residual stream at the frozen
     /// layer (so the edited model's pass starts there).
     var klCache: [Int: (hidden: Tensor, prefix: ResidualState?)] = [:]
     var klCacheBytes = 0
-
-    /// weight · KL(original ‖ edited) on KL document `index`, gradient accumulated.
-    func klLoss(_ index: Int, weight: Double) throws -> Double {
-        let model = session.model, doc = data.klDocs[index]
-        let frozen = model.frozenPrefixLayers
-        var entry = klCache[index]
-        if entry == nil || entry!.prefix.map({ $0.layer != frozen }) ?? (frozen > 0) {
-            let hooks = RunHooks(saveAt: frozen > 0 ? frozen : nil, saveFinalHidden: true)
-            try session.withOriginalModel {
-                try model.run(
-                    tokens: doc, B: 1, T: doc.count, head: TokenNLL(rows: [], targets: []), train: false, hooks: hooks)
-            }
-            entry = (hooks.finalHidden!, hooks.saved)
-            let bytes = (entry!.hidden.count + (entry!.prefix?.x.count ?? 0)) * 4
-            if klCacheBytes + bytes <= PrefixCache.budgetBytes { klCache[index] = entry; klCacheBytes += bytes }
-        }
-        let ref = LogSoftmaxRows(T: doc.count, V: model.vocabSize)
-        try session.withOriginalModel { try model.runHead(hidden: entry!.hidden, head: ref) }
-        let head = KLObjective(reference: ref.out, weight: weight)
-        try model.run(
-            tokens: doc, B: 1, T: doc.count, head: head, train: true, hooks: entry!.prefix.map { RunHooks(resume: $0) })
-        return head.loss
-    }
 
     /// Runs (or resumes) the experiment. Returns the per-epoch figures, index 0 = unedited.
     @discardableResult
@@ -114,7 +65,8 @@ public final class Trainer {
             return stats
         }
         var step = session.adam.states.values.map { Int($0.t) }.max() ?? 0
-        for epoch in (stats.count - 1)..<E {
+        let first = stats.count - 1, runStarted = Date()
+        for epoch in first..<E {
             session.epoch = epoch
             let started = Date()
             let losses = try trainEpoch(epoch, of: E, step: &step)
@@ -122,14 +74,40 @@ public final class Trainer {
             let trained = Date()
             var f = try data.evaluator.evaluate(session.model)
             f.train_loss = mean(losses)
+            try saveSamples(epoch: epoch + 1)
+            let evaluated = Date()
             try record(f, into: &stats)
+            let elapsed = Date().timeIntervalSince(runStarted)
+            let left = elapsed / Double(epoch + 1 - first) * Double(E - epoch - 1)
             progress(
                 Self.describe(epoch + 1, f)
                     + String(
-                        format: " (training %.1f s, evaluation %.1f s)",
-                        trained.timeIntervalSince(started), Date().timeIntervalSince(trained)))
+                        format: " (training %.1f s, evaluation %.1f s)", trained.timeIntervalSince(started),
+                        evaluated.timeIntervalSince(trained)))
+            progress(
+                "  " + Self.ballStatus(f.general, reference: stats[0].general) + "; "
+                    + Self.duration(elapsed) + " elapsed, about " + Self.duration(left) + " left")
         }
         return stats
+    }
+
+    /// "inside 1e-3 and 1e-4, outside 1e-5 (general +0.0029%)".
+    static func ballStatus(_ general: Double, reference: Double) -> String {
+        let inside = Ball.paper.filter { $0.contains(general, reference: reference) }.map(\.label)
+        let outside = Ball.paper.filter { !$0.contains(general, reference: reference) }.map(\.label)
+        let parts = [
+            inside.isEmpty ? nil : "inside " + inside.joined(separator: ", "),
+            outside.isEmpty ? nil : "outside " + outside.joined(separator: ", "),
+        ].compactMap { $0 }
+        return parts.joined(separator: ", ") + String(format: " (general %+.4f%%)", (general / reference - 1) * 100)
+    }
+
+    /// "42 s", "3 min 5 s", "1 h 2 min".
+    static func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        if t < 60 { return "\(t) s" }
+        if t < 3600 { return "\(t / 60) min \(t % 60) s" }
+        return "\(t / 3600) h \(t % 3600 / 60) min"
     }
 
     /// Epoch 0 is the model exactly as loaded, evaluated before any method code runs; then the
@@ -141,6 +119,7 @@ public final class Trainer {
         if !resuming {
             progress("epoch 0/\(E): evaluating the unedited model")
             untouched = try evaluateWithTrainLoss(timed: true)
+            try saveSamples(epoch: 0)
         }
         let guardian = UntouchedModelGuard(session.model)
         try method.prepare(session)
@@ -172,6 +151,11 @@ public final class Trainer {
         return stats
     }
 
+    /// The last evaluation's per-example outcomes, when they are logged.
+    func saveSamples(epoch: Int) throws {
+        if let log = data.evaluator.sampleLog { try recorder.writeSamples(log.last, epoch: epoch) }
+    }
+
     /// The evaluation figures of the model as it is now, with the task loss of every example.
     func evaluateWithTrainLoss(timed: Bool) throws -> EpochFigures {
         let t0 = Date()
@@ -186,7 +170,9 @@ public final class Trainer {
         progress("applying the \(method.id) edit")
         let started = Date()
         try session.applyClosedForm(method)
-        try record(try evaluateWithTrainLoss(timed: false), into: &stats)
+        let f = try evaluateWithTrainLoss(timed: false)
+        try saveSamples(epoch: 1)
+        try record(f, into: &stats)
         progress(
             Self.describe(1, stats[1])
                 + String(format: " (edit and evaluation %.1f s)", Date().timeIntervalSince(started)))
@@ -240,7 +226,7 @@ public final class Trainer {
             if i % 10 == 9 || i == order.count - 1 {
                 let rate = Double(i + 1) / max(Date().timeIntervalSince(started), 1e-9)
                 let recent = losses.suffix(10).reduce(0, +) / Double(min(10, losses.count))
-                progress(
+                (transient ?? progress)(
                     String(
                         format: "epoch %d/%d: \(unit) %d/%d, loss %.4f, %.1f \(unit)s/s", epoch + 1, E, i + 1,
                         order.count, recent, rate))

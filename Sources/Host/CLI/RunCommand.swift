@@ -1,0 +1,102 @@
+import ArgumentParser
+import CompanionTraining
+import Engine
+import Experiments
+import Foundation
+import PluginHost
+import Setting
+import Support
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one editing experiment from a YAML config (the authors' schema) and write its results.",
+        discussion: """
+            Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
+            file (resultsfile, default runs/<config>.results.json). Epoch 0 is the model as loaded, evaluated before \
+            any method code runs; every ball is decided against it. After each epoch inside a ball, the edit that \
+            ball certifies is written beside the results (<results>.edit-<ε>.safetensors; whole tensors, rows or \
+            changed entries, whichever is smallest). An interrupted run resumes from the last finished epoch when \
+            run again; a finished run deletes its checkpoint unless --keep-checkpoint. Prints a table of success \
+            and general loss per degradation ball.
+            """ + "\n\n"
+                + examples(
+                    "canonedit run configs/builtin/smollm2-country_capital-lora.yaml",
+                    "canonedit run my.yaml --plugin-path ./plugins --keep-checkpoint",
+                    "canonedit run my.yaml --epochs 20    # extend a run kept with --keep-checkpoint",
+                    "canonedit run my.yaml --json > results.json"))
+    @Argument(help: "Experiment config (YAML).") var config: String
+    @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath:
+        [String] = []
+    @Flag(
+        name: .customLong("skip-malformed"),
+        help: "Skip malformed JSONL lines (reporting how many) instead of stopping.") var skipMalformed = false
+    @Flag(name: .customLong("keep-checkpoint"), help: "Keep the checkpoint after the run finishes.")
+    var keepCheckpoint = false
+    @Flag(help: "Print the results file's JSON on stdout instead of the table.") var json = false
+    @Flag(
+        name: .customLong("log-samples"),
+        help: "Keep every evaluation example's outcome; list, per ball, the examples the edit fixed and broke.")
+    var logSamples = false
+    @Option(
+        help: "Epochs, instead of the config's num_epochs; a kept checkpoint of the same run is extended to this many.")
+    var epochs: Int?
+    @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
+
+    func validate() throws {
+        try requireFolders(pluginPath, "--plugin-path")
+    }
+
+    func run() throws {
+        try guarded {
+            setBlasThreads(threads)
+            Cancellation.install()
+            var exp = try Experiment(configPath: config, epochs: epochs)
+            exp.pluginPaths = pluginPath
+            exp.skipMalformed = skipMalformed
+            exp.keepCheckpoint = keepCheckpoint
+            exp.logSamples = logSamples
+            exp.transient = ProgressPrinter.transient
+            let started = Date()
+            let outcome = try exp.run()
+            if json {
+                try printJSON(outcome.results)
+            } else {
+                print(ResultsTable.render(outcome, config: exp.config, seconds: Date().timeIntervalSince(started)))
+            }
+            stderr("results: \(exp.resultsPath)\nepoch log: \(exp.logPath)")
+            if outcome.error != nil { throw ExitCode(2) }
+        }
+    }
+}
+
+/// The short table `run` prints: success and losses at epoch 0 and in each ball.
+enum ResultsTable {
+    static func render(_ o: Experiment.Outcome, config c: ExperimentConfig, seconds: Double) -> String {
+        let s = o.stats
+        let g0 = s[0].general
+        var lines = [
+            "\(c.training.finetune_type) on \(c.model): \(o.trainCount) canonical examples, \(o.evalCount) evaluation "
+                + "examples, \(s.count - 1) epochs, \(Int(seconds)) s",
+            pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11)
+                + "hard neg. Δ",
+        ]
+        func line(_ label: String, _ epoch: Int, _ f: EpochFigures) -> String {
+            let dg = (f.general / g0 - 1) * 100
+            let hn = f.hard_negative.map { String(format: "%+.4f", $0 - s[0].hard_negative!) } ?? "—"
+            return pad(label, 22) + pad("\(epoch)", 7) + pad(String(format: "%.3f", f.success), 10)
+                + pad(String(format: "%.5f", f.general), 10) + pad(String(format: "%+.4f%%", dg), 11) + hn
+        }
+        func row(_ label: String, _ i: Int) -> String { line(label, i, s[i]) }
+        lines.append(row("unedited", 0))
+        if let a = o.afterPrepare { lines.append(line("after prepare", 0, a)) }
+        for ball in Ball.paper {
+            lines.append(row("ball ε=\(ball.label)", ball.lastEpochInside(s.map(\.general))))
+        }
+        lines.append(row("last epoch", s.count - 1))
+        if let e = o.error { lines.append("stopped early: \(e)") }
+        return lines.joined(separator: "\n")
+    }
+    static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
+}

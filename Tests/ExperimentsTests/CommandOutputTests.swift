@@ -1,0 +1,100 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+@testable import Experiments
+@testable import Setting
+@testable import Support
+
+/// What the README says about output holds: JSON on stdout (or a table/Markdown/text where it
+/// says so, JSON with --json), progress on stderr, the documented exit codes, an EXAMPLES
+/// section in every command's help, and --version.
+final class CommandOutputTests: XCTestCase {
+    func canonedit(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, o, e)
+    }
+
+    func isJSON(_ s: String) -> Bool {
+        (try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed])) != nil
+    }
+
+    func testModelCommandsPrintJSONOnStdout() throws {
+        let t = try TinyExperiment(self)
+        let m = ["--model", t.dir + "/model", "--threads", "1"]
+        FileManager.default.createFile(atPath: t.dir + "/text.txt", contents: Data("some text here".utf8))
+        for args in [
+            ["logits", "--text", "Cap of"] + m, ["score", "--prefix", "Cap of", "--suffix", " Ab"] + m,
+            ["nll", "--file", t.dir + "/text.txt"] + m, ["generate", "--prompt", "Cap", "--max-tokens", "3"] + m,
+            ["eval", "--task", "country_capital", "--data", t.dir + "/eval.jsonl"] + m,
+            ["general-loss", "--data", t.dir + "/general.jsonl"] + m,
+        ] {
+            let r = try canonedit(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.err)")
+            XCTAssertTrue(isJSON(r.out), "\(args[0]) printed: \(r.out)")
+        }
+    }
+
+    func testRunPrintsATableOrJSONAndLogsSamples() throws {
+        let t = try TinyExperiment(self)
+        let table = try canonedit(["run", t.config(method: "lora", lr: 0.05, epochs: 2, name: "a"), "--threads", "1"])
+        XCTAssertEqual(table.status, 0, table.err)
+        XCTAssertTrue(table.out.contains("ball ε=1e-4"), table.out)
+        XCTAssertTrue(table.err.contains("elapsed, about"), "progress with time left goes to stderr")
+        let json = try canonedit(
+            [
+                "run", t.config(method: "lora", lr: 0.05, epochs: 2, name: "b"), "--json", "--log-samples", "--threads",
+                "1",
+            ])
+        XCTAssertEqual(json.status, 0, json.err)
+        let obj = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as! [String: Any]
+        XCTAssertEqual(obj["schema_version"] as? String, "canonedit.results/1")
+        XCTAssertNotNil((obj["test"] as? [String: Any])?["0.0001"])
+        XCTAssertTrue(json.err.contains("ball 1e-4 (epoch"), json.err)
+        XCTAssertTrue(json.err.contains("evaluation examples; samples in"), json.err)
+        let samples = try RunRecorder.readSamples(t.dir + "/b.samples-0.0001.jsonl")
+        XCTAssertEqual(samples.filter { $0.set == "eval" }.count, 4)
+        XCTAssertEqual(samples.filter { $0.set == "hard_negative" }.count, 1)
+        XCTAssertTrue(samples.allSatisfy { $0.schema_version == "canonedit.results/1" })
+    }
+
+    func testExitCodesAreTheDocumentedOnes() throws {
+        let t = try TinyExperiment(self)
+        XCTAssertEqual(try canonedit(["run", t.dir + "/missing.yaml"]).status, 1, "an error")
+        XCTAssertEqual(try canonedit(["logits", "--top", "0", "--text", "a"]).status, 64, "a usage error")
+        let lib = try buildCPlugin(self, defines: ["CE_TEST_FAIL_UPDATE"])
+        let failed = try canonedit(
+            [
+                "run", t.config(method: "norm_tune", lr: 0.1, name: "fails"), "--plugin-path",
+                (lib as NSString).deletingLastPathComponent, "--threads", "1",
+            ])
+        XCTAssertEqual(failed.status, 2, "a run that stopped early: \(failed.err)")
+    }
+
+    func testEveryCommandsHelpHasExamplesAndVersionWorks() throws {
+        let commands = [
+            ["run"], ["sweep"], ["select"], ["report"], ["ensemble"], ["senses", "show"], ["companion", "train"],
+            ["companion", "check"], ["eval"], ["general-loss"], ["corpus"], ["logits"], ["score"], ["nll"],
+            ["generate"], ["bench"], ["plugins", "list"], ["plugins", "check"], [],
+        ]
+        for c in commands {
+            let r = try canonedit(["help"] + c)
+            XCTAssertTrue((r.out + r.err).contains("EXAMPLES:\n  canonedit"), "help \(c)")
+        }
+        let root = try canonedit(["--help"])
+        XCTAssertTrue(root.out.contains("EXIT STATUS: 0 done; 1 an error"), root.out)
+        let v = try canonedit(["--version"])
+        XCTAssertEqual(v.status, 0)
+        XCTAssertTrue(v.out.hasPrefix("canonedit 0.3.0 (commit ") && v.out.contains("plugin ABI 1.1"), v.out)
+    }
+}
