@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # canonedit bench and the same computation in PyTorch, alternately, on this machine.
 #   bash scripts/bench-peer.sh [ROUNDS] [BATCH] [SEQ] [THREADS]      (defaults 3 16 64 2)
-# Makes .venv-peer (the CPU torch wheel from /opt/wheels when present, else PyPI, plus
+# Makes .venv-peer (the CPU torch wheel from /opt/wheels when present, else PyPI, plus accelerate,
 # transformers and gguf), builds the release binary, then per round runs canonedit, then PyTorch,
 # each in a fresh process, and prints each round's figures and ratios and the medians. Run it
 # with nothing else busy: both engines use every thread they are given.
@@ -10,10 +10,10 @@ cd "$(dirname "$0")/.."
 ROUNDS=${1:-3} B=${2:-16} T=${3:-64} THREADS=${4:-2}
 MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
 [ -f "$MODEL" ] || bash scripts/setup.sh --no-build
-if [ ! -x .venv-peer/bin/python ] || ! .venv-peer/bin/python -c "import torch, transformers, gguf" 2>/dev/null; then
+if [ ! -x .venv-peer/bin/python ] || ! .venv-peer/bin/python -c "import torch, transformers, gguf, accelerate" 2>/dev/null; then
     python3 -m venv .venv-peer
     WHEEL=$(ls /opt/wheels/torch-*cpu*.whl 2>/dev/null | head -n 1 || true)
-    .venv-peer/bin/pip install -q --disable-pip-version-check ${WHEEL:-torch} transformers gguf
+    .venv-peer/bin/pip install -q --disable-pip-version-check ${WHEEL:-torch} transformers gguf accelerate
 fi
 swift build -c release 2>&1 | tail -n 1 >&2
 OUT=$(mktemp -d)

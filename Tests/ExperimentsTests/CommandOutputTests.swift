@@ -68,6 +68,26 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertTrue(samples.allSatisfy { $0.schema_version == "canonedit.results/1" })
     }
 
+    func testModelCommandsApplyEditsAndRefuseTwoThatChangeTheSameTensors() throws {
+        let t = try TinyExperiment(self)
+        let run = try canonedit(["run", t.config(method: "lora", lr: 0.05, epochs: 2, name: "e"), "--threads", "1"])
+        XCTAssertEqual(run.status, 0, run.err)
+        let edit = try XCTUnwrap(
+            Ball.paper.map { t.dir + "/e.edit-\($0.key).safetensors" }.first {
+                FileManager.default.fileExists(atPath: $0)
+            })
+        let args = [
+            "score", "--model", t.dir + "/model", "--prefix", "Cap of Ab is", "--suffix", " Xy", "--threads", "1",
+        ]
+        let plain = try canonedit(args), edited = try canonedit(args + ["--edit", edit])
+        XCTAssertEqual(edited.status, 0, edited.err)
+        XCTAssertNotEqual(plain.out, edited.out, "the edit changes the score")
+        XCTAssertTrue(edited.err.contains("edit \(edit): lora"), edited.err)
+        let twice = try canonedit(args + ["--edit", edit, "--edit", edit])
+        XCTAssertEqual(twice.status, 1)
+        XCTAssertTrue(twice.err.contains("both change model.layers"), twice.err)
+    }
+
     func testExitCodesAreTheDocumentedOnes() throws {
         let t = try TinyExperiment(self)
         XCTAssertEqual(try canonedit(["run", t.dir + "/missing.yaml"]).status, 1, "an error")

@@ -19,9 +19,7 @@ struct Eval: ParsableCommand {
                         + "data/builtin/country_capital/country_capital_eval.jsonl",
                     "canonedit eval --task country_capital --data eval.jsonl --edit runs/x.edit-0.0001.safetensors"))
     @OptionGroup var m: ModelOptions
-    @Option(help: "An edit file to apply first (a run's <results>.edit-<ε>.safetensors).") var edit: String?
-    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
-    var trustEdit = false
+    @OptionGroup var e: EditOptions
     @Option(help: "Task: \(TaskKind.all.map(\.name).joined(separator: ", ")).") var task: String
     @Option(help: "Evaluation JSONL ({prefix, suffix} or {prefix, suffix1, suffix2}).") var data: String
     @Option(help: "Override the task's threshold τ.") var threshold: Double?
@@ -40,13 +38,7 @@ struct Eval: ParsableCommand {
             let (examples, _) = try JSONL.examples(data, pair: kind.loss.isPair)
             guard !examples.isEmpty else { throw CanonEditError("\(data): no records") }
             let lm = try m.load()
-            if let edit {
-                let session = EditSession(
-                    model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: kind.loss, seed: 0)
-                let info = try EditArtifact.apply(edit, to: session, trust: trustEdit)
-                stderr(
-                    "edit \(edit): \(info.method), certified in ball \(info.ball ?? "?") at epoch \(info.epoch ?? -1)")
-            }
+            try e.apply(to: lm)
             let set = InterventionSet(
                 examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
             let (s1, s2) = try set.sums(lm.model)
@@ -71,6 +63,7 @@ struct GeneralLoss: ParsableCommand {
         abstract: "Per-token loss (token micro-average NLL) on a {\"text\": …} JSONL corpus.",
         discussion: examples("canonedit general-loss --data data/builtin/general.jsonl"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "JSONL with a text field per line.") var data: String
 
     struct Result: Encodable { let documents: Int; let tokens: Int; let loss: Double }
@@ -80,6 +73,7 @@ struct GeneralLoss: ParsableCommand {
             let (texts, _) = try JSONL.texts(data)
             guard !texts.isEmpty else { throw CanonEditError("\(data): no records") }
             let lm = try m.load()
+            try e.apply(to: lm)
             let set = TextSet(texts, tokenizer: lm.tokenizer)
             try printJSON(Result(documents: texts.count, tokens: set.tokenCount, loss: try set.meanNLL(lm.model)))
         }
@@ -91,6 +85,7 @@ struct Corpus: ParsableCommand {
         abstract: "Sample a general-text corpus ({\"text\": …} JSONL) from a model with a fixed seed.",
         discussion: examples("canonedit corpus --documents 48 --tokens 128 --seed 1 --out general.jsonl"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "Documents to sample.") var documents = 48
     @Option(help: "Tokens per document.") var tokens = 128
     @Option(help: "Seed.") var seed: UInt64 = 1
@@ -103,6 +98,7 @@ struct Corpus: ParsableCommand {
     func run() throws {
         try guarded {
             let lm = try m.load()
+            try e.apply(to: lm)
             let texts = try CorpusSampler.sample(
                 lm, documents: documents, tokens: tokens, seed: seed, progress: ProgressPrinter.transient)
             try CorpusSampler.write(texts, to: out)

@@ -12,6 +12,7 @@ struct Logits: ParsableCommand {
         abstract: "Token ids and the top-K next tokens at the last position of a text.",
         discussion: examples("canonedit logits --text \"The capital of France is\" --top 5"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "The text.") var text: String
     @Option(help: "How many next tokens to list.") var top = 5
     @Option(help: "Write the full last-position logit vector here as raw little-endian float32.") var out: String?
@@ -26,6 +27,7 @@ struct Logits: ParsableCommand {
     func run() throws {
         try guarded {
             let lm = try m.load()
+            try e.apply(to: lm)
             let ids = lm.tokenizer.encode(text)
             guard !ids.isEmpty else { throw CanonEditError("--text gives no tokens") }
             let logits = try Scoring.lastLogits(lm.model, ids: ids)
@@ -46,6 +48,7 @@ struct Score: ParsableCommand {
         abstract: "Summed log-probability of a suffix given a prefix (tokenized separately, concatenated, no BOS).",
         discussion: examples("canonedit score --prefix \"The capital of France is\" --suffix \" Paris\""))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "The conditioning text.") var prefix: String
     @Option(help: "The continuation to score (include its leading space).") var suffix: String
 
@@ -56,6 +59,7 @@ struct Score: ParsableCommand {
     func run() throws {
         try guarded {
             let lm = try m.load()
+            try e.apply(to: lm)
             let p = lm.tokenizer.encode(prefix), s = lm.tokenizer.encode(suffix)
             let r = try Scoring.suffixLogProb(lm.model, prefix: p, suffix: s)
             try printJSON(Result(prefix_ids: p, suffix_ids: s, logprob: r.sum, token_logprobs: r.perToken))
@@ -68,6 +72,7 @@ struct NLL: ParsableCommand {
         commandName: "nll", abstract: "Per-token negative log-likelihood (nats) of a text file.",
         discussion: examples("canonedit nll --file README.md --model smollm2"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "A UTF-8 text file.") var file: String
 
     struct Result: Encodable { let tokens: Int; let scored: Int; let mean: Double; let sum: Double }
@@ -78,6 +83,7 @@ struct NLL: ParsableCommand {
                 throw CanonEditError("\(file): cannot read as UTF-8 text")
             }
             let lm = try m.load()
+            try e.apply(to: lm)
             let ids = lm.tokenizer.encode(text)
             guard ids.count >= 2 else { throw CanonEditError("\(file): needs at least two tokens, has \(ids.count)") }
             let nll = try Scoring.tokenNLL(lm.model, ids: ids)
@@ -92,6 +98,7 @@ struct Generate: ParsableCommand {
         abstract: "Continue a prompt (greedy unless --temperature > 0).",
         discussion: examples("canonedit generate --prompt \"The capital of France is\" --max-tokens 8"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "The prompt.") var prompt: String
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.") var maxTokens = 32
     @Option(help: "Sampling temperature; 0 is greedy.") var temperature = 0.0
@@ -109,6 +116,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try guarded {
             let lm = try m.load()
+            try e.apply(to: lm)
             let p = lm.tokenizer.encode(prompt)
             guard !p.isEmpty else { throw CanonEditError("--prompt gives no tokens") }
             let out = try Scoring.generate(
@@ -124,6 +132,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Forward and forward+backward throughput and peak memory (use a release build).",
         discussion: examples("canonedit bench --batch 16 --seq 64 --threads 2"))
     @OptionGroup var m: ModelOptions
+    @OptionGroup var e: EditOptions
     @Option(help: "Sequences per batch.") var batch = 16
     @Option(help: "Tokens per sequence.") var seq = 64
     @Option(help: "Timed repetitions (after one warm-up).") var reps = 3
@@ -135,6 +144,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try guarded {
             let lm = try m.load()
+            try e.apply(to: lm)
             stderr("canonedit bench: \(lm.name), OpenBLAS core \(Blas.coreName), \(Blas.threads) threads")
             let r = try Bench.run(lm, B: batch, T: seq, reps: reps) { stderr("  " + $0) }
             try printJSON(r)

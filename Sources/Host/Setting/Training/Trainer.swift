@@ -3,8 +3,9 @@ import Foundation
 import Support
 
 /// The training loop the host runs for every method (spec §3): epochs with a cosine
-/// learning rate, one canonical example per iteration, a KL term on one random general
-/// document, an update every grad_acc_steps iterations, evaluation after each epoch.
+/// learning rate, one batch of canonical examples per iteration (batch_size, padded as the
+/// authors pad it), a KL term on one random batch of general documents, an update every
+/// grad_acc_steps iterations, evaluation after each epoch. The losses are in TrainerLosses.swift.
 public final class Trainer {
     public struct Data {
         public let train: [TokenizedExample]
@@ -46,7 +47,6 @@ public final class Trainer {
         epochs == 0 ? lr : lr * (1 + cos(Double.pi * Double(epoch) / Double(epochs))) / 2
     }
 
-    /// Task loss of one example, with its gradient accumulated into the trained tensors.
     /// Per KL document: the unedited model's final hidden states (so its log-probabilities
     /// cost one output-layer product, not a forward pass) and the residual stream at the frozen
     /// layer (so the edited model's pass starts there).
