@@ -31,9 +31,8 @@ struct EditOptions: ParsableArguments {
             }
             let applied = try EditArtifact.apply(path, to: session, trust: trust)
             for t in touched { owner[t] = path }
-            stderr(
-                "edit \(path): \(applied.method), certified in ball \(applied.ball ?? "?") at epoch \(applied.epoch ?? -1)"
-            )
+            let ball = applied.ball ?? "?", epoch = applied.epoch ?? -1
+            stderr("edit \(path): \(applied.method), certified in ball \(ball) at epoch \(epoch)")
         }
         return session
     }
