@@ -54,6 +54,9 @@ final class CommandLineValueTests: XCTestCase {
         ])
         XCTAssertEqual(s1, 1)
         XCTAssertTrue(e1.contains("empty.jsonl: no records"), e1)
+        let (s3, e3) = try canonedit(["general-loss", "--model", model, "--data", t.dir + "/empty.jsonl"])
+        XCTAssertEqual(s3, 1)
+        XCTAssertTrue(e3.contains("empty.jsonl: no records"), e3)
         let (s2, e2) = try canonedit([
             "eval", "--model", model, "--task", "country_capital", "--data", t.dir + "/blank.jsonl",
         ])

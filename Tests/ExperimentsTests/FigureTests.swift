@@ -80,6 +80,14 @@ final class FigureTests: XCTestCase {
         }
     }
 
+    func testTicksCoverEveryValue() {
+        for (lo, hi) in [(0.0, 5.56), (-1.4, 15.3), (-0.013, 0.002), (0, 0.5)] {
+            let t = NiceTicks.ticks(lo, hi)
+            XCTAssertLessThanOrEqual(t.first!, lo, "\(t)")
+            XCTAssertGreaterThanOrEqual(t.last!, hi, "\(t)")
+        }
+    }
+
     func testOneSeedPrintsNotAvailableInsteadOfAZeroError() throws {
         let dir = temporaryFolder(self)
         let one = rows().map { r -> SweepReport.Row in

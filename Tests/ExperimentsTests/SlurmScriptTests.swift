@@ -51,6 +51,14 @@ final class SlurmScriptTests: XCTestCase {
                 XCTAssertTrue("\($0)".contains("may hold only letters, digits"), "\($0)")
             }
         }
+        for (body, fragment) in [
+            ("runs: -1", "runs must be 1…100000, not -1"),
+            ("runs: 2\nlearning_rate: {lora: [-3]}", "learning_rate.lora must be [low, high]"),
+        ] {
+            let spec = dir + "/numbers.yaml"
+            try AtomicFile.write(Data("name: ok\nbase_configs: [a.yaml]\n\(body)\n".utf8), to: spec)
+            XCTAssertThrowsError(try SweepSpec.load(spec), body) { XCTAssertTrue("\($0)".contains(fragment), "\($0)") }
+        }
         var r = SlurmArray.Resources()
         r.memory = "8G; rm -rf /"
         XCTAssertThrowsError(try SlurmArray.write(runs: [], executable: "/x", folder: dir, name: "n", resources: r)) {

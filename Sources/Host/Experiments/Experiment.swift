@@ -148,10 +148,12 @@ public struct Experiment {
         session.resolvePath = resolve
         let method = PluginMethod(library: plugin, options: options)
         method.log = progress
+        method.transient = transient
         let recorder = try RunRecorder(
             logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path, dataFiles: dataFiles(options))
         var evaluator = data.evaluator
         if logSamples { evaluator.sampleLog = SampleLog() }
+        evaluator.progress = transient
         let trainer = Trainer(
             config: c, data: .init(train: data.train, evaluator: evaluator, klDocs: data.klDocs),
             session: session, method: method, recorder: recorder)

@@ -9,6 +9,8 @@ final class PluginBridge {
     let session: EditSession
     let options: [String: PluginOption]
     let log: (String) -> Void
+    /// Progress lines a terminal may redraw in place; `log` if nil.
+    var transient: ((String) -> Void)?
     var table = ce_host()
     var error: String?
     var handles: [Parameter] = []  // ce_param* = index + 1

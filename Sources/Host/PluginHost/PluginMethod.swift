@@ -12,6 +12,8 @@ public final class PluginMethod: EditMethod {
     var bridge: PluginBridge?
     var instance: UnsafeMutableRawPointer?
     public var log: (String) -> Void = { FileHandle.standardError.write(($0 + "\n").data(using: .utf8)!) }
+    /// Progress of long host services (key statistics) that a terminal may redraw in place.
+    public var transient: ((String) -> Void)?
 
     public var id: String { library.id }
 
@@ -44,6 +46,7 @@ public final class PluginMethod: EditMethod {
 
     public func prepare(_ session: EditSession) throws {
         let b = PluginBridge(session: session, options: options, log: log)
+        b.transient = transient
         bridge = b
         let d = library.descriptor.pointee
         var inst: UnsafeMutableRawPointer? = nil

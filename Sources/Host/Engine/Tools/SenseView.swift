@@ -38,8 +38,20 @@ public struct SenseView: Codable {
         }
     }
 
-    /// A token with its spaces made visible: " K" is "␣K".
-    public static func visible(_ s: String) -> String { s.replacingOccurrences(of: " ", with: "␣") }
+    /// A token with its spaces made visible (" K" is "␣K") and control characters as \xNN.
+    public static func visible(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            if u == " " {
+                out += "␣"
+            } else if u.value < 0x20 || (0x7F...0x9F).contains(u.value) {
+                out += String(format: "\\x%02X", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
 
     static func list(_ words: [Word]) -> String {
         words.map { visible($0.token) + String(format: " (%.2f)", $0.score) }.joined(separator: "  ")

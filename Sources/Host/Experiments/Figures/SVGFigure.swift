@@ -84,10 +84,11 @@ enum NiceTicks {
         let raw = span / Double(max(count - 1, 1))
         let mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-        let first = (lo / step).rounded(.down) * step
+        // From the round value at or below lo to the one at or above hi, so every value is inside.
+        let first = (lo / step).rounded(.down) * step, last = (hi / step).rounded(.up) * step
         var out: [Double] = []
         var t = first
-        while t <= hi + step * 1e-9 {
+        while t <= last + step * 1e-9 {
             out.append(abs(t) < step * 1e-9 ? 0 : t)
             t += step
         }

@@ -36,16 +36,19 @@ enum TradeoffFigure {
         for (k, (ball, cut)) in cuts.enumerated() where cut <= xt.last! {
             let c = SVGFigure.colors[(k + 3) % SVGFigure.colors.count]
             fig.line(x(cut), top, x(cut), top + h, stroke: c, width: 1.5, dash: "2 3", cls: "ball-cut")
-            fig.text(
-                "ε = " + ball.label, x: x(cut) - 4, y: top + 14 + 16 * Double(k), size: 12, anchor: "end",
-                cls: "ball-label")
+            fig.text("ε = " + ball.label, x: x(cut) + 4, y: top + 14 + 16 * Double(k), size: 12, cls: "ball-label")
             let i = ball.lastEpochInside(stats.map(\.general))
             fig.ring(x(xs[i]), y(ys[i]), r: 7 + 3 * Double(k), stroke: c)
         }
         fig.polyline(zip(xs, ys).map { (x($0), y($1)) }, stroke: SVGFigure.colors[0], width: 2)
-        for (i, (a, b)) in zip(xs, ys).enumerated() {
-            fig.circle(x(a), y(b), r: 3.5, fill: SVGFigure.colors[0])
-            fig.text("\(i)", x: x(a) + 6, y: y(b) - 6, size: 10, cls: "epoch")
+        for (a, b) in zip(xs, ys) { fig.circle(x(a), y(b), r: 3.5, fill: SVGFigure.colors[0]) }
+        // Epochs drawn on the same spot share one label ("6–10").
+        var i = 0
+        while i < xs.count {
+            var j = i
+            while j + 1 < xs.count, abs(x(xs[j + 1]) - x(xs[i])) < 4, abs(y(ys[j + 1]) - y(ys[i])) < 4 { j += 1 }
+            fig.text(i == j ? "\(i)" : "\(i)–\(j)", x: x(xs[i]) + 6, y: y(ys[i]) - 6, size: 10, cls: "epoch")
+            i = j + 1
         }
         fig.text(
             "change in general loss from the unedited model (%)", x: left + w / 2, y: top + h + 44, size: 12,

@@ -83,7 +83,7 @@ private func installActivationReads(_ e: inout ce_activations_ext) {
             let m = try b.session.withOriginalModel {
                 try SecondMoment.compute(
                     model: b.session.model, module: String(cString: module), docs: docs, corpusID: corpusID,
-                    tokens: Int(tokens), progress: b.log)
+                    tokens: Int(tokens), progress: b.transient ?? b.log)
             }
             out.update(from: m.data, count: m.count)
             return CE_OK

@@ -26,13 +26,22 @@ public struct Evaluator {
 
     /// When set, each evaluation keeps every example's outcome there (`run --log-samples`).
     public var sampleLog: SampleLog?
+    /// Told which set is being evaluated (a line a terminal may redraw in place).
+    public var progress: ((String) -> Void)?
 
     public func evaluate(_ model: CausalLM) throws -> EpochFigures {
+        progress?("evaluating: \(intervention.count) evaluation examples")
         let (s1, s2) = try intervention.sums(model)
         if let sampleLog { sampleLog.record(try samples(model, s1: s1, s2: s2)) }
+        progress?("evaluating: general text (\(general.tokenCount) tokens)")
+        let g = try general.meanNLL(model)
+        if targeted != nil { progress?("evaluating: targeted text") }
+        let rest = try targeted?.meanNLL(model)
+        if hardNegative != nil { progress?("evaluating: hard negatives") }
         var f = EpochFigures(
-            intervention: intervention.failureRate(s1: s1, s2: s2), general: try general.meanNLL(model),
-            rest_of_prompt: try targeted?.meanNLL(model), hard_negative: try hardNegative?.score(model))
+            intervention: intervention.failureRate(s1: s1, s2: s2), general: g, rest_of_prompt: rest,
+            hard_negative: try hardNegative?.score(model))
+        if edits != nil { progress?("evaluating: edit prompts and locality") }
         f.efficacy = try edits.map { 1 - (try $0.failureRate(model)) }
         f.locality = try locality?.unchangedShare(model)
         if let e = f.efficacy, let l = f.locality {
