@@ -109,6 +109,11 @@ final class FigureTests: XCTestCase {
         XCTAssertEqual(svg.components(separatedBy: "class=\"ball-cut\"").count - 1, 3)
         XCTAssertEqual(svg.components(separatedBy: "class=\"ring\"").count - 1, 3)
         XCTAssertTrue(svg.contains(">ε = 1e-4<"))
+        // Every label inside the figure.
+        let width = Double(svg.components(separatedBy: "width=\"")[1].split(separator: "\"")[0])!
+        for b in textBoxes(svg) {
+            XCTAssertLessThanOrEqual(b.x1, width, b.text); XCTAssertGreaterThanOrEqual(b.x0, 0, b.text)
+        }
     }
 }
 

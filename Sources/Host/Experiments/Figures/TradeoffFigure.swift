@@ -36,7 +36,12 @@ enum TradeoffFigure {
         for (k, (ball, cut)) in cuts.enumerated() where cut <= xt.last! {
             let c = SVGFigure.colors[(k + 3) % SVGFigure.colors.count]
             fig.line(x(cut), top, x(cut), top + h, stroke: c, width: 1.5, dash: "2 3", cls: "ball-cut")
-            fig.text("ε = " + ball.label, x: x(cut) + 4, y: top + 14 + 16 * Double(k), size: 12, cls: "ball-label")
+            // Right of its line, or left of it where the label would run off the figure.
+            let label = "ε = " + ball.label
+            let fits = x(cut) + 4 + SVGFigure.textWidth(label, size: 12) <= left + w + 26
+            fig.text(
+                label, x: x(cut) + (fits ? 4 : -4), y: top + 14 + 16 * Double(k), size: 12,
+                anchor: fits ? "start" : "end", cls: "ball-label")
             let i = ball.lastEpochInside(stats.map(\.general))
             fig.ring(x(xs[i]), y(ys[i]), r: 7 + 3 * Double(k), stroke: c)
         }
