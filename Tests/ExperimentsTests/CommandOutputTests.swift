@@ -66,6 +66,13 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertEqual(samples.filter { $0.set == "eval" }.count, 4)
         XCTAssertEqual(samples.filter { $0.set == "hard_negative" }.count, 1)
         XCTAssertTrue(samples.allSatisfy { $0.schema_version == "canonedit.results/1" })
+        let listed = try canonedit(
+            [
+                "report", "--samples", t.dir + "/b.log.jsonl.samples/epoch-0.jsonl", "--samples",
+                t.dir + "/b.samples-0.0001.jsonl",
+            ])
+        XCTAssertEqual(listed.status, 0, listed.err)
+        XCTAssertTrue(listed.out.hasPrefix("fixed "), listed.out)
     }
 
     func testModelCommandsApplyEditsAndRefuseTwoThatChangeTheSameTensors() throws {

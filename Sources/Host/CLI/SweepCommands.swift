@@ -128,15 +128,27 @@ struct Select: ParsableCommand {
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tables (Markdown, CSV, LaTeX) and plots (SVG) of a sweep's test reruns, in the paper's shape.",
-        discussion: examples("canonedit report configs/sweeps/builtin-small.yaml"))
-    @Argument(help: "Sweep spec (YAML).") var spec: String
-
+        abstract:
+            "Tables (Markdown, CSV, LaTeX, JSON) and figures (SVG, PDF, PNG) of a sweep's test reruns, in the paper's "
+            + "shape; or, with --samples, the examples an edit fixed and broke.",
+        discussion: examples(
+            "canonedit report configs/sweeps/builtin-small.yaml",
+            "canonedit report --samples runs/x.log.jsonl.samples/epoch-0.jsonl --samples runs/x.samples-0.0001.jsonl"))
+    @Argument(help: "Sweep spec (YAML).") var spec: String?
     @Flag(help: "Print the report as JSON (report/report.json) instead of Markdown.") var json = false
+    @Option(help: "Two sample files (run --log-samples): list the evaluation examples fixed and broken between them.")
+    var samples: [String] = []
+
+    func validate() throws {
+        try require(
+            samples.isEmpty ? spec != nil : samples.count == 2, "give a sweep spec, or --samples BEFORE --samples AFTER"
+        )
+    }
 
     func run() throws {
         try guarded {
-            let folder = try SweepSpec.load(spec).folder
+            if samples.count == 2 { return try listChanges() }
+            let folder = try SweepSpec.load(spec!).folder
             let rows = try SweepReport.rows(folder: folder)
             let names = Dictionary(
                 PluginRegistry.discover().plugins.map { ($0.id, $0.displayName) }, uniquingKeysWith: { a, _ in a })
@@ -148,5 +160,22 @@ struct Report: ParsableCommand {
             }
             stderr("wrote " + files.joined(separator: ", "))
         }
+    }
+
+    /// The evaluation examples that fail in the first sample file and succeed in the second, and
+    /// the reverse.
+    func listChanges() throws {
+        let (fixed, broke) = SampleLog.changes(
+            before: try RunRecorder.readSamples(samples[0]), after: try RunRecorder.readSamples(samples[1]))
+        struct Change: Encodable { let line: Int; let prefix: String; let target: String }
+        struct Changes: Encodable { let schema_version: String; let fixed: [Change]; let broke: [Change] }
+        let c = { (s: Sample) in Change(line: s.line, prefix: s.prefix, target: s.target) }
+        if json {
+            try printJSON(Changes(schema_version: ResultsSchema.version, fixed: fixed.map(c), broke: broke.map(c)))
+            return
+        }
+        print("fixed \(fixed.count), broke \(broke.count)")
+        for s in fixed { print("fixed  line \(s.line): \(s.prefix.debugDescription) → \(s.target.debugDescription)") }
+        for s in broke { print("broke  line \(s.line): \(s.prefix.debugDescription) → \(s.target.debugDescription)") }
     }
 }
