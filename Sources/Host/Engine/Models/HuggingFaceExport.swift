@@ -5,7 +5,10 @@ import Support
 /// tokenizer.json. GGUF q/k rows are permuted for adjacent-pair rotation; the export undoes
 /// that so the folder uses Hugging Face's half-split rotation.
 public enum HuggingFaceExport {
-    public static func write(_ lm: LoadedModel, to dir: String) throws {
+    /// `value` gives each parameter's values to write (an edit merged in); its own by default.
+    public static func write(
+        _ lm: LoadedModel, to dir: String, value: (Parameter) -> Tensor = { $0.value }
+    ) throws {
         guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
             throw CanonEditError("export to a Hugging Face folder is implemented for llama models only")
         }
@@ -15,7 +18,7 @@ public enum HuggingFaceExport {
         cfg.rope_interleaved = nil
         var tensors: [(String, Tensor)] = []
         for p in llama.parameters {
-            var t = p.value
+            var t = value(p)
             if interleaved, p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight") {
                 t = unpermute(t, headDim: cfg.D)
             }
@@ -29,10 +32,18 @@ public enum HuggingFaceExport {
             to: dir + "/config.json")
         try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
         try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+        let tokenizerConfig: [String: Any] = [
+            "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.max_position_embeddings,
+            "clean_up_tokenization_spaces": false,
+        ]
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: tokenizerConfig, options: [.sortedKeys, .prettyPrinted]),
+            to: dir + "/tokenizer_config.json")
+        try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
     }
 
     /// Rows h*D + 2i + j (adjacent pairs) -> h*D + j*D/2 + i (halves).
-    static func unpermute(_ w: Tensor, headDim D: Int) -> Tensor {
+    public static func unpermute(_ w: Tensor, headDim D: Int) -> Tensor {
         let out = Tensor(w.shape)
         let cols = w.cols
         for r in 0..<w.rows {

@@ -20,7 +20,7 @@ public struct LlamaConfig: Codable, Equatable {
     var C: Int { hidden_size }
     var H: Int { num_attention_heads }
     var G: Int { num_key_value_heads ?? num_attention_heads }
-    var D: Int { head_dim ?? hidden_size / num_attention_heads }
+    public var D: Int { head_dim ?? hidden_size / num_attention_heads }
 
     /// The Llama decoder (SmolLM2, Llama 2/3): pre-RMSNorm blocks of grouped-query causal
     /// attention with rotary positions over the whole head and a SwiGLU MLP, no biases.

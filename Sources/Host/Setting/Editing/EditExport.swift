@@ -1,0 +1,98 @@
+import Engine
+import Foundation
+import Support
+
+/// An edited model taken out of canonedit (README: Using an edit elsewhere). Each format is
+/// written to a temporary folder beside `out` and renamed into place at the end, so nothing
+/// half-written is left; an `out` that exists and is not empty is refused.
+///   hf    the model with the edit merged (adapters folded into their weights), as a Hugging
+///         Face folder transformers loads (Llama family for now);
+///   peft  a LoRA edit as a PEFT adapter (adapter_config.json, adapter_model.safetensors)
+///         for the unedited model exported with `hf`.
+public enum EditExport {
+    public enum Format: String, CaseIterable { case hf, peft }
+
+    public static func write(_ lm: LoadedModel, session: EditSession?, format: Format, to out: String) throws {
+        try checkTarget(out)
+        let tmp = out + ".tmp-\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        do {
+            switch format {
+            case .hf: try writeMerged(lm, to: tmp)
+            case .peft: try writePEFT(lm, session: session, to: tmp)
+            }
+            try? FileManager.default.removeItem(atPath: out)  // an empty folder only (checked)
+            guard rename(tmp, out) == 0 else {
+                throw CanonEditError("\(out): cannot rename \(tmp) into place (\(String(cString: strerror(errno))))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw error
+        }
+    }
+
+    static func checkTarget(_ out: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDir) else { return }
+        guard isDir.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: out))?.isEmpty == true else {
+            throw CanonEditError("\(out): exists and is not an empty folder; choose a new --out")
+        }
+    }
+
+    /// Every adapter folded into its weight: W + scale · B A (shapes (out, in) = (out, r)(r, in)).
+    static func writeMerged(_ lm: LoadedModel, to dir: String) throws {
+        var merged: [ObjectIdentifier: Tensor] = [:]
+        for lin in lm.model.linears {
+            guard let a = lin.slot.adapter else { continue }
+            let w = lin.weight.value.clone()
+            Blas.gemm(
+                M: lin.outFeatures, N: lin.inFeatures, K: a.rank, alpha: a.scale, A: a.B.value.data, lda: a.rank,
+                B: a.A.value.data, ldb: lin.inFeatures, beta: 1, C: w.data, ldc: lin.inFeatures)
+            merged[ObjectIdentifier(lin.weight)] = w
+        }
+        try HuggingFaceExport.write(lm, to: dir) { p in merged[ObjectIdentifier(p)] ?? p.value }
+    }
+
+    /// The session's adapters in PEFT's layout. PEFT names modules after the Hugging Face model
+    /// (`base_model.model.<module>.lora_A.weight`), scales by lora_alpha / r, and needs one rank
+    /// and one scale for all modules here.
+    static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
+        guard let llama = lm.model as? DecoderLM, llama.config != nil else {
+            throw CanonEditError("PEFT export is implemented for llama models")
+        }
+        let adapted = lm.model.linears.filter { $0.slot.adapter != nil }
+        guard !adapted.isEmpty,
+            session.map({
+                $0.trained.allSatisfy { p in adapted.contains { $0.slot.adapter!.A === p || $0.slot.adapter!.B === p } }
+            }) ?? false
+        else {
+            throw CanonEditError("a PEFT adapter holds LoRA edits only: the edit must change adapters and nothing else")
+        }
+        let ranks = Set(adapted.map { $0.slot.adapter!.rank }), scales = Set(adapted.map { $0.slot.adapter!.scale })
+        guard ranks.count == 1, scales.count == 1 else {
+            throw CanonEditError(
+                "PEFT export needs one rank and one scale for every adapter (found \(ranks), \(scales))")
+        }
+        let r = ranks.first!, scale = scales.first!
+        var tensors: [(String, Tensor)] = []
+        for lin in adapted {
+            let a = lin.slot.adapter!
+            // GGUF stores q/k rows permuted; the exported base has them in Hugging Face's order.
+            let qk =
+                llama.config?.rope_interleaved == true && (lin.name.hasSuffix("q_proj") || lin.name.hasSuffix("k_proj"))
+            let b = qk ? HuggingFaceExport.unpermute(a.B.value, headDim: llama.config!.D) : a.B.value
+            tensors.append(("base_model.model.\(lin.name).lora_A.weight", a.A.value))
+            tensors.append(("base_model.model.\(lin.name).lora_B.weight", b))
+        }
+        let config: [String: Any] = [
+            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": Double(scale) * Double(r),
+            "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": false,
+            "inference_mode": true, "base_model_name_or_path": NSNull(),
+        ]
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted]),
+            to: dir + "/adapter_config.json")
+        try SafetensorsWriter.write(tensors, to: dir + "/adapter_model.safetensors", metadata: ["format": "pt"])
+    }
+}

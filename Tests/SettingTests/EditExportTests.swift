@@ -1,0 +1,80 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+@testable import Setting
+@testable import Support
+
+/// Exports read back by canonedit's own loaders give the edited model's logits; bad targets and
+/// edits a format cannot hold are refused with nothing left behind.
+final class EditExportTests: XCTestCase {
+    /// A tiny Llama (GGUF-style permuted q/k rows) with a LoRA adapter on q_proj and down_proj.
+    func editedTiny() throws -> (LoadedModel, EditSession) {
+        let lm = LoadedModel(
+            model: try TinyModels.llama(seed: 12), tokenizer: TinyModels.byteTokenizer(), path: "tiny", name: "tiny")
+        let s = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+        var rng = SeededRandom(seed: 5)
+        for m in ["model.layers.0.self_attn.q_proj", "model.layers.1.mlp.down_proj"] {
+            let a = try s.attachLowRank(module: m, rank: 2, scale: 0.5)
+            for p in [a.A, a.B] { for i in 0..<p.value.count { p.value[i] = Float(rng.normal()) * 0.3 } }
+        }
+        return (lm, s)
+    }
+
+    func testAMergedHuggingFaceExportGivesTheEditedLogits() throws {
+        let (lm, s) = try editedTiny()
+        let ids: [Int32] = [72, 101, 108, 108, 111, 32, 87]
+        let edited = try Scoring.lastLogits(lm.model, ids: ids)
+        let out = temporaryFolder(self) + "/merged"
+        try EditExport.write(lm, session: s, format: .hf, to: out)
+        for f in [
+            "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+        ] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        let back = try ModelStore.load(out)
+        XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), edited), 1e-4)
+        let plain = try s.withOriginalModel { try Scoring.lastLogits(lm.model, ids: ids) }
+        XCTAssertGreaterThan(maxAbsDiff(plain, edited), 1e-3, "the adapters do change the logits")
+    }
+
+    func testAPEFTExportNamesTheModulesAndScalesAsPEFTDoes() throws {
+        let (lm, s) = try editedTiny()
+        let out = temporaryFolder(self) + "/peft"
+        try EditExport.write(lm, session: s, format: .peft, to: out)
+        let cfg =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/adapter_config.json")))
+            as! [String: Any]
+        XCTAssertEqual(cfg["peft_type"] as? String, "LORA")
+        XCTAssertEqual(cfg["r"] as? Int, 2)
+        XCTAssertEqual(cfg["lora_alpha"] as? Double, 1.0, "scale 0.5 = lora_alpha / r")
+        let f = try SafetensorsFile(path: out + "/adapter_model.safetensors")
+        XCTAssertEqual(
+            f.tensorNames,
+            [
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
+                "base_model.model.model.layers.1.mlp.down_proj.lora_A.weight",
+                "base_model.model.model.layers.1.mlp.down_proj.lora_B.weight",
+            ])
+    }
+
+    func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
+        let (lm, s) = try editedTiny()
+        let dir = temporaryFolder(self)
+        FileManager.default.createFile(atPath: dir + "/full/x", contents: nil)
+        try FileManager.default.createDirectory(atPath: dir + "/full", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/full/x", contents: Data("x".utf8))
+        XCTAssertThrowsError(try EditExport.write(lm, session: s, format: .hf, to: dir + "/full")) {
+            XCTAssertTrue("\($0)".contains("exists and is not an empty folder"), "\($0)")
+        }
+        // A tensor edit is no PEFT adapter.
+        s.train(lm.model.parameter("model.norm.weight")!)
+        XCTAssertThrowsError(try EditExport.write(lm, session: s, format: .peft, to: dir + "/peft")) {
+            XCTAssertTrue("\($0)".contains("LoRA edits only"), "\($0)")
+        }
+        XCTAssertEqual(
+            try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["full"], "nothing half-written")
+    }
+}

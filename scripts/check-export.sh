@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Checks canonedit's exports with the real outside tools (not a test: it needs torch,
+# transformers and peft, which the tests never load). Exports the built-in LoRA edit of SmolLM2
+# merged into a Hugging Face folder, the unedited base, and the edit as a PEFT adapter; then
+# loads each with transformers / peft and compares the last-position logits of a prompt with
+# `canonedit logits --edit`. Prints the largest difference per export.
+#   bash scripts/check-export.sh [EDIT]   (default: the built-in LoRA run's edit for 1e-4)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EDIT=${1:-runs/smollm2-country_capital-lora.edit-0.0001.safetensors}
+[ -x .build/release/canonedit ] || swift build -c release 2>&1 | tail -n 1
+[ -f "$EDIT" ] || .build/release/canonedit run configs/builtin/smollm2-country_capital-lora.yaml >/dev/null
+if [ ! -x .venv-peer/bin/python ] || ! .venv-peer/bin/python -c "import torch, transformers, peft" 2>/dev/null; then
+    python3 -m venv .venv-peer
+    WHEEL=$(ls /opt/wheels/torch-*cpu*.whl 2>/dev/null | head -n 1 || true)
+    .venv-peer/bin/pip install -q --disable-pip-version-check ${WHEEL:-torch} transformers gguf accelerate peft
+fi
+W=$(mktemp -d)
+B=.build/release/canonedit
+PROMPT="The parliament of Rwanda meets in the capital,"
+$B export --format hf --out "$W/base" 2>/dev/null
+$B export --edit "$EDIT" --format hf --out "$W/merged" 2>/dev/null
+$B export --edit "$EDIT" --format peft --out "$W/peft" 2>/dev/null
+$B logits --text "$PROMPT" --out "$W/base.f32" > "$W/base.json" 2>/dev/null
+$B logits --edit "$EDIT" --text "$PROMPT" --out "$W/edited.f32" > "$W/edited.json" 2>/dev/null
+.venv-peer/bin/python - "$W" <<'PY'
+import json, sys
+import numpy as np, torch
+from transformers import AutoModelForCausalLM
+from peft import PeftModel
+w = sys.argv[1]
+ids = torch.tensor([json.load(open(f"{w}/edited.json"))["ids"]])
+def last(model):
+    with torch.no_grad():
+        return model(ids).logits[0, -1].float().numpy()
+ref_base = np.fromfile(f"{w}/base.f32", dtype="<f4")
+ref_edit = np.fromfile(f"{w}/edited.f32", dtype="<f4")
+base = AutoModelForCausalLM.from_pretrained(f"{w}/base", dtype=torch.float32)
+merged = AutoModelForCausalLM.from_pretrained(f"{w}/merged", dtype=torch.float32)
+peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(f"{w}/base", dtype=torch.float32), f"{w}/peft")
+rows = [("transformers, base export vs canonedit logits", last(base), ref_base),
+        ("transformers, merged export vs canonedit logits --edit", last(merged), ref_edit),
+        ("peft on the base export vs canonedit logits --edit", last(peft), ref_edit)]
+for name, got, ref in rows:
+    print(f"{name}: max |difference| {np.abs(got - ref).max():.2e} over {ref.size} logits; "
+          f"top token {int(got.argmax())} vs {int(ref.argmax())}")
+print(f"the edit moves the logits by up to {np.abs(ref_edit - ref_base).max():.2f}")
+PY
+rm -rf "$W"
