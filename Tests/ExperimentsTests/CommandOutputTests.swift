@@ -112,7 +112,7 @@ final class CommandOutputTests: XCTestCase {
         let commands = [
             ["run"], ["sweep"], ["select"], ["report"], ["ensemble"], ["senses", "show"], ["companion", "train"],
             ["companion", "check"], ["eval"], ["general-loss"], ["corpus"], ["logits"], ["score"], ["nll"],
-            ["generate"], ["bench"], ["plugins", "list"], ["plugins", "check"], [],
+            ["generate"], ["bench"], ["export"], ["import"], ["plugins", "list"], ["plugins", "check"], [],
         ]
         for c in commands {
             let r = try canonedit(["help"] + c)

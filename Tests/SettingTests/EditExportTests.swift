@@ -60,6 +60,19 @@ final class EditExportTests: XCTestCase {
             ])
     }
 
+    func testAPEFTExportImportsBackToTheSameModelThroughPermutedRows() throws {
+        let (lm, s) = try editedTiny()  // GGUF-style q/k rows, an adapter on q_proj
+        let ids: [Int32] = [72, 101, 108, 108, 111]
+        let edited = try Scoring.lastLogits(lm.model, ids: ids)
+        let dir = temporaryFolder(self)
+        try EditExport.write(lm, session: s, format: .peft, to: dir + "/peft")
+        let fresh = LoadedModel(model: try TinyModels.llama(seed: 12), tokenizer: lm.tokenizer, path: "t", name: "t")
+        try EditImport.peft(dir + "/peft", for: fresh, to: dir + "/e.safetensors")
+        let s2 = EditSession(model: fresh.model, tokenizer: fresh.tokenizer, examples: [], lossType: .good, seed: 0)
+        _ = try EditArtifact.apply(dir + "/e.safetensors", to: s2)
+        XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(fresh.model, ids: ids), edited), 1e-5)
+    }
+
     func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
         let (lm, s) = try editedTiny()
         let dir = temporaryFolder(self)
@@ -76,5 +89,47 @@ final class EditExportTests: XCTestCase {
         }
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["full"], "nothing half-written")
+    }
+}
+
+/// Edits made by other tools become canonedit edits that give the same model.
+final class EditImportTests: XCTestCase {
+    func testAnAdapterWrittenByPEFTGivesPEFTsLogits() throws {
+        let fixture = Fixtures.folder + "/peft"
+        let lm = try ModelStore.load(Fixtures.folder + "/zoo/llama")
+        let out = temporaryFolder(self) + "/imported.safetensors"
+        let modules = try EditImport.peft(fixture + "/adapter", for: lm, to: out)
+        XCTAssertEqual(modules.count, 4, "q_proj and down_proj of both layers: \(modules)")
+        let ref = try Fixtures.json("peft/logits.json") as! [String: Any]
+        let ids = (ref["ids"] as! [Int]).map(Int32.init)
+        let expected = (ref["last_logits"] as! [Double]).map(Float.init)
+        let fresh = try ModelStore.load(Fixtures.folder + "/zoo/llama")
+        let s = EditSession(model: fresh.model, tokenizer: fresh.tokenizer, examples: [], lossType: .good, seed: 0)
+        _ = try EditArtifact.apply(out, to: s)
+        XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(fresh.model, ids: ids), expected), 1e-4)
+        XCTAssertGreaterThan(
+            maxAbsDiff(try s.withOriginalModel { try Scoring.lastLogits(fresh.model, ids: ids) }, expected), 1e-3)
+    }
+
+    func testAFinetunedCopyBecomesATensorEdit() throws {
+        let dir = temporaryFolder(self)
+        let base = LoadedModel(
+            model: try TinyModels.llama(seed: 3), tokenizer: TinyModels.byteTokenizer(), path: "b", name: "b")
+        let tuned = LoadedModel(
+            model: try TinyModels.llama(seed: 3), tokenizer: TinyModels.byteTokenizer(), path: "t", name: "t")
+        let p = tuned.model.parameter("model.layers.1.mlp.up_proj.weight")!
+        for i in 0..<p.value.count { p.value[i] += 0.01 }
+        try HuggingFaceExport.write(tuned, to: dir + "/tuned")
+        let changed = try EditImport.hf(dir + "/tuned", for: base, to: dir + "/e.safetensors")
+        XCTAssertEqual(changed, [p.name])
+        let s = EditSession(model: base.model, tokenizer: base.tokenizer, examples: [], lossType: .good, seed: 0)
+        _ = try EditArtifact.apply(dir + "/e.safetensors", to: s)
+        XCTAssertEqual(base.model.parameter(p.name)!.value.array, p.value.array)
+    }
+
+    func testPermuteUndoesUnpermute() {
+        var rng = SeededRandom(seed: 2)
+        let w = Tensor([16, 3], values: (0..<48).map { _ in Float(rng.normal()) })
+        XCTAssertEqual(HuggingFaceExport.permute(HuggingFaceExport.unpermute(w, headDim: 4), headDim: 4).array, w.array)
     }
 }

@@ -25,7 +25,7 @@ struct CanonEdit: ParsableCommand {
         subcommands: [
             Run.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self,
             CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
-            Generate.self, BenchCommand.self, Export.self, Plugins.self,
+            Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self,
         ])
 }
 

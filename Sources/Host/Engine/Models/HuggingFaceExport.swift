@@ -42,6 +42,17 @@ public enum HuggingFaceExport {
         try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
     }
 
+    /// The inverse of `unpermute`: rows h*D + j*D/2 + i (halves) -> h*D + 2i + j (pairs).
+    public static func permute(_ w: Tensor, headDim D: Int) -> Tensor {
+        let out = Tensor(w.shape)
+        let cols = w.cols
+        for r in 0..<w.rows {
+            let h = r / D, within = r % D, j = within / (D / 2), i = within % (D / 2)
+            (out.data + (h * D + 2 * i + j) * cols).update(from: w.data + r * cols, count: cols)
+        }
+        return out
+    }
+
     /// Rows h*D + 2i + j (adjacent pairs) -> h*D + j*D/2 + i (halves).
     public static func unpermute(_ w: Tensor, headDim D: Int) -> Tensor {
         let out = Tensor(w.shape)
