@@ -21,6 +21,10 @@ PROMPT="The parliament of Rwanda meets in the capital,"
 $B export --format hf --out "$W/base" 2>/dev/null
 $B export --edit "$EDIT" --format hf --out "$W/merged" 2>/dev/null
 $B export --edit "$EDIT" --format peft --out "$W/peft" 2>/dev/null
+for t in f32 f16 q8_0; do
+    $B export --edit "$EDIT" --format gguf --gguf-type $t --out "$W/gguf-$t" 2>/dev/null
+    $B logits --model "$W/gguf-$t/model.gguf" --text "$PROMPT" --out "$W/gguf-$t.f32" >/dev/null 2>&1
+done
 $B logits --text "$PROMPT" --out "$W/base.f32" > "$W/base.json" 2>/dev/null
 $B logits --edit "$EDIT" --text "$PROMPT" --out "$W/edited.f32" > "$W/edited.json" 2>/dev/null
 .venv-peer/bin/python - "$W" <<'PY'
@@ -44,6 +48,15 @@ rows = [("transformers, base export vs canonedit logits", last(base), ref_base),
 for name, got, ref in rows:
     print(f"{name}: max |difference| {np.abs(got - ref).max():.2e} over {ref.size} logits; "
           f"top token {int(got.argmax())} vs {int(ref.argmax())}")
+from gguf import GGUFReader
+r = GGUFReader(f"{w}/gguf-f16/model.gguf")
+arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+print(f"gguf reader: {len(r.tensors)} tensors, {len(r.fields)} metadata fields, architecture {arch}")
+for t in ["f32", "f16", "q8_0"]:
+    back = np.fromfile(f"{w}/gguf-{t}.f32", dtype="<f4")
+    m = AutoModelForCausalLM.from_pretrained(f"{w}/gguf-{t}", gguf_file="model.gguf", dtype=torch.float32)
+    print(f"gguf export ({t}): canonedit reading it back {np.abs(back - ref_edit).max():.2e}, transformers "
+          f"{np.abs(last(m) - ref_edit).max():.2e} (max |difference| from canonedit logits --edit)")
 print(f"the edit moves the logits by up to {np.abs(ref_edit - ref_base).max():.2f}")
 PY
 rm -rf "$W"

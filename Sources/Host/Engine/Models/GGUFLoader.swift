@@ -2,7 +2,7 @@ import Foundation
 import Support
 
 /// GGUF files: the architecture comes from `general.architecture`.
-enum GGUFLoader {
+public enum GGUFLoader {
     static func load(path: String) throws -> LoadedModel {
         let g = try GGUFFile(path: path)
         try ModelStore.checkMemory(parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, path: path)
@@ -34,7 +34,7 @@ enum GGUFLoader {
     }
 
     /// Hugging Face parameter name -> llama.cpp tensor name.
-    static func ggufName(llama name: String) -> String {
+    public static func ggufName(llama name: String) -> String {
         let fixed = [
             "model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
             "lm_head.weight": "output.weight",

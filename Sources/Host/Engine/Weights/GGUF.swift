@@ -37,6 +37,10 @@ public final class GGUFFile: WeightSource {
     public let metadata: [String: Value]
     public let tensors: [String: TensorInfo]
     public let tensorOrder: [String]
+    /// Where the metadata key/values lie in the file (after the 24-byte header), and how many:
+    /// an export copies them verbatim, every value with its exact type.
+    public let metadataBytes: Range<Int>
+    public let metadataCount: Int
     let file: MappedFile
 
     // Limits that keep a lying header from asking for absurd work.
@@ -67,6 +71,8 @@ public final class GGUFFile: WeightSource {
             meta[key] = try Self.readValue(&r, type: type, key: key, depth: 0)
         }
         metadata = meta
+        metadataBytes = 24..<r.offset
+        metadataCount = Int(nKV)
 
         let infos = try Self.readTensorInfos(&r, count: Int(nTensors), path: path)
         let alignment = meta["general.alignment"]?.int ?? 32

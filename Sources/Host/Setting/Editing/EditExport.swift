@@ -10,9 +10,12 @@ import Support
 ///   peft  a LoRA edit as a PEFT adapter (adapter_config.json, adapter_model.safetensors)
 ///         for the unedited model exported with `hf`.
 public enum EditExport {
-    public enum Format: String, CaseIterable { case hf, peft }
+    public enum Format: String, CaseIterable { case hf, peft, gguf }
 
-    public static func write(_ lm: LoadedModel, session: EditSession?, format: Format, to out: String) throws {
+    public static func write(
+        _ lm: LoadedModel, session: EditSession?, format: Format, to out: String,
+        ggufType: GGUFWriter.TensorType = .f16
+    ) throws {
         try checkTarget(out)
         let tmp = out + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
@@ -21,6 +24,7 @@ public enum EditExport {
             switch format {
             case .hf: try writeMerged(lm, to: tmp)
             case .peft: try writePEFT(lm, session: session, to: tmp)
+            case .gguf: try writeGGUF(lm, type: ggufType, to: tmp + "/model.gguf")
             }
             try? FileManager.default.removeItem(atPath: out)  // an empty folder only (checked)
             guard rename(tmp, out) == 0 else {
@@ -40,8 +44,22 @@ public enum EditExport {
         }
     }
 
+    /// The model as GGUF for llama.cpp, the edit merged: the source GGUF's metadata (architecture
+    /// keys, tokenizer) copied verbatim, the weights in llama.cpp's names and q/k row order.
+    static func writeGGUF(_ lm: LoadedModel, type: GGUFWriter.TensorType, to path: String) throws {
+        guard lm.model is DecoderLM, lm.model.architecture == "llama", lm.path.hasSuffix(".gguf") else {
+            throw CanonEditError("GGUF export is implemented for llama models loaded from a GGUF file")
+        }
+        let source = try GGUFFile(path: lm.path)
+        let merged = mergedWeights(lm)
+        let tensors = lm.model.parameters.map { p in
+            (GGUFLoader.ggufName(llama: p.name), merged[ObjectIdentifier(p)] ?? p.value)
+        }
+        try GGUFWriter.write(tensors, metadataFrom: source, type: type, to: path)
+    }
+
     /// Every adapter folded into its weight: W + scale · B A (shapes (out, in) = (out, r)(r, in)).
-    static func writeMerged(_ lm: LoadedModel, to dir: String) throws {
+    static func mergedWeights(_ lm: LoadedModel) -> [ObjectIdentifier: Tensor] {
         var merged: [ObjectIdentifier: Tensor] = [:]
         for lin in lm.model.linears {
             guard let a = lin.slot.adapter else { continue }
@@ -51,6 +69,11 @@ public enum EditExport {
                 B: a.A.value.data, ldb: lin.inFeatures, beta: 1, C: w.data, ldc: lin.inFeatures)
             merged[ObjectIdentifier(lin.weight)] = w
         }
+        return merged
+    }
+
+    static func writeMerged(_ lm: LoadedModel, to dir: String) throws {
+        let merged = mergedWeights(lm)
         try HuggingFaceExport.write(lm, to: dir) { p in merged[ObjectIdentifier(p)] ?? p.value }
     }
 
