@@ -75,7 +75,7 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertTrue(listed.out.hasPrefix("fixed "), listed.out)
     }
 
-    func testModelCommandsApplyEditsAndRefuseTwoThatChangeTheSameTensors() throws {
+    func testModelCommandsApplyEditsAndRefuseOrAddTwoThatChangeTheSameTensors() throws {
         let t = try TinyExperiment(self)
         let run = try canonedit(["run", t.config(method: "lora", lr: 0.05, epochs: 2, name: "e"), "--threads", "1"])
         XCTAssertEqual(run.status, 0, run.err)
@@ -93,6 +93,9 @@ final class CommandOutputTests: XCTestCase {
         let twice = try canonedit(args + ["--edit", edit, "--edit", edit])
         XCTAssertEqual(twice.status, 1)
         XCTAssertTrue(twice.err.contains("both change model.layers"), twice.err)
+        let added = try canonedit(args + ["--edit", edit, "--edit", edit, "--compose", "add"])
+        XCTAssertEqual(added.status, 0, added.err)
+        XCTAssertNotEqual(added.out, edited.out, "the change counted twice")
     }
 
     func testExitCodesAreTheDocumentedOnes() throws {
