@@ -73,6 +73,34 @@ final class EditExportTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(fresh.model, ids: ids), edited), 1e-5)
     }
 
+    /// Every architecture loaded from a Hugging Face folder: a LoRA adapter on the attention
+    /// output and a changed final norm, merged and exported, read back with canonedit's loader.
+    func testMergedExportsOfEveryZooArchitectureGiveTheEditedLogits() throws {
+        for arch in ["gpt2", "gpt_neox", "gptj", "llama"] {
+            let lm = try ModelStore.load(Fixtures.folder + "/zoo/" + arch)
+            let s = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+            var rng = SeededRandom(seed: 7)
+            let a = try s.attachLowRank(module: lm.model.linears[1].name, rank: 2, scale: 0.5)
+            for p in [a.A, a.B] { for i in 0..<p.value.count { p.value[i] = Float(rng.normal()) * 0.3 } }
+            let norm = try XCTUnwrap(lm.model.parameters.last { $0.value.shape.count == 1 }, arch)
+            s.train(norm)
+            for i in 0..<norm.value.count { norm.value[i] *= 1.5 }
+            let ids: [Int32] = [72, 101, 108, 108, 111]
+            let edited = try Scoring.lastLogits(lm.model, ids: ids)
+            let out = temporaryFolder(self) + "/" + arch
+            try EditExport.write(lm, session: s, format: .hf, to: out)
+            let back = try ModelStore.load(out)
+            XCTAssertEqual(back.model.architecture, arch)
+            XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), edited), 1e-4, arch)
+            let plain = try s.withOriginalModel { try Scoring.lastLogits(lm.model, ids: ids) }
+            XCTAssertGreaterThan(maxAbsDiff(plain, edited), 1e-3, "\(arch): the edit changes the logits")
+        }
+        let backpack = try ModelStore.load(Fixtures.folder + "/zoo/backpack")
+        XCTAssertThrowsError(
+            try EditExport.write(backpack, session: nil, format: .hf, to: temporaryFolder(self) + "/bp")
+        ) { XCTAssertTrue("\($0)".contains("implemented for llama models and for gpt2"), "\($0)") }
+    }
+
     func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
         let (lm, s) = try editedTiny()
         let dir = temporaryFolder(self)

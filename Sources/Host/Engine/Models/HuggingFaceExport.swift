@@ -1,16 +1,17 @@
 import Foundation
 import Support
 
-/// Writes a loaded Llama as a Hugging Face folder: config.json, model.safetensors,
-/// tokenizer.json. GGUF q/k rows are permuted for adjacent-pair rotation; the export undoes
-/// that so the folder uses Hugging Face's half-split rotation.
+/// Writes a loaded model as a Hugging Face folder: config.json, model.safetensors,
+/// tokenizer.json. A Llama's config is written from its own; GPT-2, GPT-NeoX and GPT-J copy the
+/// folder they were loaded from. GGUF q/k rows are permuted for adjacent-pair rotation; the
+/// export undoes that so the folder uses Hugging Face's half-split rotation.
 public enum HuggingFaceExport {
     /// `value` gives each parameter's values to write (an edit merged in); its own by default.
     public static func write(
         _ lm: LoadedModel, to dir: String, value: (Parameter) -> Tensor = { $0.value }
     ) throws {
         guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
-            throw CanonEditError("export to a Hugging Face folder is implemented for llama models only")
+            return try writeLikeSource(lm, to: dir, value: value)
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var cfg = llamaConfig
@@ -40,6 +41,44 @@ public enum HuggingFaceExport {
             try JSONSerialization.data(withJSONObject: tokenizerConfig, options: [.sortedKeys, .prettyPrinted]),
             to: dir + "/tokenizer_config.json")
         try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
+    }
+
+    /// Files a Hugging Face folder keeps beside its weights, copied unchanged when exporting it.
+    static let sourceFiles = [
+        "config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+        "merges.txt", "generation_config.json",
+    ]
+
+    /// GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder: the folder's config and
+    /// tokenizer files copied unchanged, the weights under the names they were read by (GPT-2's
+    /// Conv1D weights transposed back to (in, out)).
+    static func writeLikeSource(_ lm: LoadedModel, to dir: String, value: (Parameter) -> Tensor) throws {
+        let architectures = ["gpt2", "gpt_neox", "gptj"]
+        var isDir: ObjCBool = false
+        guard lm.model is DecoderLM, architectures.contains(lm.model.architecture),
+            FileManager.default.fileExists(atPath: lm.path + "/config.json", isDirectory: &isDir), !isDir.boolValue
+        else {
+            let names = architectures.joined(separator: ", ")
+            throw CanonEditError(
+                "export to a Hugging Face folder is implemented for llama models and for \(names) models loaded "
+                    + "from a Hugging Face folder (this is \(lm.model.architecture) from \(lm.path))")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let conv1D = lm.model.architecture == "gpt2"
+        let tensors = lm.model.parameters.map { p -> (String, Tensor) in
+            let t = value(p)
+            return (p.name, conv1D && GPT2Config.isConv1D(p.name) ? t.transposed() : t)
+        }
+        try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
+        for f in sourceFiles where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
+            try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
+        }
+        if !FileManager.default.fileExists(atPath: dir + "/tokenizer.json") {
+            try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+        }
+        if !FileManager.default.fileExists(atPath: dir + "/generation_config.json") {
+            try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
+        }
     }
 
     /// The inverse of `unpermute`: rows h*D + j*D/2 + i (halves) -> h*D + 2i + j (pairs).

@@ -6,7 +6,7 @@ import Support
 /// written to a temporary folder beside `out` and renamed into place at the end, so nothing
 /// half-written is left; an `out` that exists and is not empty is refused.
 ///   hf    the model with the edit merged (adapters folded into their weights), as a Hugging
-///         Face folder transformers loads (Llama family for now);
+///         Face folder transformers loads (Llama; GPT-2, GPT-NeoX, GPT-J from a folder);
 ///   peft  a LoRA edit as a PEFT adapter (adapter_config.json, adapter_model.safetensors)
 ///         for the unedited model exported with `hf`.
 public enum EditExport {
