@@ -20,6 +20,7 @@ B=.build/release/canonedit
 PROMPT="The parliament of Rwanda meets in the capital,"
 $B export --format hf --out "$W/base" 2>/dev/null
 $B export --edit "$EDIT" --format hf --out "$W/merged" 2>/dev/null
+$B export --edit "$EDIT" --format hf --max-shard-mb 100 --out "$W/sharded" 2>/dev/null
 $B export --edit "$EDIT" --format peft --out "$W/peft" 2>/dev/null
 for t in f32 f16 q8_0; do
     $B export --edit "$EDIT" --format gguf --gguf-type $t --out "$W/gguf-$t" 2>/dev/null
@@ -44,10 +45,15 @@ merged = AutoModelForCausalLM.from_pretrained(f"{w}/merged", dtype=torch.float32
 peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(f"{w}/base", dtype=torch.float32), f"{w}/peft")
 rows = [("transformers, base export vs canonedit logits", last(base), ref_base),
         ("transformers, merged export vs canonedit logits --edit", last(merged), ref_edit),
+        ("transformers, merged export in 100 MB shards vs canonedit logits --edit",
+         last(AutoModelForCausalLM.from_pretrained(f"{w}/sharded", dtype=torch.float32)), ref_edit),
         ("peft on the base export vs canonedit logits --edit", last(peft), ref_edit)]
 for name, got, ref in rows:
     print(f"{name}: max |difference| {np.abs(got - ref).max():.2e} over {ref.size} logits; "
           f"top token {int(got.argmax())} vs {int(ref.argmax())}")
+import os
+shards = sorted(f for f in os.listdir(f"{w}/sharded") if f.startswith("model-"))
+print(f"sharded export: {len(shards)} shards ({shards[0]} … {shards[-1]}) and model.safetensors.index.json")
 from gguf import GGUFReader
 r = GGUFReader(f"{w}/gguf-f16/model.gguf")
 arch = bytes(r.fields["general.architecture"].parts[-1]).decode()

@@ -101,6 +101,34 @@ final class EditExportTests: XCTestCase {
         ) { XCTAssertTrue("\($0)".contains("implemented for llama models and for gpt2"), "\($0)") }
     }
 
+    func testAnExportAboveTheShardSizeIsShardedWithAnIndex() throws {
+        let (lm, s) = try editedTiny()
+        let ids: [Int32] = [72, 101, 108, 108, 111]
+        let edited = try Scoring.lastLogits(lm.model, ids: ids)
+        let out = temporaryFolder(self) + "/sharded"
+        try EditExport.write(lm, session: s, format: .hf, to: out, maxShardBytes: 4_000)
+        let files = try FileManager.default.contentsOfDirectory(atPath: out)
+        let shards = files.filter { $0.hasPrefix("model-") }.sorted()
+        XCTAssertGreaterThan(shards.count, 2, "\(files)")
+        XCTAssertEqual(shards.last, String(format: "model-%05d-of-%05d.safetensors", shards.count, shards.count))
+        XCTAssertFalse(files.contains("model.safetensors"))
+        let index =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors.index.json"))) as! [String: Any]
+        let map = try XCTUnwrap(index["weight_map"] as? [String: String])
+        XCTAssertEqual(Set(map.keys), Set(lm.model.parameters.map(\.name)))
+        XCTAssertEqual(Set(map.values), Set(shards))
+        for shard in shards {
+            let size = try SafetensorsFile(path: out + "/" + shard).tensorNames.reduce(0) {
+                $0 + (try SafetensorsFile(path: out + "/" + shard).shape(of: $1)!.reduce(4, *))
+            }
+            let names = map.filter { $0.value == shard }.count
+            XCTAssertTrue(size <= 4_000 || names == 1, "\(shard): \(size) bytes in \(names) tensors")
+        }
+        let back = try ModelStore.load(out)
+        XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), edited), 1e-4)
+    }
+
     func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
         let (lm, s) = try editedTiny()
         let dir = temporaryFolder(self)

@@ -9,7 +9,8 @@ struct Export: ParsableCommand {
         abstract:
             "Take an edited model out of canonedit: Hugging Face or GGUF with the edit merged, or a PEFT adapter.",
         discussion: """
-            hf: config.json, model.safetensors, tokenizer.json, tokenizer_config.json, generation_config.json; \
+            hf: config.json, model.safetensors (shards and model.safetensors.index.json above \
+            --max-shard-mb), tokenizer.json, tokenizer_config.json, generation_config.json; \
             transformers loads it with AutoModelForCausalLM.from_pretrained. A GGUF model is written with its \
             q/k rows in Hugging Face's order. peft: adapter_config.json and adapter_model.safetensors for a LoRA \
             edit, to load with PeftModel.from_pretrained on the unedited model exported with --format hf. gguf: \
@@ -29,10 +30,15 @@ struct Export: ParsableCommand {
     @Option(help: "The folder to write (must not exist, or be empty).") var out: String
     @Option(name: .customLong("gguf-type"), help: "With --format gguf: f32, f16 or q8_0 for the matrices.")
     var ggufType = "f16"
+    @Option(
+        name: .customLong("max-shard-mb"),
+        help: "With --format hf: weights above this many MB (10^6 bytes) are split into shards with an index file.")
+    var maxShardMB = SafetensorsShards.defaultMaxShardBytes / 1_000_000
 
     func validate() throws {
         try require(EditExport.Format(rawValue: format) != nil, "--format must be hf, peft or gguf, not \(format)")
         try require(GGUFWriter.TensorType(rawValue: ggufType) != nil, "--gguf-type must be f32, f16 or q8_0")
+        try require(maxShardMB >= 1, "--max-shard-mb must be at least 1, not \(maxShardMB)")
     }
 
     func run() throws {
@@ -41,7 +47,7 @@ struct Export: ParsableCommand {
             let session = try e.apply(to: lm)
             try EditExport.write(
                 lm, session: session, format: EditExport.Format(rawValue: format)!, to: out,
-                ggufType: GGUFWriter.TensorType(rawValue: ggufType)!)
+                ggufType: GGUFWriter.TensorType(rawValue: ggufType)!, maxShardBytes: maxShardMB * 1_000_000)
             stderr("wrote \(out)")
         }
     }

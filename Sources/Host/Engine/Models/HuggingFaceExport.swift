@@ -8,10 +8,11 @@ import Support
 public enum HuggingFaceExport {
     /// `value` gives each parameter's values to write (an edit merged in); its own by default.
     public static func write(
-        _ lm: LoadedModel, to dir: String, value: (Parameter) -> Tensor = { $0.value }
+        _ lm: LoadedModel, to dir: String, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes,
+        value: (Parameter) -> Tensor = { $0.value }
     ) throws {
         guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
-            return try writeLikeSource(lm, to: dir, value: value)
+            return try writeLikeSource(lm, to: dir, maxShardBytes: maxShardBytes, value: value)
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var cfg = llamaConfig
@@ -31,7 +32,7 @@ public enum HuggingFaceExport {
         try AtomicFile.write(
             try JSONSerialization.data(withJSONObject: configJSON, options: [.sortedKeys, .prettyPrinted]),
             to: dir + "/config.json")
-        try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
+        try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
         try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.max_position_embeddings,
@@ -52,7 +53,9 @@ public enum HuggingFaceExport {
     /// GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder: the folder's config and
     /// tokenizer files copied unchanged, the weights under the names they were read by (GPT-2's
     /// Conv1D weights transposed back to (in, out)).
-    static func writeLikeSource(_ lm: LoadedModel, to dir: String, value: (Parameter) -> Tensor) throws {
+    static func writeLikeSource(
+        _ lm: LoadedModel, to dir: String, maxShardBytes: Int, value: (Parameter) -> Tensor
+    ) throws {
         let architectures = ["gpt2", "gpt_neox", "gptj"]
         var isDir: ObjCBool = false
         guard lm.model is DecoderLM, architectures.contains(lm.model.architecture),
@@ -69,7 +72,7 @@ public enum HuggingFaceExport {
             let t = value(p)
             return (p.name, conv1D && GPT2Config.isConv1D(p.name) ? t.transposed() : t)
         }
-        try SafetensorsWriter.write(tensors, to: dir + "/model.safetensors")
+        try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
         for f in sourceFiles where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
             try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
         }

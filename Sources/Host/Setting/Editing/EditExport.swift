@@ -14,7 +14,7 @@ public enum EditExport {
 
     public static func write(
         _ lm: LoadedModel, session: EditSession?, format: Format, to out: String,
-        ggufType: GGUFWriter.TensorType = .f16
+        ggufType: GGUFWriter.TensorType = .f16, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes
     ) throws {
         try checkTarget(out)
         let tmp = out + ".tmp-\(getpid())"
@@ -22,7 +22,7 @@ public enum EditExport {
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         do {
             switch format {
-            case .hf: try writeMerged(lm, to: tmp)
+            case .hf: try writeMerged(lm, to: tmp, maxShardBytes: maxShardBytes)
             case .peft: try writePEFT(lm, session: session, to: tmp)
             case .gguf: try writeGGUF(lm, type: ggufType, to: tmp + "/model.gguf")
             }
@@ -72,9 +72,11 @@ public enum EditExport {
         return merged
     }
 
-    static func writeMerged(_ lm: LoadedModel, to dir: String) throws {
+    static func writeMerged(_ lm: LoadedModel, to dir: String, maxShardBytes: Int) throws {
         let merged = mergedWeights(lm)
-        try HuggingFaceExport.write(lm, to: dir) { p in merged[ObjectIdentifier(p)] ?? p.value }
+        try HuggingFaceExport.write(lm, to: dir, maxShardBytes: maxShardBytes) { p in
+            merged[ObjectIdentifier(p)] ?? p.value
+        }
     }
 
     /// The session's adapters in PEFT's layout. PEFT names modules after the Hugging Face model
