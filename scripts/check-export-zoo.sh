@@ -51,4 +51,25 @@ print(f"{arch}: transformers loads the export as {name}; max |difference| from c
       f"({ref.size} logits)")
 PY
 done
+# A Llama from a Hugging Face folder as GGUF: metadata built by canonedit, read by the gguf
+# package and by transformers.
+$B export --model "$ZOO/llama" --edit "$W/llama.edit" --format gguf --gguf-type f32 --out "$W/llama-gguf" \
+    2>/dev/null
+.venv-peer/bin/python - "$W" <<'PY'
+import json, sys
+import numpy as np, torch
+from gguf import GGUFReader
+from transformers import AutoModelForCausalLM
+w = sys.argv[1]
+r = GGUFReader(f"{w}/llama-gguf/model.gguf")
+pre = bytes(r.fields["tokenizer.ggml.pre"].parts[-1]).decode()
+print(f"llama gguf: the gguf reader lists {len(r.tensors)} tensors, {len(r.fields)} metadata fields, "
+      f"pre-tokenizer {pre}")
+ids = torch.tensor([json.load(open(f"{w}/llama.json"))["ids"]])
+m = AutoModelForCausalLM.from_pretrained(f"{w}/llama-gguf", gguf_file="model.gguf", dtype=torch.float32)
+with torch.no_grad():
+    got = m(ids).logits[0, -1].numpy()
+ref = np.fromfile(f"{w}/llama.f32", dtype="<f4")
+print(f"llama gguf: transformers loads it; max |difference| from canonedit logits --edit {np.abs(got - ref).max():.2e}")
+PY
 rm -rf "$W"

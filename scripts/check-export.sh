@@ -26,6 +26,9 @@ for t in f32 f16 q8_0; do
     $B export --edit "$EDIT" --format gguf --gguf-type $t --out "$W/gguf-$t" 2>/dev/null
     $B logits --model "$W/gguf-$t/model.gguf" --text "$PROMPT" --out "$W/gguf-$t.f32" >/dev/null 2>&1
 done
+# The merged Hugging Face export as GGUF again (metadata built from config.json, not copied).
+$B export --model "$W/merged" --format gguf --gguf-type f32 --out "$W/hf-gguf" 2>/dev/null
+$B logits --model "$W/hf-gguf/model.gguf" --text "$PROMPT" --out "$W/hf-gguf.f32" >/dev/null 2>&1
 $B logits --text "$PROMPT" --out "$W/base.f32" > "$W/base.json" 2>/dev/null
 $B logits --edit "$EDIT" --text "$PROMPT" --out "$W/edited.f32" > "$W/edited.json" 2>/dev/null
 .venv-peer/bin/python - "$W" <<'PY'
@@ -63,6 +66,10 @@ for t in ["f32", "f16", "q8_0"]:
     m = AutoModelForCausalLM.from_pretrained(f"{w}/gguf-{t}", gguf_file="model.gguf", dtype=torch.float32)
     print(f"gguf export ({t}): canonedit reading it back {np.abs(back - ref_edit).max():.2e}, transformers "
           f"{np.abs(last(m) - ref_edit).max():.2e} (max |difference| from canonedit logits --edit)")
+back = np.fromfile(f"{w}/hf-gguf.f32", dtype="<f4")
+m = AutoModelForCausalLM.from_pretrained(f"{w}/hf-gguf", gguf_file="model.gguf", dtype=torch.float32)
+print(f"gguf export of the merged Hugging Face export (f32, metadata built from config.json): canonedit reading it "
+      f"back {np.abs(back - ref_edit).max():.2e}, transformers {np.abs(last(m) - ref_edit).max():.2e}")
 print(f"the edit moves the logits by up to {np.abs(ref_edit - ref_base).max():.2f}")
 PY
 rm -rf "$W"

@@ -129,6 +129,27 @@ final class EditExportTests: XCTestCase {
         XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), edited), 1e-4)
     }
 
+    /// A Llama from a Hugging Face folder has no GGUF metadata to copy: it is built from the config
+    /// and tokenizer, and q/k rows go into llama.cpp's order; canonedit reads it back.
+    func testAGGUFExportOfAHuggingFaceLlamaReadsBackWithTheEditedLogits() throws {
+        let lm = try ModelStore.load(Fixtures.folder + "/zoo/llama")
+        let s = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+        var rng = SeededRandom(seed: 4)
+        let a = try s.attachLowRank(module: "model.layers.0.self_attn.q_proj", rank: 2, scale: 0.5)
+        for p in [a.A, a.B] { for i in 0..<p.value.count { p.value[i] = Float(rng.normal()) * 0.3 } }
+        let text = "Hello, 1234 zoo"
+        let ids = lm.tokenizer.encode(text)
+        let edited = try Scoring.lastLogits(lm.model, ids: ids)
+        let out = temporaryFolder(self) + "/gguf"
+        try EditExport.write(lm, session: s, format: .gguf, to: out, ggufType: .f32)
+        let back = try ModelStore.load(out + "/model.gguf")
+        XCTAssertEqual(back.tokenizer.encode(text), ids)
+        XCTAssertEqual(back.tokenizer.count, lm.tokenizer.count)
+        XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), edited), 1e-4)
+        let plain = try s.withOriginalModel { try Scoring.lastLogits(lm.model, ids: ids) }
+        XCTAssertGreaterThan(maxAbsDiff(plain, edited), 1e-3, "the adapter changes the logits")
+    }
+
     func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
         let (lm, s) = try editedTiny()
         let dir = temporaryFolder(self)

@@ -14,9 +14,10 @@ struct Export: ParsableCommand {
             transformers loads it with AutoModelForCausalLM.from_pretrained. A GGUF model is written with its \
             q/k rows in Hugging Face's order. peft: adapter_config.json and adapter_model.safetensors for a LoRA \
             edit, to load with PeftModel.from_pretrained on the unedited model exported with --format hf. gguf: \
-            model.gguf for llama.cpp (a model loaded from GGUF; its metadata copied, --gguf-type f32, f16 or \
-            q8_0; Llama). hf is written for Llama models and for GPT-2, GPT-NeoX and GPT-J loaded from a \
-            Hugging Face folder (its config and tokenizer files copied); peft and gguf for Llama. \
+            model.gguf for llama.cpp (--gguf-type f32, f16 or q8_0; Llama; the metadata of a model loaded from \
+            GGUF copied, else built from config.json and the tokenizer). hf is written for Llama models and \
+            for GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder (its config and tokenizer files \
+            copied); peft and gguf for Llama. \
             Nothing is left half-written: the folder is written beside --out and renamed at the end.
             """ + "\n\n"
                 + examples(

@@ -3,8 +3,9 @@ import Kernels
 import Support
 
 /// Writes a GGUF v3 file: metadata key/values copied verbatim from a source GGUF (so every key
-/// llama.cpp reads keeps its exact type), then the given tensors (2-D ones as F32, F16 or Q8_0,
-/// 1-D ones as F32), each aligned to 32 bytes. Tensor shapes are given slowest-first.
+/// llama.cpp reads keeps its exact type) or built by GGUFMetadata, then the given tensors (2-D
+/// ones as F32, F16 or Q8_0, 1-D ones as F32), each aligned to 32 bytes. Tensor shapes are given
+/// slowest-first.
 public enum GGUFWriter {
     public enum TensorType: String, CaseIterable {
         case f32, f16, q8_0
@@ -14,17 +15,31 @@ public enum GGUFWriter {
     public static func write(
         _ tensors: [(String, Tensor)], metadataFrom source: GGUFFile, type: TensorType, to path: String
     ) throws {
-        let alignment = source.metadata["general.alignment"]?.int ?? 32
+        let bytes = try source.file.bytes(
+            at: source.metadataBytes.lowerBound, count: source.metadataBytes.count, "metadata of \(source.path)")
+        try write(
+            tensors, metadata: (Data(bytes), source.metadataCount),
+            alignment: source.metadata["general.alignment"]?.int ?? 32, type: type, to: path)
+    }
+
+    /// Metadata built by canonedit (GGUFMetadata), default alignment.
+    public static func write(
+        _ tensors: [(String, Tensor)], metadata: GGUFMetadata, type: TensorType, to path: String
+    ) throws {
+        try write(tensors, metadata: metadata.encoded, alignment: 32, type: type, to: path)
+    }
+
+    static func write(
+        _ tensors: [(String, Tensor)], metadata: (bytes: Data, count: Int), alignment: Int, type: TensorType,
+        to path: String
+    ) throws {
         func le<T: FixedWidthInteger>(_ x: T) -> Data { withUnsafeBytes(of: x.littleEndian) { Data($0) } }
         func str(_ s: String) -> Data { le(UInt64(s.utf8.count)) + Data(s.utf8) }
         func typeOf(_ t: Tensor) -> TensorType {
             t.shape.count >= 2 && (type != .q8_0 || t.cols % 32 == 0) ? type : .f32
         }
-        var header = Data("GGUF".utf8) + le(UInt32(3)) + le(UInt64(tensors.count)) + le(UInt64(source.metadataCount))
-        header += Data(
-            try source.file.bytes(
-                at: source.metadataBytes.lowerBound, count: source.metadataBytes.count,
-                "metadata of \(source.path)"))
+        var header = Data("GGUF".utf8) + le(UInt32(3)) + le(UInt64(tensors.count)) + le(UInt64(metadata.count))
+        header += metadata.bytes
         var offset = 0
         var payloads: [Data] = []
         for (name, t) in tensors {

@@ -45,13 +45,19 @@ public enum EditExport {
     }
 
     /// The model as GGUF for llama.cpp, the edit merged: the source GGUF's metadata (architecture
-    /// keys, tokenizer) copied verbatim, the weights in llama.cpp's names and q/k row order.
+    /// keys, tokenizer) copied verbatim, or for a Llama from a Hugging Face folder built from its
+    /// config and tokenizer; the weights in llama.cpp's names and q/k row order.
     static func writeGGUF(_ lm: LoadedModel, type: GGUFWriter.TensorType, to path: String) throws {
-        guard lm.model is DecoderLM, lm.model.architecture == "llama", lm.path.hasSuffix(".gguf") else {
-            throw CanonEditError("GGUF export is implemented for llama models loaded from a GGUF file")
+        guard let llama = lm.model as? DecoderLM, let cfg = llama.config else {
+            throw CanonEditError("GGUF export is implemented for llama models (this is \(lm.model.architecture))")
+        }
+        let merged = mergedWeights(lm)
+        guard lm.path.hasSuffix(".gguf") else {  // from a Hugging Face folder: metadata built from its config
+            let tensors = LlamaGGUF.tensors(llama, headDim: cfg.D) { merged[ObjectIdentifier($0)] ?? $0.value }
+            let metadata = try LlamaGGUF.metadata(cfg, tokenizer: lm.tokenizer, name: lm.name)
+            return try GGUFWriter.write(tensors, metadata: metadata, type: type, to: path)
         }
         let source = try GGUFFile(path: lm.path)
-        let merged = mergedWeights(lm)
         let tensors = lm.model.parameters.map { p in
             (GGUFLoader.ggufName(llama: p.name), merged[ObjectIdentifier(p)] ?? p.value)
         }
