@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Checks `export --format hf` for every architecture of the test zoo with transformers itself
+# Checks `export --format hf` and `peft` for every architecture of the test zoo with transformers
+# and peft themselves
 # (not a test: it needs torch). For each tiny model, transformers makes a changed copy (final
 # norm scaled, one MLP weight moved); `canonedit import --hf` turns the difference into an edit;
 # `canonedit export --edit` merges it back into a folder; transformers loads that folder and
-# its last-position logits are compared with `canonedit logits --edit` and with the copy.
+# its last-position logits are compared with `canonedit logits --edit` and with the copy. Then
+# PEFT both ways on each model, and the tiny Llama's edit as GGUF (metadata built from its config).
 #   bash scripts/check-export-zoo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +51,47 @@ _, tuned = last(f"{w}/{arch}-tuned")
 print(f"{arch}: transformers loads the export as {name}; max |difference| from canonedit logits --edit "
       f"{np.abs(exported - ref).max():.2e}, from the changed copy {np.abs(exported - tuned).max():.2e} "
       f"({ref.size} logits)")
+PY
+done
+# PEFT both ways: peft makes a random LoRA adapter on each tiny model (GPT-2's Conv1D c_attn,
+# NeoX's fused query_key_value), canonedit imports it and exports it again, peft loads that.
+for arch in gpt2 gpt_neox gptj llama; do
+    .venv-peer/bin/python - "$ZOO/$arch" "$W/$arch-peft-in" <<'PY' 2>/dev/null
+import sys, torch
+from peft import LoraConfig, get_peft_model
+from transformers import AutoModelForCausalLM
+src, dst = sys.argv[1:]
+targets = {"gpt2": ["c_attn"], "gpt_neox": ["query_key_value"]}.get(
+    AutoModelForCausalLM.from_pretrained(src).config.model_type, ["q_proj", "v_proj"])
+torch.manual_seed(0)
+m = get_peft_model(AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32),
+                   LoraConfig(r=4, lora_alpha=8, target_modules=targets, init_lora_weights=False))
+m.save_pretrained(dst)
+PY
+    $B import --model "$ZOO/$arch" --peft "$W/$arch-peft-in" --out "$W/$arch-lora.edit" 2>/dev/null
+    $B export --model "$ZOO/$arch" --edit "$W/$arch-lora.edit" --format peft --out "$W/$arch-peft-out" 2>/dev/null
+    $B logits --model "$ZOO/$arch" --edit "$W/$arch-lora.edit" --text "$TEXT" --out "$W/$arch-lora.f32" \
+        > "$W/$arch-lora.json" 2>/dev/null
+    .venv-peer/bin/python - "$ZOO/$arch" "$W" "$arch" <<'PY' 2>/dev/null
+import json, sys
+import numpy as np, torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM
+src, w, arch = sys.argv[1:]
+ids = torch.tensor([json.load(open(f"{w}/{arch}-lora.json"))["ids"]])
+def last(adapter):
+    m = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32), adapter)
+    with torch.no_grad():
+        return m(ids).logits[0, -1].numpy()
+ref = np.fromfile(f"{w}/{arch}-lora.f32", dtype="<f4")
+out, original = last(f"{w}/{arch}-peft-out"), last(f"{w}/{arch}-peft-in")
+cfg = json.load(open(f"{w}/{arch}-peft-out/adapter_config.json"))
+print(f"{arch} peft: canonedit's export of peft's adapter ({cfg['target_modules'][0]} …, fan_in_fan_out "
+      f"{cfg['fan_in_fan_out']}) loads in peft; max |difference| from canonedit logits --edit "
+      f"{np.abs(out - ref).max():.2e}, from peft's own adapter {np.abs(out - original).max():.2e}")
+with torch.no_grad():
+    plain = AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)(ids).logits[0, -1].numpy()
+print(f"{arch} peft: the adapter moves the logits by up to {np.abs(original - plain).max():.2f}")
 PY
 done
 # A Llama from a Hugging Face folder as GGUF: metadata built by canonedit, read by the gguf

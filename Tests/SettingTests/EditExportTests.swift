@@ -150,6 +150,35 @@ final class EditExportTests: XCTestCase {
         XCTAssertGreaterThan(maxAbsDiff(plain, edited), 1e-3, "the adapter changes the logits")
     }
 
+    /// A LoRA edit of every zoo architecture (GPT-2's Conv1D and NeoX's fused projection
+    /// included) goes out as a PEFT adapter and comes back in as the same edit.
+    func testPEFTExportsOfEveryZooArchitectureImportBackToTheSameLogits() throws {
+        for arch in ["gpt2", "gpt_neox", "gptj", "llama"] {
+            let lm = try ModelStore.load(Fixtures.folder + "/zoo/" + arch)
+            let s = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+            var rng = SeededRandom(seed: 11)
+            for lin in [lm.model.linears[0], lm.model.linears[lm.model.linears.count - 1]] {
+                let a = try s.attachLowRank(module: lin.name, rank: 2, scale: 0.5)
+                for p in [a.A, a.B] { for i in 0..<p.value.count { p.value[i] = Float(rng.normal()) * 0.3 } }
+            }
+            let ids: [Int32] = [72, 101, 108, 108, 111]
+            let edited = try Scoring.lastLogits(lm.model, ids: ids)
+            let dir = temporaryFolder(self) + "/" + arch
+            try EditExport.write(lm, session: s, format: .peft, to: dir + "/peft")
+            let cfg =
+                try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: dir + "/peft/adapter_config.json"))) as! [String: Any]
+            XCTAssertEqual(cfg["fan_in_fan_out"] as? Bool, arch == "gpt2", arch)
+            let fresh = try ModelStore.load(Fixtures.folder + "/zoo/" + arch)
+            try EditImport.peft(dir + "/peft", for: fresh, to: dir + "/e.safetensors")
+            let s2 = EditSession(model: fresh.model, tokenizer: fresh.tokenizer, examples: [], lossType: .good, seed: 0)
+            _ = try EditArtifact.apply(dir + "/e.safetensors", to: s2)
+            XCTAssertLessThan(maxAbsDiff(try Scoring.lastLogits(fresh.model, ids: ids), edited), 1e-5, arch)
+            let plain = try s.withOriginalModel { try Scoring.lastLogits(lm.model, ids: ids) }
+            XCTAssertGreaterThan(maxAbsDiff(plain, edited), 1e-3, "\(arch): the adapters change the logits")
+        }
+    }
+
     func testBadTargetsAndEditsAFormatCannotHoldAreRefused() throws {
         let (lm, s) = try editedTiny()
         let dir = temporaryFolder(self)

@@ -17,7 +17,7 @@ struct Export: ParsableCommand {
             model.gguf for llama.cpp (--gguf-type f32, f16 or q8_0; Llama; the metadata of a model loaded from \
             GGUF copied, else built from config.json and the tokenizer). hf is written for Llama models and \
             for GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder (its config and tokenizer files \
-            copied); peft and gguf for Llama. \
+            copied), and so is peft; gguf for Llama. \
             Nothing is left half-written: the folder is written beside --out and renamed at the end.
             """ + "\n\n"
                 + examples(

@@ -87,10 +87,14 @@ public enum EditExport {
 
     /// The session's adapters in PEFT's layout. PEFT names modules after the Hugging Face model
     /// (`base_model.model.<module>.lora_A.weight`), scales by lora_alpha / r, and needs one rank
-    /// and one scale for all modules here.
+    /// and one scale for all modules here. GPT-2, GPT-NeoX and GPT-J keep their module names
+    /// (fused c_attn and query_key_value included).
     static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
-        guard let llama = lm.model as? DecoderLM, llama.config != nil else {
-            throw CanonEditError("PEFT export is implemented for llama models")
+        let architectures = ["llama", "gpt2", "gpt_neox", "gptj"]
+        guard let llama = lm.model as? DecoderLM, architectures.contains(llama.architecture) else {
+            throw CanonEditError(
+                "PEFT export is implemented for \(architectures.joined(separator: ", ")) models, "
+                    + "not \(lm.model.architecture)")
         }
         let adapted = lm.model.linears.filter { $0.slot.adapter != nil }
         guard !adapted.isEmpty,
@@ -118,7 +122,9 @@ public enum EditExport {
         }
         let config: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": Double(scale) * Double(r),
-            "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none", "fan_in_fan_out": false,
+            "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none",
+            // GPT-2's Conv1D stores (in, out); PEFT marks it, but lora_A and lora_B keep Linear's layout.
+            "fan_in_fan_out": llama.architecture == "gpt2",
             "inference_mode": true, "base_model_name_or_path": NSNull(),
         ]
         try AtomicFile.write(

@@ -24,6 +24,8 @@ public enum EditImport {
             ("use_rslora", "false"), ("fan_in_fan_out", "false"), ("modules_to_save", "null"),
             ("bias", "none"),
         ] {
+            // PEFT sets fan_in_fan_out for GPT-2's Conv1D; its lora_A and lora_B are laid out as usual.
+            if key == "fan_in_fan_out", lm.model.architecture == "gpt2" { continue }
             if let v = cfg[key], !isPlain(v) {
                 throw CanonEditError("\(cfgPath): \(key) = \(v) is not supported (only \(plain))")
             }
