@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Checks `export --format hf` and `peft` for every architecture of the test zoo with transformers
-# and peft themselves
-# (not a test: it needs torch). For each tiny model, transformers makes a changed copy (final
-# norm scaled, one MLP weight moved); `canonedit import --hf` turns the difference into an edit;
-# `canonedit export --edit` merges it back into a folder; transformers loads that folder and
-# its last-position logits are compared with `canonedit logits --edit` and with the copy. Then
+# and peft themselves (not a test: it needs torch). For each tiny model, transformers makes a
+# changed copy (final norm scaled, one MLP weight moved); `canonedit import --hf` turns the
+# difference into an edit; `canonedit export --edit` merges it back into a folder; transformers
+# loads that folder and its last-position logits are compared with `canonedit logits --edit` and with the copy. Then
 # PEFT both ways on each model, and the tiny Llama's edit as GGUF (metadata built from its config).
 #   bash scripts/check-export-zoo.sh
 set -euo pipefail
