@@ -70,11 +70,10 @@ final class EditStackTests: XCTestCase {
 
         // Expected: W + 2 · scale · B A, written into the weight of a plain model.
         let lm = LoadedModel(model: m, tokenizer: TinyModels.byteTokenizer(), path: "tiny", name: "tiny")
-        let merged = EditExport.mergedWeights(lm)
+        let merged = EditExport.mergedValues(lm)
         let reference = try TinyModels.llama(seed: 9)
         for p in reference.parameters {
-            guard let once = merged.first(where: { $0.key == ObjectIdentifier(m.parameter(p.name)!) })?.value
-            else { continue }
+            let once = merged(m.parameter(p.name)!)
             for i in 0..<p.value.count { p.value[i] = 2 * once[i] - p.value[i] }
         }
         let twice = try TinyModels.llama(seed: 9)

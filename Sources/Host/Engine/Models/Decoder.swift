@@ -175,15 +175,20 @@ public final class DecoderLM: CausalLM {
         for n in 0..<N {
             let row = fused + n * W
             for h in 0..<H {
-                let (qo, ko, vo) =
-                    spec.qkv == .fusedPerHead
-                    ? (h * 3 * D, h * 3 * D + D, h * 3 * D + 2 * D)
-                    : (h * D, H * D + h * D, 2 * H * D + h * D)
+                let (qo, ko, vo) = fusedOffsets(head: h)
                 (q + n * H * D + h * D).update(from: row + qo, count: D)
                 (k + n * H * D + h * D).update(from: row + ko, count: D)
                 (v + n * H * D + h * D).update(from: row + vo, count: D)
             }
         }
+    }
+
+    /// Where head h's q, k and v start in a row of the fused projection: [q | k | v] (GPT-2)
+    /// or [q_h k_h v_h] per head (GPT-NeoX).
+    func fusedOffsets(head h: Int) -> (q: Int, k: Int, v: Int) {
+        let (H, D) = (spec.H, spec.D)
+        return spec.qkv == .fusedPerHead
+            ? (h * 3 * D, h * 3 * D + D, h * 3 * D + 2 * D) : (h * D, H * D + h * D, 2 * H * D + h * D)
     }
 
     /// dxn += the projections' backward from dq, dk, dv; weight gradients when trained.
@@ -202,10 +207,7 @@ public final class DecoderLM: CausalLM {
         for n in 0..<N {
             let row = fused + n * W
             for h in 0..<H {
-                let (qo, ko, vo) =
-                    spec.qkv == .fusedPerHead
-                    ? (h * 3 * D, h * 3 * D + D, h * 3 * D + 2 * D)
-                    : (h * D, H * D + h * D, 2 * H * D + h * D)
+                let (qo, ko, vo) = fusedOffsets(head: h)
                 (row + qo).update(from: dq + n * H * D + h * D, count: D)
                 (row + ko).update(from: dk + n * H * D + h * D, count: D)
                 (row + vo).update(from: dv + n * H * D + h * D, count: D)

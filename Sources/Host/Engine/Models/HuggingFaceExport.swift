@@ -21,7 +21,7 @@ public enum HuggingFaceExport {
         var tensors: [(String, Tensor)] = []
         for p in llama.parameters {
             var t = value(p)
-            if interleaved, p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight") {
+            if interleaved, isQueryOrKey(p.name) {
                 t = unpermute(t, headDim: cfg.D)
             }
             tensors.append((p.name, t))
@@ -82,6 +82,12 @@ public enum HuggingFaceExport {
         if !FileManager.default.fileExists(atPath: dir + "/generation_config.json") {
             try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
         }
+    }
+
+    /// A q or k projection, by module or weight name: the rows GGUF keeps in rotary-pair order.
+    public static func isQueryOrKey(_ name: String) -> Bool {
+        let module = name.hasSuffix(".weight") ? name.dropLast(".weight".count) : Substring(name)
+        return module.hasSuffix("q_proj") || module.hasSuffix("k_proj")
     }
 
     /// The inverse of `unpermute`: rows h*D + j*D/2 + i (halves) -> h*D + 2i + j (pairs).

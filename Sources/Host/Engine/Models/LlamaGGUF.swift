@@ -38,9 +38,9 @@ public enum LlamaGGUF {
     /// The parameters as GGUF tensors; `value` gives each one's values (an edit merged in).
     public static func tensors(_ model: DecoderLM, headDim D: Int, value: (Parameter) -> Tensor) -> [(String, Tensor)] {
         model.parameters.map { p in
-            let qk = p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight")
             let t = value(p)
-            return (GGUFLoader.ggufName(llama: p.name), qk ? HuggingFaceExport.permute(t, headDim: D) : t)
+            let rows = HuggingFaceExport.isQueryOrKey(p.name) ? HuggingFaceExport.permute(t, headDim: D) : t
+            return (GGUFLoader.ggufName(llama: p.name), rows)
         }
     }
 }

@@ -82,6 +82,14 @@ public final class LowRankAdapter {
     public var rank: Int { A.value.shape[0] }
     public var trains: Bool { A.requiresGrad || B.requiresGrad }
 
+    /// weight (out, in) += scale · B A: the adapter folded into the weight it adapts.
+    public func fold(into weight: Tensor) {
+        let (r, i, o) = (rank, A.value.shape[1], B.value.shape[0])
+        Blas.gemm(
+            M: o, N: i, K: r, alpha: scale, A: B.value.data, lda: r, B: A.value.data, ldb: i, beta: 1, C: weight.data,
+            ldc: i)
+    }
+
     func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int) {
         let (r, i, o) = (rank, A.value.shape[1], B.value.shape[0])
         if u.count < N * r { u = Tensor([N * r]) }

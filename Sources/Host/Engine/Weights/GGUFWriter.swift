@@ -33,8 +33,7 @@ public enum GGUFWriter {
         _ tensors: [(String, Tensor)], metadata: (bytes: Data, count: Int), alignment: Int, type: TensorType,
         to path: String
     ) throws {
-        func le<T: FixedWidthInteger>(_ x: T) -> Data { withUnsafeBytes(of: x.littleEndian) { Data($0) } }
-        func str(_ s: String) -> Data { le(UInt64(s.utf8.count)) + Data(s.utf8) }
+        func le<T: FixedWidthInteger>(_ x: T) -> Data { GGUFMetadata.le(x) }
         func typeOf(_ t: Tensor) -> TensorType {
             t.shape.count >= 2 && (type != .q8_0 || t.cols % 32 == 0) ? type : .f32
         }
@@ -44,7 +43,7 @@ public enum GGUFWriter {
         var payloads: [Data] = []
         for (name, t) in tensors {
             let tt = typeOf(t)
-            header += str(name) + le(UInt32(t.shape.count))
+            header += GGUFMetadata.string(name) + le(UInt32(t.shape.count))
             for d in t.shape.reversed() { header += le(UInt64(d)) }  // fastest-first
             header += le(tt.id) + le(UInt64(offset))
             let body = encode(t, tt)

@@ -83,12 +83,26 @@ public enum EditArtifact {
     ) throws
         -> Info
     {
-        let (info, f) = try read(path)
-        let identity = ModelIdentity.of(s.model)
-        if info.base_identity != identity, !force {
+        let file = try read(path)
+        if !force { try checkBase(file.0, identity: ModelIdentity.of(s.model), path: path) }
+        return try apply(file, path: path, to: s, trust: trust)
+    }
+
+    /// Refuses an edit made for a model other than the one of `identity`.
+    public static func checkBase(_ info: Info, identity: String, path: String) throws {
+        guard info.base_identity == identity else {
             throw CanonEditError(
                 "\(path): made for \(info.base_model) (identity \(info.base_identity)), not this model (\(identity))")
         }
+    }
+
+    /// Applies an edit already read from `path` whose base was checked.
+    public static func apply(
+        _ file: (Info, SafetensorsFile), path: String, to s: EditSession, trust: Bool
+    ) throws
+        -> Info
+    {
+        let (info, f) = file
         try EditValidation.check(info, file: f, model: s.model, path: path, trust: trust)
         for a in info.adapters {
             let ad = try s.attachLowRank(module: a.module, rank: a.rank, scale: a.scale)

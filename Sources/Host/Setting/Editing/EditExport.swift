@@ -51,38 +51,33 @@ public enum EditExport {
         guard let llama = lm.model as? DecoderLM, let cfg = llama.config else {
             throw CanonEditError("GGUF export is implemented for llama models (this is \(lm.model.architecture))")
         }
-        let merged = mergedWeights(lm)
+        let merged = mergedValues(lm)
         guard lm.path.hasSuffix(".gguf") else {  // from a Hugging Face folder: metadata built from its config
-            let tensors = LlamaGGUF.tensors(llama, headDim: cfg.D) { merged[ObjectIdentifier($0)] ?? $0.value }
+            let tensors = LlamaGGUF.tensors(llama, headDim: cfg.D, value: merged)
             let metadata = try LlamaGGUF.metadata(cfg, tokenizer: lm.tokenizer, name: lm.name)
             return try GGUFWriter.write(tensors, metadata: metadata, type: type, to: path)
         }
         let source = try GGUFFile(path: lm.path)
         let tensors = lm.model.parameters.map { p in
-            (GGUFLoader.ggufName(llama: p.name), merged[ObjectIdentifier(p)] ?? p.value)
+            (GGUFLoader.ggufName(llama: p.name), merged(p))
         }
         try GGUFWriter.write(tensors, metadataFrom: source, type: type, to: path)
     }
 
-    /// Every adapter folded into its weight: W + scale · B A (shapes (out, in) = (out, r)(r, in)).
-    static func mergedWeights(_ lm: LoadedModel) -> [ObjectIdentifier: Tensor] {
+    /// Each parameter's values with every adapter folded into its weight (W + scale · B A).
+    static func mergedValues(_ lm: LoadedModel) -> (Parameter) -> Tensor {
         var merged: [ObjectIdentifier: Tensor] = [:]
         for lin in lm.model.linears {
             guard let a = lin.slot.adapter else { continue }
-            let w = lin.weight.value.clone()
-            Blas.gemm(
-                M: lin.outFeatures, N: lin.inFeatures, K: a.rank, alpha: a.scale, A: a.B.value.data, lda: a.rank,
-                B: a.A.value.data, ldb: lin.inFeatures, beta: 1, C: w.data, ldc: lin.inFeatures)
+            let w = lin.weight.value.clone()  // (out, in)
+            a.fold(into: w)
             merged[ObjectIdentifier(lin.weight)] = w
         }
-        return merged
+        return { p in merged[ObjectIdentifier(p)] ?? p.value }
     }
 
     static func writeMerged(_ lm: LoadedModel, to dir: String, maxShardBytes: Int) throws {
-        let merged = mergedWeights(lm)
-        try HuggingFaceExport.write(lm, to: dir, maxShardBytes: maxShardBytes) { p in
-            merged[ObjectIdentifier(p)] ?? p.value
-        }
+        try HuggingFaceExport.write(lm, to: dir, maxShardBytes: maxShardBytes, value: mergedValues(lm))
     }
 
     /// The session's adapters in PEFT's layout. PEFT names modules after the Hugging Face model
@@ -91,7 +86,7 @@ public enum EditExport {
     /// (fused c_attn and query_key_value included).
     static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
         let architectures = ["llama", "gpt2", "gpt_neox", "gptj"]
-        guard let llama = lm.model as? DecoderLM, architectures.contains(llama.architecture) else {
+        guard let decoder = lm.model as? DecoderLM, architectures.contains(decoder.architecture) else {
             throw CanonEditError(
                 "PEFT export is implemented for \(architectures.joined(separator: ", ")) models, "
                     + "not \(lm.model.architecture)")
@@ -115,8 +110,8 @@ public enum EditExport {
             let a = lin.slot.adapter!
             // GGUF stores q/k rows permuted; the exported base has them in Hugging Face's order.
             let qk =
-                llama.config?.rope_interleaved == true && (lin.name.hasSuffix("q_proj") || lin.name.hasSuffix("k_proj"))
-            let b = qk ? HuggingFaceExport.unpermute(a.B.value, headDim: llama.config!.D) : a.B.value
+                decoder.config?.rope_interleaved == true && HuggingFaceExport.isQueryOrKey(lin.name)
+            let b = qk ? HuggingFaceExport.unpermute(a.B.value, headDim: decoder.config!.D) : a.B.value
             tensors.append(("base_model.model.\(lin.name).lora_A.weight", a.A.value))
             tensors.append(("base_model.model.\(lin.name).lora_B.weight", b))
         }
@@ -124,7 +119,7 @@ public enum EditExport {
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": Double(scale) * Double(r),
             "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none",
             // GPT-2's Conv1D stores (in, out); PEFT marks it, but lora_A and lora_B keep Linear's layout.
-            "fan_in_fan_out": llama.architecture == "gpt2",
+            "fan_in_fan_out": decoder.architecture == "gpt2",
             "inference_mode": true, "base_model_name_or_path": NSNull(),
         ]
         try AtomicFile.write(

@@ -42,7 +42,7 @@ public enum EditImport {
             try weights.load(prefix + m + ".lora_A.weight", into: a.A.value)
             try weights.load(prefix + m + ".lora_B.weight", into: a.B.value)
             // A GGUF model keeps q/k rows in its own order: PEFT's rows follow Hugging Face's.
-            if interleaved, m.hasSuffix("q_proj") || m.hasSuffix("k_proj"), let c = (lm.model as? DecoderLM)?.config {
+            if interleaved, HuggingFaceExport.isQueryOrKey(m), let c = (lm.model as? DecoderLM)?.config {
                 a.B.value.copy(from: HuggingFaceExport.permute(a.B.value, headDim: c.D))
             }
         }
@@ -71,7 +71,7 @@ public enum EditImport {
             guard let q = tuned.parameter(p.name), q.value.shape == p.value.shape else {
                 throw CanonEditError("\(dir): no tensor \(p.name) of shape \(p.value.shape)")
             }
-            let qk = p.name.hasSuffix("q_proj.weight") || p.name.hasSuffix("k_proj.weight")
+            let qk = HuggingFaceExport.isQueryOrKey(p.name)
             let value = reorder.map { qk ? HuggingFaceExport.permute(q.value, headDim: $0) : q.value } ?? q.value
             guard memcmp(p.value.data, value.data, p.value.count * 4) != 0 else { continue }
             session.train(p)

@@ -30,12 +30,9 @@ public final class EditStack {
 
     @discardableResult
     public func apply(_ path: String, trust: Bool) throws -> EditArtifact.Info {
-        let (info, _) = try EditArtifact.read(path)
-        if info.base_identity != baseIdentity {
-            throw CanonEditError(
-                "\(path): made for \(info.base_model) (identity \(info.base_identity)), "
-                    + "not this model (\(baseIdentity))")
-        }
+        let file = try EditArtifact.read(path)
+        let info = file.0
+        try EditArtifact.checkBase(info, identity: baseIdentity, path: path)
         let adapters = info.adapters.map(\.module)
         let tensors = info.tensors + (info.rows ?? []).map(\.name) + (info.sparse ?? [])
         let senses = info.senses.isEmpty ? [] : ["backpack.sense_deltas"]
@@ -60,7 +57,7 @@ public final class EditStack {
             earlier.append((p, change))
             p.value.copy(from: original)
         }
-        let applied = try EditArtifact.apply(path, to: session, force: true, trust: trust)
+        let applied = try EditArtifact.apply(file, path: path, to: session, trust: trust)
         for (p, change) in earlier {
             for i in 0..<change.count { p.value.data[i] += change.data[i] }
         }
@@ -75,9 +72,7 @@ public final class EditStack {
         }
         session.train(lin.weight)  // keeps the original weight, for revert and later edits
         lin.weight.requiresGrad = false
-        Blas.gemm(
-            M: lin.outFeatures, N: lin.inFeatures, K: a.rank, alpha: a.scale, A: a.B.value.data, lda: a.rank,
-            B: a.A.value.data, ldb: lin.inFeatures, beta: 1, C: lin.weight.value.data, ldc: lin.inFeatures)
+        a.fold(into: lin.weight.value)
         lin.slot.adapter = nil
         owner[lin.weight.name] = owner[module]
     }
