@@ -333,6 +333,52 @@ final class CompanionTests: XCTestCase {
         XCTAssertEqual(moved.controls!.mean_nll_before, still.controls!.mean_nll_before, accuracy: 1e-9)
     }
 
+    /// `export --format ensemble`: the Backpack's folder, its edit file and a spec that loads, from
+    /// wherever the folder is moved, as the same ensemble; merged formats are refused for a sense edit.
+    func testAnEnsembleExportLoadsAsTheSameEnsembleFromAnyFolder() throws {
+        let t = try TinyExperiment(self)
+        let lm = try ModelStore.load(t.dir + "/model")
+        let base = lm.model as! DecoderLM
+        var cfg = tinyConfig(base, path: "../model")  // relative to the companion's folder
+        cfg.prefix_layers = 1
+        try Companion.save(
+            try Companion.initialize(base: base, config: cfg, seed: 6), config: cfg, to: t.dir + "/companion",
+            dtype: .f32)
+        let companion = try ModelLoader.load(t.dir + "/companion")
+        let bp = companion.model as! BackpackLM
+        let session = EditSession(model: bp, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+        bp.senseDeltas.select([(token: 67, sense: 1), (token: 32, sense: 0)], C: bp.C)
+        session.train(bp.senseDeltas.delta!)
+        for i in 0..<bp.senseDeltas.delta!.value.count { bp.senseDeltas.delta!.value[i] = Float(i % 7) * 0.3 }
+        let edit = t.dir + "/senses.edit.safetensors"
+        try EditArtifact.save(session, method: "senses", basePath: companion.path, ball: nil, epoch: nil, to: edit)
+        let ids: [Int32] = [256, 67, 97, 112, 32, 111, 102, 32]
+        let expected = try Scoring.lastLogits(try EnsembleLM(large: base, backpack: bp, beta: 0.5), ids: ids)
+        let plain = try Scoring.lastLogits(base, ids: ids)
+        XCTAssertGreaterThan(maxAbsDiff(expected, plain), 1e-3, "the edit moves the ensemble")
+
+        let out = t.dir + "/export"
+        let target = EnsembleExport.Target(large: t.dir + "/model", beta: 0.5, edits: [edit], composition: .refuse)
+        try EditExport.write(companion, session: session, format: .ensemble, to: out, ensemble: target)
+        try FileManager.default.moveItem(atPath: out, toPath: t.dir + "/moved")
+        for f in [
+            "ensemble.yaml", "backpack/config.json", "backpack/model.safetensors", "edits/01-senses.edit.safetensors",
+        ] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: t.dir + "/moved/" + f), f)
+        }
+        let back = try ModelLoader.load(t.dir + "/moved/ensemble.yaml")
+        XCTAssertEqual(maxAbsDiff(try Scoring.lastLogits(back.model, ids: ids), expected), 0, accuracy: 1e-5)
+        XCTAssertThrowsError(try EditExport.write(companion, session: session, format: .hf, to: t.dir + "/hf")) {
+            XCTAssertTrue("\($0)".contains("--format ensemble"), "\($0)")
+        }
+        XCTAssertThrowsError(
+            try EditExport.write(lm, session: nil, format: .ensemble, to: t.dir + "/e2", ensemble: target)
+        ) {
+            XCTAssertTrue("\($0)".contains("exports a Backpack"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.dir + "/e2"), "nothing half-written")
+    }
+
     /// importance = g − λ·background, as Plugins/Senses computes it (kept in step by the test above).
     func topSenses(g: [Float], background: [Float], lambda: Float, count: Int) -> [(index: Int, score: Float)] {
         var s = (0..<g.count).map { g[$0] - lambda * background[$0] }

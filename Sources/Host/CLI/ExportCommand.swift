@@ -7,7 +7,8 @@ import Support
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Take an edited model out of canonedit: Hugging Face or GGUF with the edit merged, or a PEFT adapter.",
+            "Take an edited model out of canonedit: Hugging Face or GGUF with the edit merged, a PEFT adapter, "
+            + "or a Backpack ensemble.",
         discussion: """
             hf: config.json, model.safetensors (shards and model.safetensors.index.json above \
             --max-shard-mb), tokenizer.json, tokenizer_config.json, generation_config.json; \
@@ -17,16 +18,24 @@ struct Export: ParsableCommand {
             model.gguf for llama.cpp (--gguf-type f32, f16 or q8_0; Llama; the metadata of a model loaded from \
             GGUF copied, else built from config.json and the tokenizer). hf is written for Llama models and \
             for GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder (its config and tokenizer files \
-            copied), and so is peft; gguf for Llama. \
+            copied), and so is peft; gguf for Llama. ensemble: the companion-Backpack ensemble is not one model, \
+            and a sense edit does not merge into the companion's weights, so it is written as canonedit loads it: \
+            backpack/ (the Backpack's folder), edits/ (the --edit files, copied) and ensemble.yaml naming --large \
+            and --beta; canonedit's --model DIR/ensemble.yaml runs it. The large model is named, not copied. \
             Nothing is left half-written: the folder is written beside --out and renamed at the end.
             """ + "\n\n"
                 + examples(
                     "canonedit export --edit runs/x.edit-0.0001.safetensors --format hf --out exports/smollm2-edited",
                     "canonedit export --format hf --out exports/smollm2     # the unedited base, for PEFT",
-                    "canonedit export --edit runs/x.edit-0.0001.safetensors --format peft --out exports/lora"))
+                    "canonedit export --edit runs/x.edit-0.0001.safetensors --format peft --out exports/lora",
+                    "canonedit export --model companions/smollm2 --edit runs/companion-country_capital-senses.edit-"
+                        + "0.0001.safetensors --format ensemble --large smollm2 --beta 1 --out exports/ensemble"))
     @OptionGroup var m: ModelOptions
     @OptionGroup var e: EditOptions
-    @Option(help: "hf (the edit merged into a Hugging Face folder), peft (a LoRA edit as a PEFT adapter) or gguf.")
+    @Option(
+        help: ArgumentHelp(
+            "hf (the edit merged into a Hugging Face folder), peft (a LoRA edit as a PEFT adapter), gguf, "
+                + "or ensemble (a Backpack, its edits and an ensemble spec)."))
     var format: String
     @Option(help: "The folder to write (must not exist, or be empty).") var out: String
     @Option(name: .customLong("gguf-type"), help: "With --format gguf: f32, f16 or q8_0 for the matrices.")
@@ -35,9 +44,17 @@ struct Export: ParsableCommand {
         name: .customLong("max-shard-mb"),
         help: "With --format hf: weights above this many MB (10^6 bytes) are split into shards with an index file.")
     var maxShardMB = SafetensorsShards.defaultMaxShardBytes / 1_000_000
+    @Option(help: "With --format ensemble: the large model the Backpack's edit is carried into (named, not copied).")
+    var large: String?
+    @Option(
+        help: "With --format ensemble: β, the weight of the Backpack's change (the one `canonedit ensemble` chose).")
+    var beta = 1.0
 
     func validate() throws {
-        try require(EditExport.Format(rawValue: format) != nil, "--format must be hf, peft or gguf, not \(format)")
+        try require(
+            EditExport.Format(rawValue: format) != nil, "--format must be hf, peft, gguf or ensemble, not \(format)")
+        try require((format == "ensemble") == (large != nil), "--large goes with --format ensemble, and only with it")
+        try require((0...1).contains(beta), "--beta must be in [0, 1], not \(beta)")
         try require(GGUFWriter.TensorType(rawValue: ggufType) != nil, "--gguf-type must be f32, f16 or q8_0")
         try require(maxShardMB >= 1, "--max-shard-mb must be at least 1, not \(maxShardMB)")
     }
@@ -48,7 +65,8 @@ struct Export: ParsableCommand {
             let session = try e.apply(to: lm)
             try EditExport.write(
                 lm, session: session, format: EditExport.Format(rawValue: format)!, to: out,
-                ggufType: GGUFWriter.TensorType(rawValue: ggufType)!, maxShardBytes: maxShardMB * 1_000_000)
+                ggufType: GGUFWriter.TensorType(rawValue: ggufType)!, maxShardBytes: maxShardMB * 1_000_000,
+                ensemble: large.map { .init(large: $0, beta: beta, edits: e.edits, composition: e.compose) })
             stderr("wrote \(out)")
         }
     }

@@ -31,7 +31,9 @@ struct CanonEdit: ParsableCommand {
 
 /// Options every model command shares.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Built-in model name (smollm2), GGUF file, or Hugging Face folder.")
+    @Option(
+        name: .long,
+        help: "Built-in model name (smollm2), GGUF file, Hugging Face or companion folder, or ensemble spec (.yaml).")
     var model: String = "smollm2"
 
     @Option(name: .long, help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).")

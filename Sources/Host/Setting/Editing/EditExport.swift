@@ -8,15 +8,22 @@ import Support
 ///   hf    the model with the edit merged (adapters folded into their weights), as a Hugging
 ///         Face folder transformers loads (Llama; GPT-2, GPT-NeoX, GPT-J from a folder);
 ///   peft  a LoRA edit as a PEFT adapter (adapter_config.json, adapter_model.safetensors)
-///         for the unedited model exported with `hf`.
+///         for the unedited model exported with `hf`;
+///   gguf  the model with the edit merged as GGUF for llama.cpp (Llama);
+///   ensemble  a Backpack's folder, its edit files and an ensemble spec (EnsembleExport).
 public enum EditExport {
-    public enum Format: String, CaseIterable { case hf, peft, gguf }
+    public enum Format: String, CaseIterable { case hf, peft, gguf, ensemble }
 
     public static func write(
         _ lm: LoadedModel, session: EditSession?, format: Format, to out: String,
-        ggufType: GGUFWriter.TensorType = .f16, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes
+        ggufType: GGUFWriter.TensorType = .f16, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes,
+        ensemble: EnsembleExport.Target? = nil
     ) throws {
         try checkTarget(out)
+        if lm.model is BackpackLM, format != .ensemble, session.map({ $0.trained.isEmpty }) == false {
+            throw CanonEditError(
+                "a Backpack's sense edit does not merge into one model: export it with --format ensemble --large M")
+        }
         let tmp = out + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
         try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
@@ -25,6 +32,9 @@ public enum EditExport {
             case .hf: try writeMerged(lm, to: tmp, maxShardBytes: maxShardBytes)
             case .peft: try writePEFT(lm, session: session, to: tmp)
             case .gguf: try writeGGUF(lm, type: ggufType, to: tmp + "/model.gguf")
+            case .ensemble:
+                guard let ensemble else { throw CanonEditError("--format ensemble needs --large (the large model)") }
+                try EnsembleExport.write(lm, target: ensemble, to: tmp)
             }
             try? FileManager.default.removeItem(atPath: out)  // an empty folder only (checked)
             guard rename(tmp, out) == 0 else {

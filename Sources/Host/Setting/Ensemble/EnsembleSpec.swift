@@ -2,8 +2,9 @@ import Engine
 import Foundation
 import Support
 
-/// An `ensemble:` spec file (YAML or JSON): {large, backpack, edit (optional), beta}. Paths
-/// are relative to the spec's folder. The edit is applied to the Backpack before it joins.
+/// An `ensemble:` spec file (YAML or JSON): {large, backpack, edit (optional: a file or a list),
+/// compose (optional: refuse or add, as `--compose`), beta}. Paths are relative to the spec's
+/// folder. The edits are applied to the Backpack, in order, before it joins.
 public enum EnsembleSpec {
     public static func load(_ path: String) throws -> LoadedModel {
         guard let data = FileManager.default.contents(atPath: path),
@@ -12,7 +13,8 @@ public enum EnsembleSpec {
             let bpName = e["backpack"] as? String
         else {
             throw CanonEditError(
-                "\(path): an ensemble spec needs ensemble: {large: MODEL, backpack: MODEL, edit: FILE?, beta: NUMBER?}")
+                "\(path): an ensemble spec needs ensemble: {large: MODEL, backpack: MODEL, edit: FILE or [FILE]?, "
+                    + "compose: refuse or add?, beta: NUMBER?}")
         }
         let dir = (path as NSString).deletingLastPathComponent
         func rel(_ p: String) -> String {
@@ -24,9 +26,14 @@ public enum EnsembleSpec {
         guard let bp = bpLoaded.model as? BackpackLM else {
             throw CanonEditError("\(path): \(bpName) is not a Backpack")
         }
-        if let edit = e["edit"] as? String {
+        let edits = (e["edit"] as? String).map { [$0] } ?? (e["edit"] as? [String]) ?? []
+        guard e["edit"] == nil || !edits.isEmpty else { throw CanonEditError("\(path): edit must be a file or a list") }
+        let compose = e["compose"].map { ($0 as? String).flatMap(EditComposition.init(rawValue:)) } ?? .refuse
+        guard let compose else { throw CanonEditError("\(path): compose must be refuse or add") }
+        if !edits.isEmpty {
             let session = EditSession(model: bp, tokenizer: bpLoaded.tokenizer, examples: [], lossType: .good, seed: 0)
-            _ = try EditArtifact.apply(rel(edit), to: session)
+            let stack = EditStack(session: session, composition: compose)
+            for edit in edits { try stack.apply(rel(edit), trust: false) }
         }
         let beta = (e["beta"] as? Double).map(Float.init) ?? 1
         return LoadedModel(
