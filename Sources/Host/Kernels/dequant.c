@@ -2,7 +2,11 @@
 //   Q8_0: 32 values in 34 bytes = f16 scale d, 32 int8 q;          value = d*q
 //   Q4_0: 32 values in 18 bytes = f16 d, 16 bytes of nibbles;       value = d*(nibble-8)
 //   Q4_1: 32 values in 20 bytes = f16 d, f16 min m, 16 nibble bytes; value = d*nibble + m
-// In the 4-bit formats value j<16 is the low nibble of byte j and value j+16 its high nibble.
+//   Q5_0: 32 values in 22 bytes = f16 d, 32 high bits, 16 nibble bytes; value = d*(q5-16)
+//   Q5_1: 32 values in 24 bytes = f16 d, f16 m, 32 high bits, 16 nibble bytes; value = d*q5 + m
+// In the 4- and 5-bit formats value j<16 is the low nibble of byte j and value j+16 its high
+// nibble; in the 5-bit ones bit j of the 32-bit little-endian word is value j's fifth bit.
+// The K-quants (256-value super-blocks) are in dequant_k.c.
 #include "Kernels.h"
 #include "hot.h"
 
@@ -59,3 +63,26 @@ CE_HOT void ce_dequant_q4_1(float *dst, const uint8_t *src, int64_t n) {
         }
     }
 }
+
+// The two 5-bit formats differ only in the offset: Q5_0 subtracts 16 and has no min.
+static void dequant_q5(float *dst, const uint8_t *src, int64_t n, int with_min) {
+    const int size = with_min ? 24 : 22;
+    for (int64_t blk = 0; blk < n / 32; blk++) {
+        const uint8_t *p = src + blk * size;
+        float d = h2f((uint16_t)(p[0] | (p[1] << 8)));
+        float m = with_min ? h2f((uint16_t)(p[2] | (p[3] << 8))) : -16.0f * d;
+        const uint8_t *hp = p + (with_min ? 4 : 2);
+        uint32_t high = (uint32_t)hp[0] | ((uint32_t)hp[1] << 8) | ((uint32_t)hp[2] << 16) | ((uint32_t)hp[3] << 24);
+        const uint8_t *q = hp + 4;
+        float *o = dst + blk * 32;
+        for (int j = 0; j < 16; j++) {
+            int lo = (q[j] & 15) | (((high >> j) & 1) << 4);
+            int hi = (q[j] >> 4) | (((high >> (j + 16)) & 1) << 4);
+            o[j] = d * lo + m;
+            o[j + 16] = d * hi + m;
+        }
+    }
+}
+
+CE_HOT void ce_dequant_q5_0(float *dst, const uint8_t *src, int64_t n) { dequant_q5(dst, src, n, 0); }
+CE_HOT void ce_dequant_q5_1(float *dst, const uint8_t *src, int64_t n) { dequant_q5(dst, src, n, 1); }

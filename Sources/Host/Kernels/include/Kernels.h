@@ -82,6 +82,14 @@ void ce_dequant_bf16(float *dst, const uint16_t *src, int64_t n);
 void ce_dequant_q8_0(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_0(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_1(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q5_0(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q5_1(float *dst, const uint8_t *src, int64_t n);
+// K-quants (dequant_k.c): n is a multiple of 256.
+void ce_dequant_q2_k(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q4_k(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q5_k(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_q6_k(float *dst, const uint8_t *src, int64_t n);
 void ce_quant_f16(uint16_t *dst, const float *src, int64_t n);
 
 // ---- optimiser (adam.c) ----
