@@ -85,6 +85,21 @@ final class KernelGradientTests: XCTestCase {
         XCTAssertEqual(o[0], 2 * (1 / (1 + Float(M_E).reciprocal)), accuracy: 1e-6)
     }
 
+    func testGeGLU() {
+        let n = 20
+        let g = Tensor([n], values: randomArray(n, &rng, scale: 2)), u = Tensor([n], values: randomArray(n, &rng))
+        let R = randomArray(n, &rng)
+        let out = Tensor([n]), gelu = Tensor([n])
+        func loss() -> Double { ce_geglu_forward(out.data, g.data, u.data, Int64(n)); return dot(out.data, R) }
+        _ = loss()
+        ce_gelu_forward(gelu.data, g.data, Int64(n), 1)
+        for i in 0..<n { XCTAssertEqual(out[i], gelu[i] * u[i], accuracy: 1e-6, "gelu_tanh(gate) · up") }
+        let dg = Tensor([n]), du = Tensor([n])
+        ce_geglu_backward(dg.data, du.data, R, g.data, u.data, Int64(n))
+        checkGradient(
+            "geglu", inputs: [g.data, u.data], counts: [n, n], analytic: [dg.array, du.array], eps: 1e-3, loss: loss)
+    }
+
     func testGELUBothForms() {
         let n = 20
         for approx in [Int32(1), 0] {
@@ -104,6 +119,10 @@ final class KernelGradientTests: XCTestCase {
     }
 
     func testGroupedCausalAttention() {
+        for window in [0, 2] { checkAttention(window: window) }
+    }
+
+    func checkAttention(window: Int) {
         let (B, T, H, G, D) = (2, 5, 4, 2, 3)
         let scale = 1 / Float(D).squareRoot()
         let q = Tensor([B * T, H * D], values: randomArray(B * T * H * D, &rng))
@@ -113,18 +132,24 @@ final class KernelGradientTests: XCTestCase {
         let out = Tensor([B * T, H * D]), probs = Tensor([B, H, T, T])
         func loss() -> Double {
             ce_attention_forward(
-                out.data, probs.data, q.data, k.data, v.data, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale)
+                out.data, probs.data, q.data, k.data, v.data, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale,
+                Int32(window))
             return dot(out.data, R)
         }
         _ = loss()
-        // causal: a query never looks ahead
-        for t in 0..<T { for s in (t + 1)..<T where s < T { XCTAssertEqual(probs[t * T + s], 0) } }
+        // causal: a query never looks ahead; in a window of w, never further back than w - 1
+        for t in 0..<T {
+            for s in 0..<T {
+                let seen = s <= t && (window == 0 || s > t - window)
+                XCTAssertEqual(probs[t * T + s] > 0, seen, "window \(window): \(t) sees \(s)")
+            }
+        }
         let dq = Tensor(q.shape), dk = Tensor(k.shape), dv = Tensor(v.shape), scratch = Tensor([T * T])
         ce_attention_backward(
             dq.data, dk.data, dv.data, scratch.data, R, probs.data, q.data, k.data, v.data,
             Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale)
         checkGradient(
-            "attention", inputs: [q.data, k.data, v.data], counts: [q.count, k.count, v.count],
+            "attention window \(window)", inputs: [q.data, k.data, v.data], counts: [q.count, k.count, v.count],
             analytic: [dq.array, dk.array, dv.array], samples: 60, loss: loss)
     }
 

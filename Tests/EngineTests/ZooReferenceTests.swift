@@ -59,6 +59,12 @@ final class ZooReferenceTests: XCTestCase {
     func testGPTNeoX() throws { try check("gpt_neox", gradName: { $0 == "embed_out.weight" ? "lm_head.weight" : $0 }) }
     func testGPTJ() throws { try check("gptj") }
     func testLlamaFromHuggingFace() throws { try check("llama") }
+    /// Query/key norms, sandwich norms, GeGLU, √C embeddings, windows of 4 on two of three
+    /// layers (the batch is 8 long, so the window cuts) with their own rotary base.
+    func testGemma3() throws { try check("gemma3") }
+    func testQwen2() throws { try check("qwen2") }
+    /// A window of 4 on every layer of an 8-long batch.
+    func testMistral() throws { try check("mistral") }
 
     /// The fixture's Backpack is a PyTorch module written from the spec; its parameter names
     /// differ from the checkpoint's, and its sense network uses nn.Linear (out, in).

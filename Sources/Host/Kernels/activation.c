@@ -1,4 +1,4 @@
-// SwiGLU (Llama MLP) and GELU (GPT-2, GPT-NeoX, GPT-J MLPs).
+// SwiGLU (Llama MLP), GELU (GPT-2, GPT-NeoX, GPT-J MLPs) and GeGLU with tanh GELU (Gemma).
 #include "Kernels.h"
 #include "hot.h"
 
@@ -48,5 +48,24 @@ CE_HOT void ce_gelu_backward(float *dx, const float *dout, const float *x, int64
             float pdf = 0.3989422804014327f * ce_expf(-0.5f * v * v);
             dx[i] = dout[i] * (cdf + v * pdf);
         }
+    }
+}
+
+// GeGLU: out = gelu_tanh(gate) * up.
+CE_HOT void ce_geglu_forward(float *out, const float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = 0.5f * g * (1.0f + tanh_fast(GELU_K * (g + 0.044715f * g * g * g))) * up[i];
+    }
+}
+
+CE_HOT void ce_geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                              int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        float t = tanh_fast(GELU_K * (g + 0.044715f * g * g * g));
+        float du = GELU_K * (1.0f + 3.0f * 0.044715f * g * g);
+        dup[i] = dout[i] * 0.5f * g * (1.0f + t);
+        dgate[i] = dout[i] * up[i] * (0.5f * (1.0f + t) + 0.5f * g * (1.0f - t * t) * du);
     }
 }

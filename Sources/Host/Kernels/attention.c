@@ -1,23 +1,29 @@
 // Causal multi-head self-attention with grouped key/value heads, forward and backward.
 // The per-head products go to OpenBLAS with leading dimensions, so q, k, v stay in their
-// (B*T, heads*D) projection layout and nothing is transposed or copied.
+// (B*T, heads*D) projection layout and nothing is transposed or copied. A sliding window
+// (window > 0, Gemma 3's local layers) lets position t see only s > t - window; 0 is no window.
 #include "Kernels.h"
 #include "hot.h"
 #include <cblas.h>
 
-// Row t of P (T): scaled causal softmax over s <= t, zero for s > t.
-CE_HOT static void causal_softmax_row(float *p, int t, int T) {
+// The first position row t sees.
+static inline int window_start(int t, int window) { return window > 0 && t - window + 1 > 0 ? t - window + 1 : 0; }
+
+// Row t of P (T): scaled causal softmax over s in [window_start, t], zero elsewhere.
+CE_HOT static void causal_softmax_row(float *p, int t, int T, int window) {
+    int s0 = window_start(t, window);
     float mx = -INFINITY;
-    for (int s = 0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+    for (int s = s0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
     float sum = 0.0f;
-    for (int s = 0; s <= t; s++) { p[s] = ce_expf(p[s] - mx); sum += p[s]; }
+    for (int s = s0; s <= t; s++) { p[s] = ce_expf(p[s] - mx); sum += p[s]; }
     float inv = 1.0f / sum;
-    for (int s = 0; s <= t; s++) p[s] *= inv;
+    for (int s = 0; s < s0; s++) p[s] = 0.0f;
+    for (int s = s0; s <= t; s++) p[s] *= inv;
     for (int s = t + 1; s < T; s++) p[s] = 0.0f;
 }
 
 void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                          int B, int T, int H, int G, int D, float scale) {
+                          int B, int T, int H, int G, int D, float scale, int window) {
     int qs = H * D, ks = G * D, per = H / G;
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
@@ -29,14 +35,15 @@ void ce_attention_forward(float *out, float *probs, const float *q, const float 
             float *O = out + (int64_t)b * T * qs + h * D;
             // scores = scale * Q K^T
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, Q, qs, K, ks, 0.0f, P, T);
-            for (int t = 0; t < T; t++) causal_softmax_row(P + (int64_t)t * T, t, T);
+            for (int t = 0; t < T; t++) causal_softmax_row(P + (int64_t)t * T, t, T, window);
             // out = P V
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, P, T, Vv, ks, 0.0f, O, qs);
         }
     }
 }
 
-// dS = P * (dP - rowsum(P * dP)), the softmax backward, row by row.
+// dS = P * (dP - rowsum(P * dP)), the softmax backward, row by row. Masked entries have P = 0,
+// so the same loop serves windows.
 CE_HOT static void softmax_backward_rows(float *dS, const float *P, int T) {
     for (int t = 0; t < T; t++) {
         float *d = dS + (int64_t)t * T;
@@ -73,7 +80,7 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
 }
 
 void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
-                         int H, int G, int D, float scale, float *scratch) {
+                         int H, int G, int D, float scale, int window, float *scratch) {
     int per = H / G, ks = G * D;
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
@@ -83,14 +90,14 @@ void ce_attention_decode(float *out, const float *q, const float *kc, const floa
             const float *Vv = vc + (int64_t)b * maxT * ks + g * D;
             float *o = out + ((int64_t)b * H + h) * D;
             cblas_sgemv(CblasRowMajor, CblasNoTrans, len, D, scale, K, ks, qv, 1, 0.0f, scratch, 1);
-            causal_softmax_row(scratch, len - 1, len);
+            causal_softmax_row(scratch, len - 1, len, window);
             cblas_sgemv(CblasRowMajor, CblasTrans, len, D, 1.0f, Vv, ks, scratch, 1, 0.0f, o, 1);
         }
     }
 }
 
 void ce_causal_softmax(float *p, int T) {
-    for (int t = 0; t < T; t++) causal_softmax_row(p + (int64_t)t * T, t, T);
+    for (int t = 0; t < T; t++) causal_softmax_row(p + (int64_t)t * T, t, T, 0);
 }
 
 void ce_causal_softmax_backward(float *dS, const float *P, int T) { softmax_backward_rows(dS, P, T); }

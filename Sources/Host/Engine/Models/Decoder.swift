@@ -12,6 +12,9 @@ public struct DecoderNames {
     public var attnNorm: String, mlpNorm: String?
     public var q: String, k: String, v: String, qkv: String, o: String
     public var gate: String?, up: String, down: String
+    /// Gemma 3: per-head query and key norms, and the norms on each sublayer's output.
+    public var qNorm: String? = nil, kNorm: String? = nil
+    public var postAttnNorm: String? = nil, postMLPNorm: String? = nil
 }
 
 /// A decoder-only transformer (Llama, GPT-2, GPT-NeoX, GPT-J) with explicit forward and
@@ -29,8 +32,14 @@ public final class DecoderLM: CausalLM {
         let o: Linear  // (C, H·D)
         let gate: Linear?  // (F, C), SwiGLU only
         let up, down: Linear  // (F, C), (C, F)
+        var qNorm: Norm? = nil, kNorm: Norm? = nil  // (D) each, qkNorm only
+        var postAttnNorm: Norm? = nil, postMLPNorm: Norm? = nil  // (C) each, sandwichNorms only
         var linears: [Linear] { [q, k, v, qkv].compactMap { $0 } + [o] + [gate].compactMap { $0 } + [up, down] }
-        var norms: [Parameter] { [norm1.weight, norm1.bias, norm2?.weight, norm2?.bias].compactMap { $0 } }
+        var norms: [Parameter] {
+            [norm1, norm2, qNorm, kNorm, postAttnNorm, postMLPNorm].compactMap { $0 }.flatMap {
+                [$0.weight, $0.bias].compactMap { $0 }
+            }
+        }
     }
 
     public let spec: DecoderSpec
@@ -44,6 +53,7 @@ public final class DecoderLM: CausalLM {
     public let headBias: Parameter?  // (V)
     public let parameters: [Parameter]
     var rope: RopeTable?
+    var localRope: RopeTable?  // sliding-window layers' own base (Gemma 3)
     let scratch = Scratch()
     /// A vector added to the residual stream leaving one block at one position (MEMIT's δ).
     public var residualDelta: ResidualDelta?
@@ -64,8 +74,9 @@ public final class DecoderLM: CausalLM {
         self.sourceConfig = sourceConfig
         let s = spec
         func p(_ name: String, _ shape: [Int]) throws -> Parameter { Parameter(name, try load(name, shape)) }
-        func norm(_ name: String) throws -> Norm {
-            Norm(weight: try p(name + ".weight", [s.C]), bias: s.norm == .layer ? try p(name + ".bias", [s.C]) : nil)
+        func norm(_ name: String, width: Int = s.C) throws -> Norm {
+            Norm(
+                weight: try p(name + ".weight", [width]), bias: s.norm == .layer ? try p(name + ".bias", [width]) : nil)
         }
         func lin(_ name: String, _ out: Int, _ inp: Int, bias: Bool) throws -> Linear {
             Linear(
@@ -78,18 +89,26 @@ public final class DecoderLM: CausalLM {
         for l in 0..<s.L {
             let pre = n.layer(l)
             let separate = s.qkv == .separate
-            blocks.append(
-                Block(
-                    norm1: try norm(pre + n.attnNorm),
-                    norm2: s.residual == .parallelOneNorm ? nil : try norm(pre + n.mlpNorm!),
-                    q: separate ? try lin(pre + n.q, s.H * s.D, s.C, bias: s.attentionBias) : nil,
-                    k: separate ? try lin(pre + n.k, s.G * s.D, s.C, bias: s.attentionBias) : nil,
-                    v: separate ? try lin(pre + n.v, s.G * s.D, s.C, bias: s.attentionBias) : nil,
-                    qkv: separate ? nil : try lin(pre + n.qkv, (s.H + 2 * s.G) * s.D, s.C, bias: s.attentionBias),
-                    o: try lin(pre + n.o, s.C, s.H * s.D, bias: s.outputBias),
-                    gate: s.mlp == .swiglu ? try lin(pre + n.gate!, s.F, s.C, bias: s.mlpBias) : nil,
-                    up: try lin(pre + n.up, s.F, s.C, bias: s.mlpBias),
-                    down: try lin(pre + n.down, s.C, s.F, bias: s.mlpBias)))
+            var block = Block(
+                norm1: try norm(pre + n.attnNorm),
+                norm2: s.residual == .parallelOneNorm ? nil : try norm(pre + n.mlpNorm!),
+                q: separate ? try lin(pre + n.q, s.H * s.D, s.C, bias: s.attentionBias) : nil,
+                k: separate ? try lin(pre + n.k, s.G * s.D, s.C, bias: s.attentionBias) : nil,
+                v: separate ? try lin(pre + n.v, s.G * s.D, s.C, bias: s.attentionBias) : nil,
+                qkv: separate ? nil : try lin(pre + n.qkv, (s.H + 2 * s.G) * s.D, s.C, bias: s.attentionBias),
+                o: try lin(pre + n.o, s.C, s.H * s.D, bias: s.outputBias),
+                gate: s.mlp.isGated ? try lin(pre + n.gate!, s.F, s.C, bias: s.mlpBias) : nil,
+                up: try lin(pre + n.up, s.F, s.C, bias: s.mlpBias),
+                down: try lin(pre + n.down, s.C, s.F, bias: s.mlpBias))
+            if s.qkNorm {
+                block.qNorm = try norm(pre + n.qNorm!, width: s.D)
+                block.kNorm = try norm(pre + n.kNorm!, width: s.D)
+            }
+            if s.sandwichNorms {
+                block.postAttnNorm = try norm(pre + n.postAttnNorm!)
+                block.postMLPNorm = try norm(pre + n.postMLPNorm!)
+            }
+            blocks.append(block)
         }
         self.blocks = blocks
         finalNorm = try norm(n.finalNorm)
@@ -102,6 +121,7 @@ public final class DecoderLM: CausalLM {
         if let headBias { all.append(headBias) }
         parameters = all
         rope = s.rotaryDims > 0 ? RopeTable(rotaryDim: s.rotaryDims, base: s.rotaryBase) : nil
+        localRope = s.localRotaryBase.map { RopeTable(rotaryDim: s.rotaryDims, base: $0) }
     }
 
     /// Index of the lowest block with something trainable (L when none; -1 when the
@@ -136,12 +156,11 @@ public final class DecoderLM: CausalLM {
         rstd: UnsafeMutablePointer<Float>,
         x: UnsafePointer<Float>, N: Int
     ) {
-        let eps = Float(spec.normEps)
+        let eps = Float(spec.normEps), C = Int32(nm.weight.value.count)  // C, or D for q/k norms
         switch spec.norm {
-        case .rms: ce_rmsnorm_forward(out, rstd, x, nm.weight.value.data, Int64(N), Int32(spec.C), eps)
+        case .rms: ce_rmsnorm_forward(out, rstd, x, nm.weight.value.data, Int64(N), C, eps)
         case .layer:
-            ce_layernorm_forward(
-                out, mean, rstd, x, nm.weight.value.data, nm.bias?.value.data, Int64(N), Int32(spec.C), eps)
+            ce_layernorm_forward(out, mean, rstd, x, nm.weight.value.data, nm.bias?.value.data, Int64(N), C, eps)
         }
     }
 
@@ -150,13 +169,12 @@ public final class DecoderLM: CausalLM {
         _ nm: Norm, dx: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int
     ) {
+        let C = Int32(nm.weight.value.count)
         switch spec.norm {
-        case .rms:
-            ce_rmsnorm_backward(dx, nm.weight.activeGrad, dout, x, nm.weight.value.data, rstd, Int64(N), Int32(spec.C))
+        case .rms: ce_rmsnorm_backward(dx, nm.weight.activeGrad, dout, x, nm.weight.value.data, rstd, Int64(N), C)
         case .layer:
             ce_layernorm_backward(
-                dx, nm.weight.activeGrad, nm.bias?.activeGrad, dout, x, nm.weight.value.data, mean, rstd, Int64(N),
-                Int32(spec.C))
+                dx, nm.weight.activeGrad, nm.bias?.activeGrad, dout, x, nm.weight.value.data, mean, rstd, Int64(N), C)
         }
     }
 
@@ -216,10 +234,12 @@ public final class DecoderLM: CausalLM {
         b.qkv!.backward(dx: dxn, dout: fused, x: xn, N: N)
     }
 
-    func applyRope(_ x: UnsafeMutablePointer<Float>, N: Int, heads: Int, pos: [Int32], sign: Float) {
-        guard var table = rope else { return }
+    /// Rotates q or k rows of layer l (sliding-window layers use their own base when set).
+    func applyRope(_ x: UnsafeMutablePointer<Float>, N: Int, heads: Int, pos: [Int32], sign: Float, layer l: Int) {
+        let local = spec.isSliding(l) && localRope != nil
+        guard var table = local ? localRope : rope else { return }
         table.ensure(Int(pos.max() ?? 0) + 1)
-        rope = table
+        if local { localRope = table } else { rope = table }
         table.cos.withUnsafeBufferPointer { c in
             table.sin.withUnsafeBufferPointer { sn in
                 ce_rope(
@@ -234,16 +254,18 @@ public final class DecoderLM: CausalLM {
     func mlpActivate(_ h: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>?, up: UnsafePointer<Float>, n: Int) {
         switch spec.mlp {
         case .swiglu: ce_swiglu_forward(h, gate!, up, Int64(n))
+        case .gegluTanh: ce_geglu_forward(h, gate!, up, Int64(n))
         case .geluTanh: ce_gelu_forward(h, up, Int64(n), 1)
         case .geluErf: ce_gelu_forward(h, up, Int64(n), 0)
         }
     }
 
-    /// Embedding rows (plus learned positions) into x (N, C).
+    /// Embedding rows (times embedScale; plus learned positions) into x (N, C).
     func embedTokens(_ x: UnsafeMutablePointer<Float>, tokens: [Int32], pos: [Int32]) {
         let C = spec.C
         for n in 0..<tokens.count {
             (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C)
+            if spec.embedScale != 1 { for c in 0..<C { x[n * C + c] *= spec.embedScale } }
             if let positions { ce_add(x + n * C, positions.value.data + Int(pos[n]) * C, Int64(C)) }
         }
     }

@@ -46,16 +46,29 @@ extension DecoderLM {
             xIn.update(from: x, count: B * C)
             normForward(b.norm1, out: xn, mean: mean, rstd: rstd, x: x, N: B)
             projectQKV(b, xn: xn, q: q, k: kn, v: vn, N: B)
-            applyRope(q, N: B, heads: H, pos: pos, sign: 1)
-            applyRope(kn, N: B, heads: G, pos: pos, sign: 1)
+            if let qNorm = b.qNorm, let kNorm = b.kNorm {
+                let raw = s.get("dec.headRaw", B * H * D), r = s.get("dec.headRstd", B * H)
+                raw.update(from: q, count: B * H * D)
+                normForward(qNorm, out: q, mean: r, rstd: r, x: raw, N: B * H)
+                raw.update(from: kn, count: B * G * D)
+                normForward(kNorm, out: kn, mean: r, rstd: r, x: raw, N: B * G)
+            }
+            applyRope(q, N: B, heads: H, pos: pos, sign: 1, layer: l)
+            applyRope(kn, N: B, heads: G, pos: pos, sign: 1, layer: l)
             for i in 0..<B {
                 (cache.k[l].data + (i * cache.maxT + t) * w).update(from: kn + i * w, count: w)
                 (cache.v[l].data + (i * cache.maxT + t) * w).update(from: vn + i * w, count: w)
             }
             ce_attention_decode(
                 att, q, cache.k[l].data, cache.v[l].data, Int32(B), Int32(t + 1), Int32(cache.maxT),
-                Int32(H), Int32(G), Int32(D), spec.attentionScale(layer: l), scores)
-            b.o.forward(x, att, N: B, accumulate: true)
+                Int32(H), Int32(G), Int32(D), spec.attentionScale(layer: l), Int32(spec.window(layer: l)), scores)
+            let out = s.get("dec.out", B * C)  // a sublayer's output before its post-norm (Gemma 3)
+            if b.postAttnNorm != nil {
+                b.o.forward(out, att, N: B)
+                addToResidual(x, out: out, postNorm: b.postAttnNorm, rstd: rstd, N: B)
+            } else {
+                b.o.forward(x, att, N: B, accumulate: true)
+            }
             switch spec.residual {
             case .sequential: normForward(b.norm2!, out: xn, mean: mean, rstd: rstd, x: x, N: B)
             case .parallelTwoNorms: normForward(b.norm2!, out: xn, mean: mean, rstd: rstd, x: xIn, N: B)
@@ -64,7 +77,12 @@ extension DecoderLM {
             b.gate?.forward(gate, xn, N: B)
             b.up.forward(up, xn, N: B)
             mlpActivate(h, gate: gate, up: up, n: B * F)
-            b.down.forward(x, h, N: B, accumulate: true)
+            if b.postMLPNorm != nil {
+                b.down.forward(out, h, N: B)
+                addToResidual(x, out: out, postNorm: b.postMLPNorm, rstd: rstd, N: B)
+            } else {
+                b.down.forward(x, h, N: B, accumulate: true)
+            }
         }
         normForward(finalNorm, out: xn, mean: mean, rstd: rstd, x: x, N: B)
         let logits = Tensor([B, V])

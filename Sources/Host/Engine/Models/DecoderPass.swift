@@ -7,7 +7,11 @@ struct BlockActivations {
     let xIn, mean1, rstd1: UnsafeMutablePointer<Float>  // (N, C), (N), (N)
     let q, k, v, probs, att: UnsafeMutablePointer<Float>  // (N, H·D), (N, G·D) ×2, (B, H, T, T), (N, H·D)
     let mid, mean2, rstd2: UnsafeMutablePointer<Float>  // (N, C), (N), (N)
-    let gate, up: UnsafeMutablePointer<Float>  // (N, F) each (gate only for SwiGLU)
+    let gate, up: UnsafeMutablePointer<Float>  // (N, F) each (gate only for gated MLPs)
+    // Gemma 3 only (one float otherwise): q and k before their norms, and the sublayer outputs
+    // before the post-norms, with the norms' rstd.
+    let qRaw, kRaw, qRstd, kRstd: UnsafeMutablePointer<Float>  // (N, H·D), (N, G·D), (N·H), (N·G)
+    let attnOut, attnRstd, mlpOut, mlpRstd: UnsafeMutablePointer<Float>  // (N, C), (N), (N, C), (N)
 }
 
 extension DecoderLM {
@@ -19,7 +23,35 @@ extension DecoderLM {
             q: buffer("q", N * H * D), k: buffer("k", N * G * D), v: buffer("v", N * G * D),
             probs: buffer("probs", B * H * T * T), att: buffer("att", N * H * D), mid: buffer("mid", N * C),
             mean2: buffer("mean2", N), rstd2: buffer("rstd2", N),
-            gate: buffer("gate", spec.mlp == .swiglu ? N * F : 1), up: buffer("up", N * F))
+            gate: buffer("gate", spec.mlp.isGated ? N * F : 1), up: buffer("up", N * F),
+            qRaw: buffer("qRaw", spec.qkNorm ? N * H * D : 1), kRaw: buffer("kRaw", spec.qkNorm ? N * G * D : 1),
+            qRstd: buffer("qRstd", spec.qkNorm ? N * H : 1), kRstd: buffer("kRstd", spec.qkNorm ? N * G : 1),
+            attnOut: buffer("attnOut", spec.sandwichNorms ? N * C : 1),
+            attnRstd: buffer("attnRstd", spec.sandwichNorms ? N : 1),
+            mlpOut: buffer("mlpOut", spec.sandwichNorms ? N * C : 1),
+            mlpRstd: buffer("mlpRstd", spec.sandwichNorms ? N : 1))
+    }
+
+    /// Gemma 3's per-head norms: q and k (rows of D) normalised in place, the inputs kept.
+    func normalizeHeads(_ b: Block, _ a: BlockActivations, N: Int, scratchMean: UnsafeMutablePointer<Float>) {
+        guard let qn = b.qNorm, let kn = b.kNorm else { return }
+        let (H, G, D) = (spec.H, spec.G, spec.D)
+        a.qRaw.update(from: a.q, count: N * H * D)
+        a.kRaw.update(from: a.k, count: N * G * D)
+        normForward(qn, out: a.q, mean: scratchMean, rstd: a.qRstd, x: a.qRaw, N: N * H)
+        normForward(kn, out: a.k, mean: scratchMean, rstd: a.kRstd, x: a.kRaw, N: N * G)
+    }
+
+    /// A sublayer's output (N, C) joins the residual stream x, through its post-norm when the
+    /// block has one (Gemma 3), else directly. `out` holds the output.
+    func addToResidual(
+        _ x: UnsafeMutablePointer<Float>, out: UnsafePointer<Float>, postNorm: Norm?,
+        rstd: UnsafeMutablePointer<Float>, N: Int
+    ) {
+        guard let postNorm else { ce_add(x, out, Int64(N * spec.C)); return }
+        let normed = scratch.get("postnorm", N * spec.C)
+        normForward(postNorm, out: normed, mean: rstd, rstd: rstd, x: out, N: N)
+        ce_add(x, normed, Int64(N * spec.C))
     }
 }
 
@@ -87,12 +119,18 @@ extension DecoderLM {
             // attention sublayer on n1(x)
             normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
             projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
-            applyRope(a.q, N: N, heads: H, pos: pos, sign: 1)
-            applyRope(a.k, N: N, heads: G, pos: pos, sign: 1)
+            normalizeHeads(b, a, N: N, scratchMean: s.get("tmp.headMean", N * H))
+            applyRope(a.q, N: N, heads: H, pos: pos, sign: 1, layer: l)
+            applyRope(a.k, N: N, heads: G, pos: pos, sign: 1, layer: l)
             ce_attention_forward(
                 a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
-                spec.attentionScale(layer: l))
-            b.o.forward(x, a.att, N: N, accumulate: true)
+                spec.attentionScale(layer: l), Int32(spec.window(layer: l)))
+            if b.postAttnNorm != nil {
+                b.o.forward(a.attnOut, a.att, N: N)
+                addToResidual(x, out: a.attnOut, postNorm: b.postAttnNorm, rstd: a.attnRstd, N: N)
+            } else {
+                b.o.forward(x, a.att, N: N, accumulate: true)
+            }
             // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
             switch spec.residual {
             case .sequential:
@@ -106,7 +144,12 @@ extension DecoderLM {
             b.gate?.forward(a.gate, xn, N: N)
             b.up.forward(a.up, xn, N: N)
             mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
-            b.down.forward(x, h, N: N, accumulate: true)
+            if b.postMLPNorm != nil {
+                b.down.forward(a.mlpOut, h, N: N)
+                addToResidual(x, out: a.mlpOut, postNorm: b.postMLPNorm, rstd: a.mlpRstd, N: N)
+            } else {
+                b.down.forward(x, h, N: N, accumulate: true)
+            }
             if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T {
                 for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
             }
@@ -159,9 +202,12 @@ extension DecoderLM {
             normForward(mlpIn.0, out: xn, mean: tmpMean, rstd: tmpRstd, x: mlpIn.1, N: N)
             mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
             dh.update(repeating: 0, count: N * F)
-            b.down.backward(dx: dh, dout: dx, x: h, N: N)
+            b.down.backward(
+                dx: dh, dout: postNormBackward(b.postMLPNorm, dout: dx, out: a.mlpOut, rstd: a.mlpRstd, N: N), x: h,
+                N: N)
             switch spec.mlp {
             case .swiglu: ce_swiglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
+            case .gegluTanh: ce_geglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
             case .geluTanh: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 1)
             case .geluErf: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 0)
             }
@@ -175,14 +221,17 @@ extension DecoderLM {
             // attention branch, dout = dx
             normForward(b.norm1, out: xn, mean: tmpMean, rstd: tmpRstd, x: a.xIn, N: N)
             datt.update(repeating: 0, count: N * H * D)
-            b.o.backward(dx: datt, dout: dx, x: a.att, N: N)
+            b.o.backward(
+                dx: datt, dout: postNormBackward(b.postAttnNorm, dout: dx, out: a.attnOut, rstd: a.attnRstd, N: N),
+                x: a.att, N: N)
             dk.update(repeating: 0, count: N * G * D)
             dv.update(repeating: 0, count: N * G * D)
             ce_attention_backward(
                 dq, dk, dv, attScratch, datt, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
                 spec.attentionScale(layer: l))
-            applyRope(dq, N: N, heads: H, pos: pos, sign: -1)
-            applyRope(dk, N: N, heads: G, pos: pos, sign: -1)
+            applyRope(dq, N: N, heads: H, pos: pos, sign: -1, layer: l)
+            applyRope(dk, N: N, heads: G, pos: pos, sign: -1, layer: l)
+            headNormsBackward(b, a, dq: dq, dk: dk, N: N)
             // n1's input gradient; with one shared norm the MLP branch's gradient joins it.
             let dxn1 = spec.residual == .parallelOneNorm ? dxnM : dxn
             if spec.residual != .parallelOneNorm { dxn1.update(repeating: 0, count: N * C) }
@@ -197,10 +246,45 @@ extension DecoderLM {
         }
         // embedding (and learned positions) backward: scatter-add each row's gradient
         if lowest < 0, start == 0 {
-            if let dE = embed.activeGrad { for n in 0..<N { ce_add(dE + Int(tokens[n]) * C, dx + n * C, Int64(C)) } }
+            if let dE = embed.activeGrad {
+                let k = spec.embedScale
+                for n in 0..<N {
+                    let row = dE + Int(tokens[n]) * C, d = dx + n * C
+                    if k == 1 { ce_add(row, d, Int64(C)) } else { for c in 0..<C { row[c] += k * d[c] } }
+                }
+            }
             if let positions, let dP = positions.activeGrad {
                 for n in 0..<N { ce_add(dP + Int(pos[n]) * C, dx + n * C, Int64(C)) }
             }
+        }
+    }
+}
+
+extension DecoderLM {
+    /// d(sublayer output) from d(block output): through the post-norm when there is one (its
+    /// weight's gradient accumulated), else dout itself.
+    func postNormBackward(
+        _ norm: Norm?, dout: UnsafeMutablePointer<Float>, out: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        N: Int
+    ) -> UnsafeMutablePointer<Float> {
+        guard let norm else { return dout }
+        let d = scratch.get("dpostnorm", N * spec.C)
+        d.update(repeating: 0, count: N * spec.C)
+        normBackward(norm, dx: d, dout: dout, x: out, mean: rstd, rstd: rstd, N: N)
+        return d
+    }
+
+    /// dq, dk (after rotary's backward) become the gradients of q and k before their norms.
+    func headNormsBackward(
+        _ b: Block, _ a: BlockActivations, dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, N: Int
+    ) {
+        guard let qn = b.qNorm, let kn = b.kNorm else { return }
+        let (H, G, D) = (spec.H, spec.G, spec.D)
+        for (norm, d, raw, rstd, rows) in [(qn, dq, a.qRaw, a.qRstd, N * H), (kn, dk, a.kRaw, a.kRstd, N * G)] {
+            let dRaw = scratch.get("dheadnorm", rows * D)
+            dRaw.update(repeating: 0, count: rows * D)
+            normBackward(norm, dx: dRaw, dout: d, x: raw, mean: rstd, rstd: rstd, N: rows)
+            d.update(from: dRaw, count: rows * D)
         }
     }
 }

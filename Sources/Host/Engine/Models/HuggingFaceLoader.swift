@@ -91,6 +91,19 @@ enum HuggingFaceLoader {
                 ) {
                     name, shape in try tensor(name, shape, prefixes: ["transformer."])
                 }
+            case "qwen2", "mistral":
+                let spec =
+                    type == "qwen2"
+                    ? try decode(Qwen2Config.self).spec(source: cfgPath)
+                    : try decode(MistralConfig.self).spec(source: cfgPath)
+                model = try DecoderLM(spec: spec, names: LlamaConfig.names, source: cfgPath) { name, shape in
+                    try tensor(name, shape, prefixes: ["model."])
+                }
+            case "gemma3_text", "gemma3":
+                let cfg = try decode(Gemma3Config.self)
+                model = try DecoderLM(gemma3: cfg, source: cfgPath, normsStoreOffset: true) { name, shape in
+                    try tensor(name, shape, prefixes: ["model."])
+                }
             case "backpack-gpt2", "backpack":
                 let cfg = try decode(BackpackConfig.self)
                 // Conv1D layers of the GPT-2 network and of the sense network store (in, out).
@@ -102,7 +115,7 @@ enum HuggingFaceLoader {
                 throw formatError(
                     cfgPath,
                     "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, "
-                        + "backpack-gpt2, backpack-companion)"
+                        + "qwen2, mistral, gemma3_text, backpack-gpt2, backpack-companion)"
                 )
             }
             return model

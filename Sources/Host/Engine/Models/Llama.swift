@@ -14,6 +14,10 @@ public struct LlamaConfig: Codable, Equatable {
     public var vocab_size: Int  // V
     public var max_position_embeddings: Int
     public var tie_word_embeddings: Bool?
+    /// Newer transformers write rope_theta under rope_parameters; scaled rotary is refused.
+    public var rope_parameters: RotaryParameters?
+    public var rope_scaling: [String: JSONNumberOrString]?
+    public var hidden_act: String?
     /// Not in config.json: GGUF files store q/k rows permuted for rotation of adjacent pairs.
     public var rope_interleaved: Bool?
 
@@ -29,7 +33,8 @@ public struct LlamaConfig: Codable, Equatable {
             architecture: "llama", C: C, H: H, G: G, D: D, F: intermediate_size, L: num_hidden_layers, V: vocab_size,
             context: max_position_embeddings, norm: .rms, normEps: rms_norm_eps, residual: .sequential, mlp: .swiglu,
             qkv: .separate, attentionBias: false, outputBias: false, mlpBias: false, rotaryDims: D,
-            rotaryBase: rope_theta ?? 10000, rotaryInterleaved: rope_interleaved == true, learnedPositions: false,
+            rotaryBase: rope_parameters?.rope_theta ?? rope_theta ?? 10000, rotaryInterleaved: rope_interleaved == true,
+            learnedPositions: false,
             tiedHead: tie_word_embeddings ?? true, headBias: false, inverseLayerScale: false)
     }
 
@@ -45,6 +50,8 @@ public typealias LlamaModel = DecoderLM
 extension DecoderLM {
     /// A Llama from its config; `load(name, shape)` gives each Hugging Face tensor.
     public convenience init(config: LlamaConfig, source: String, load: (String, [Int]) throws -> Tensor) throws {
+        try RotaryParameters.check(
+            config.rope_parameters, scaling: config.rope_scaling, act: config.hidden_act, source: source)
         try self.init(spec: config.spec, names: LlamaConfig.names, sourceConfig: config, source: source, load: load)
     }
 

@@ -41,13 +41,18 @@ void ce_swiglu_backward(float *dgate, float *dup, const float *dout, const float
 void ce_gelu_forward(float *out, const float *x, int64_t n, int tanh_approx);
 // dx SET.
 void ce_gelu_backward(float *dx, const float *dout, const float *x, int64_t n, int tanh_approx);
+// out (n) = gelu_tanh(gate) * up (Gemma's GeGLU); backward SETS dgate, dup.
+void ce_geglu_forward(float *out, const float *gate, const float *up, int64_t n);
+void ce_geglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, int64_t n);
 
 // ---- causal self-attention (attention.c) ----
 // q (B*T, H*D), k and v (B*T, G*D), rows b*T+t; query head h reads key/value head h/(H/G).
 // probs (B, H, T, T) saved for backward; out (B*T, H*D) SET. scale is usually 1/sqrt(D).
+// window > 0: position t sees only positions s > t - window (sliding-window layers).
 void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
-                          int B, int T, int H, int G, int D, float scale);
+                          int B, int T, int H, int G, int D, float scale, int window);
 // dq SET; dk, dv ADDED (several query heads share one key/value head). scratch: T*T floats.
+// The window is in probs (zero outside it).
 void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout,
                            const float *probs, const float *q, const float *k, const float *v,
                            int B, int T, int H, int G, int D, float scale);
@@ -55,7 +60,7 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
 // One new query per sequence against a key/value cache: q (B, H*D) at position len-1;
 // kc, vc (B, maxT, G*D) hold positions 0..len-1. out (B, H*D) SET. scratch: len floats.
 void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
-                         int H, int G, int D, float scale, float *scratch);
+                         int H, int G, int D, float scale, int window, float *scratch);
 
 // Causal softmax of each row of a (T, T) score matrix in place (row t over columns 0..t).
 void ce_causal_softmax(float *p, int T);

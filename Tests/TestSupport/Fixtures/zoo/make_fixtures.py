@@ -4,7 +4,8 @@ their logits, loss and every parameter's gradient on a fixed batch.
 
 Run once by a developer (tests only read what it writes; CI never needs torch):
     python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers safetensors
-    /tmp/ref/bin/python Tests/TestSupport/Fixtures/zoo/make_fixtures.py
+    /tmp/ref/bin/python Tests/TestSupport/Fixtures/zoo/make_fixtures.py [NAME ...]
+With names (gpt2 gpt_neox gptj llama backpack gemma3 qwen2 mistral), only those are written.
 
 The Backpack has no class in transformers, so `TinyBackpack` below implements it from the
 description in the project's spec (Hewitt et al.'s stanfordnlp/backpack-gpt2: GPT-2
@@ -116,7 +117,51 @@ class TinyBackpack(torch.nn.Module):
         return st
 
 
+def perturb(model, scale=0.2):
+    """Random values for every tensor, norms included (Gemma's start at zero, which hides them)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, scale)
+    return model
+
+
+def newer_models():
+    """Gemma 3 (query/key norms, sandwich norms, GeGLU, √C embedding scale, sliding windows of 4
+    with their own rotary base on two of three layers, query_pre_attn_scalar ≠ head_dim), Qwen 2
+    (q/k/v biases, untied head) and Mistral (a sliding window of 4 on every layer)."""
+    torch.manual_seed(5)
+    gemma = tf.Gemma3TextConfig(
+        vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, query_pre_attn_scalar=24, sliding_window=4,
+        layer_types=["sliding_attention", "sliding_attention", "full_attention"],
+        rope_parameters={"sliding_attention": {"rope_type": "default", "rope_theta": 10.0},
+                         "full_attention": {"rope_type": "default", "rope_theta": 10000.0}},
+        max_position_embeddings=16, final_logit_softcapping=None, attn_logit_softcapping=None,
+        bos_token_id=256, eos_token_id=256, pad_token_id=0)
+    yield "gemma3", perturb(tf.Gemma3ForCausalLM(gemma))
+
+    torch.manual_seed(6)
+    qwen = tf.Qwen2Config(vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
+                          num_key_value_heads=2, max_position_embeddings=16, tie_word_embeddings=False,
+                          bos_token_id=256, eos_token_id=256)
+    yield "qwen2", perturb(tf.Qwen2ForCausalLM(qwen))
+
+    torch.manual_seed(7)
+    mistral = tf.MistralConfig(vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                               num_attention_heads=4, num_key_value_heads=2, head_dim=8, sliding_window=4,
+                               max_position_embeddings=16, tie_word_embeddings=False, bos_token_id=256,
+                               eos_token_id=256)
+    yield "mistral", perturb(tf.MistralForCausalLM(mistral))
+
+
 def main():
+    wanted = set(sys.argv[1:])
+    if wanted:
+        for name, model in newer_models():
+            if name in wanted:
+                record(name, model)
+        if not wanted - {"gemma3", "qwen2", "mistral"}:
+            return
     torch.manual_seed(0)
     gpt2 = tf.GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=4, scale_attn_by_inverse_layer_idx=True,
                          resid_pdrop=0, embd_pdrop=0, attn_pdrop=0, bos_token_id=256, eos_token_id=256)
@@ -152,6 +197,9 @@ def main():
     for k in ("transformers_version", "dtype", "torch_dtype"):
         cfg.pop(k, None)
     record("backpack", bp, config_dict=cfg, state=bp.checkpoint_state())
+    if not wanted:
+        for name, model in newer_models():
+            record(name, model)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,132 @@
+import Foundation
+import Support
+
+/// Gemma 3 text settings, mirroring Hugging Face's `config.json` for `model_type: gemma3_text`
+/// (older files: `rope_theta` and `rope_local_base_freq`; newer: `rope_parameters` per layer type).
+public struct Gemma3Config: Codable, Equatable {
+    public struct Rope: Codable, Equatable {
+        public var rope_theta: Double?
+        public var rope_type: String?
+    }
+    public struct RopeByLayerType: Codable, Equatable {
+        public var full_attention: Rope?
+        public var sliding_attention: Rope?
+    }
+    public var vocab_size: Int
+    public var hidden_size: Int
+    public var intermediate_size: Int
+    public var num_hidden_layers: Int
+    public var num_attention_heads: Int
+    public var num_key_value_heads: Int?
+    public var head_dim: Int?
+    public var rms_norm_eps: Double?
+    public var query_pre_attn_scalar: Double?
+    public var sliding_window: Int?
+    public var layer_types: [String]?
+    public var rope_theta: Double?
+    public var rope_local_base_freq: Double?
+    public var rope_parameters: RopeByLayerType?
+    public var rope_scaling: [String: JSONNumberOrString]?
+    public var max_position_embeddings: Int
+    public var tie_word_embeddings: Bool?
+    public var hidden_activation: String?
+    public var final_logit_softcapping: Double?
+    public var attn_logit_softcapping: Double?
+    public var attention_bias: Bool?
+
+    /// The Gemma 3 decoder: RMSNorm blocks with norms on both sides of attention and the MLP,
+    /// RMSNorm on each query and key head, a GeGLU MLP (tanh GELU), embeddings times √C, five of
+    /// every six layers attending within a sliding window with their own rotary base, scores
+    /// scaled by query_pre_attn_scalar^-½, the head tied to the embedding.
+    public func spec(source: String) throws -> DecoderSpec {
+        for (name, value) in [
+            ("final_logit_softcapping", final_logit_softcapping),
+            ("attn_logit_softcapping", attn_logit_softcapping),
+        ] where value != nil {
+            throw CanonEditError("\(source): \(name) is set; canonedit's Gemma 3 has no logit soft-capping")
+        }
+        if let act = hidden_activation, act != "gelu_pytorch_tanh", act != "gelu_tanh" {
+            throw CanonEditError("\(source): hidden_activation \(act) is not supported for gemma3 (gelu_pytorch_tanh)")
+        }
+        if let scaling = rope_scaling, !scaling.isEmpty {
+            throw CanonEditError("\(source): rope_scaling is set; canonedit's Gemma 3 reads only unscaled rotary")
+        }
+        for rope in [rope_parameters?.full_attention, rope_parameters?.sliding_attention].compactMap({ $0 })
+        where (rope.rope_type ?? "default") != "default" {
+            throw CanonEditError("\(source): rope_type \(rope.rope_type!) is not supported for gemma3 (default)")
+        }
+        let L = num_hidden_layers
+        let types = layer_types ?? (0..<L).map { ($0 + 1) % 6 == 0 ? "full_attention" : "sliding_attention" }
+        guard types.count == L, types.allSatisfy({ $0 == "full_attention" || $0 == "sliding_attention" }) else {
+            throw CanonEditError("\(source): layer_types must name full_attention or sliding_attention for each layer")
+        }
+        let D = head_dim ?? 256
+        var spec = DecoderSpec(
+            architecture: "gemma3", C: hidden_size, H: num_attention_heads, G: num_key_value_heads ?? 1, D: D,
+            F: intermediate_size, L: L, V: vocab_size, context: max_position_embeddings, norm: .rms,
+            normEps: rms_norm_eps ?? 1e-6, residual: .sequential, mlp: .gegluTanh, qkv: .separate,
+            attentionBias: attention_bias ?? false, outputBias: attention_bias ?? false, mlpBias: false,
+            rotaryDims: D, rotaryBase: rope_parameters?.full_attention?.rope_theta ?? rope_theta ?? 1_000_000,
+            rotaryInterleaved: false, learnedPositions: false, tiedHead: tie_word_embeddings ?? true, headBias: false,
+            inverseLayerScale: false)
+        spec.qkNorm = true
+        spec.sandwichNorms = true
+        spec.embedScale = Float(Double(hidden_size).squareRoot())
+        spec.attentionScalar = query_pre_attn_scalar ?? Double(D)
+        spec.slidingLayers = types.map { $0 == "sliding_attention" }
+        spec.slidingWindow = sliding_window ?? 512
+        spec.localRotaryBase = rope_parameters?.sliding_attention?.rope_theta ?? rope_local_base_freq ?? 10000
+        return spec
+    }
+
+    static let names = DecoderNames(
+        embed: "model.embed_tokens.weight", positions: nil, finalNorm: "model.norm", head: "lm_head",
+        layer: { "model.layers.\($0)." }, attnNorm: "input_layernorm", mlpNorm: "pre_feedforward_layernorm",
+        q: "self_attn.q_proj", k: "self_attn.k_proj", v: "self_attn.v_proj", qkv: "", o: "self_attn.o_proj",
+        gate: "mlp.gate_proj", up: "mlp.up_proj", down: "mlp.down_proj", qNorm: "self_attn.q_norm",
+        kNorm: "self_attn.k_norm", postAttnNorm: "post_attention_layernorm", postMLPNorm: "post_feedforward_layernorm")
+
+    /// Hugging Face stores each Gemma RMSNorm weight w for a scale of (1 + w); canonedit's norms
+    /// scale by their weight, so 1 is added on load (GGUF files store 1 + w already).
+    static func isNorm(_ name: String) -> Bool { name.hasSuffix("norm.weight") }
+}
+
+/// A config value that may be a number or a string (rope_scaling's fields), kept only to be
+/// refused with a message.
+public enum JSONNumberOrString: Codable, Equatable {
+    case number(Double), string(String), other
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let d = try? c.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else {
+            self = .other
+        }
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .number(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .other: try c.encodeNil()
+        }
+    }
+}
+
+extension DecoderLM {
+    /// A Gemma 3 from its config; `load(name, shape)` gives each Hugging Face tensor as stored.
+    /// `normsStoreOffset`: the file stores RMSNorm weights as w for (1 + w) (Hugging Face).
+    public convenience init(
+        gemma3 config: Gemma3Config, source: String, normsStoreOffset: Bool, load: (String, [Int]) throws -> Tensor
+    ) throws {
+        try self.init(
+            spec: try config.spec(source: source), names: Gemma3Config.names, sourceConfig: config, source: source
+        ) { name, shape in
+            let t = try load(name, shape)
+            if normsStoreOffset && Gemma3Config.isNorm(name) { for i in 0..<t.count { t[i] += 1 } }
+            return t
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Support
+
+/// Qwen 2 / 2.5 settings, mirroring Hugging Face's `config.json` for `model_type: qwen2`: the
+/// Llama block with biases on the q, k and v projections (not on o), usually an untied head.
+public struct Qwen2Config: Codable, Equatable {
+    public var vocab_size: Int
+    public var hidden_size: Int
+    public var intermediate_size: Int
+    public var num_hidden_layers: Int
+    public var num_attention_heads: Int
+    public var num_key_value_heads: Int?
+    public var rms_norm_eps: Double?
+    public var rope_theta: Double?
+    public var rope_parameters: RotaryParameters?
+    public var rope_scaling: [String: JSONNumberOrString]?
+    public var max_position_embeddings: Int
+    public var tie_word_embeddings: Bool?
+    public var use_sliding_window: Bool?
+    public var hidden_act: String?
+
+    public func spec(source: String) throws -> DecoderSpec {
+        guard use_sliding_window != true else {
+            throw CanonEditError("\(source): use_sliding_window is true; canonedit's Qwen 2 attends to every position")
+        }
+        try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
+        let D = hidden_size / num_attention_heads
+        return DecoderSpec(
+            architecture: "qwen2", C: hidden_size, H: num_attention_heads,
+            G: num_key_value_heads ?? num_attention_heads,
+            D: D, F: intermediate_size, L: num_hidden_layers, V: vocab_size, context: max_position_embeddings,
+            norm: .rms, normEps: rms_norm_eps ?? 1e-6, residual: .sequential, mlp: .swiglu, qkv: .separate,
+            attentionBias: true, outputBias: false, mlpBias: false, rotaryDims: D,
+            rotaryBase: rope_parameters?.rope_theta ?? rope_theta ?? 10000, rotaryInterleaved: false,
+            learnedPositions: false, tiedHead: tie_word_embeddings ?? false, headBias: false, inverseLayerScale: false)
+    }
+}
+
+/// The rotary settings newer transformers write as `rope_parameters`; canonedit reads the
+/// default rotary only and refuses scaled forms (llama3, yarn, linear, dynamic) by name.
+public struct RotaryParameters: Codable, Equatable {
+    public var rope_theta: Double?
+    public var rope_type: String?
+
+    static func check(
+        _ p: RotaryParameters?, scaling: [String: JSONNumberOrString]?, act: String?, source: String
+    ) throws {
+        let type = p?.rope_type ?? "default"
+        guard type == "default" else {
+            throw CanonEditError("\(source): rope_type \(type) (scaled rotary) is not supported; only default")
+        }
+        if let scaling, !scaling.isEmpty {
+            throw CanonEditError("\(source): rope_scaling is set; canonedit reads only unscaled rotary")
+        }
+        if let act, act != "silu" { throw CanonEditError("\(source): hidden_act \(act) is not supported (silu)") }
+    }
+}
