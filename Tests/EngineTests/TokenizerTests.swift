@@ -64,4 +64,14 @@ final class FuzzRegressionTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("added_tokens[0] has id -56"), "\($0)")
         }
     }
+
+    /// Canonically equivalent spellings are different bytes and different tokens: the piece cache
+    /// must not hand one the other's ids (Swift Strings compare them equal).
+    func testCanonicallyEquivalentTextKeepsItsOwnBytes() throws {
+        let lm = try Fixtures.smollm2()
+        let composed = lm.tokenizer.encode("caf\u{E9}"), decomposed = lm.tokenizer.encode("cafe\u{301}")
+        XCTAssertNotEqual(composed, decomposed)
+        XCTAssertEqual(Array(lm.tokenizer.decode(decomposed).utf8), Array("cafe\u{301}".utf8))
+        XCTAssertEqual(Array(lm.tokenizer.decode(composed).utf8), Array("caf\u{E9}".utf8))
+    }
 }

@@ -62,6 +62,23 @@ final class ZooReferenceTests: XCTestCase {
     /// Query/key norms, sandwich norms, GeGLU, √C embeddings, windows of 4 on two of three
     /// layers (the batch is 8 long, so the window cuts) with their own rotary base.
     func testGemma3() throws { try check("gemma3") }
+
+    /// Decoding with the key/value cache, one token at a time, gives every position the logits
+    /// of the whole-sequence pass, windows and Gemma's norms included.
+    func testCachedDecodingEqualsTheFullPass() throws {
+        for arch in ["gpt2", "gpt_neox", "gptj", "llama", "gemma3", "qwen2", "mistral"] {
+            let model = try XCTUnwrap(try ModelStore.load(Fixtures.folder + "/zoo/" + arch).model as? DecoderLM)
+            let ids = Array(Self.ids.prefix(8)), V = model.vocabSize
+            let rows = LogitRows(rows: Array(0..<ids.count))
+            try model.run(tokens: ids, B: 1, T: ids.count, head: rows, train: false)
+            let cache = model.makeCache(B: 1, maxT: ids.count)
+            for (t, id) in ids.enumerated() {
+                let step = try model.decode([id], cache: cache).array
+                XCTAssertLessThan(
+                    maxAbsDiff(step, Array(rows.logits[(t * V)..<((t + 1) * V)])), 1e-4, "\(arch) at \(t)")
+            }
+        }
+    }
     func testQwen2() throws { try check("qwen2") }
     /// A window of 4 on every layer of an 8-long batch.
     func testMistral() throws { try check("mistral") }

@@ -39,6 +39,15 @@ public enum Fixtures {
         smolCache = m
         return m
     }
+
+    /// Gemma 3 270M, loaded once, the same way (scripts/setup.sh installs it).
+    public nonisolated(unsafe) static var gemmaCache: LoadedModel?
+    public static func gemma3() throws -> LoadedModel {
+        if let m = gemmaCache { return m }
+        let m = try ModelStore.load("gemma3")
+        gemmaCache = m
+        return m
+    }
 }
 
 /// A fresh folder under the temporary directory, removed at the end of the test.

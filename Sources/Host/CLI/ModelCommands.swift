@@ -28,7 +28,7 @@ struct Logits: ParsableCommand {
         try guarded {
             let lm = try m.load()
             try e.apply(to: lm)
-            let ids = lm.tokenizer.encode(text)
+            let ids = lm.tokenizer.startOfText(text)
             guard !ids.isEmpty else { throw CanonEditError("--text gives no tokens") }
             let logits = try Scoring.lastLogits(lm.model, ids: ids)
             if let out {
@@ -60,7 +60,7 @@ struct Score: ParsableCommand {
         try guarded {
             let lm = try m.load()
             try e.apply(to: lm)
-            let p = lm.tokenizer.encode(prefix), s = lm.tokenizer.encode(suffix)
+            let p = lm.tokenizer.startOfText(prefix), s = lm.tokenizer.encode(suffix)
             let r = try Scoring.suffixLogProb(lm.model, prefix: p, suffix: s)
             try printJSON(Result(prefix_ids: p, suffix_ids: s, logprob: r.sum, token_logprobs: r.perToken))
         }
@@ -84,7 +84,7 @@ struct NLL: ParsableCommand {
             }
             let lm = try m.load()
             try e.apply(to: lm)
-            let ids = lm.tokenizer.encode(text)
+            let ids = lm.tokenizer.startOfText(text)
             guard ids.count >= 2 else { throw CanonEditError("\(file): needs at least two tokens, has \(ids.count)") }
             let nll = try Scoring.tokenNLL(lm.model, ids: ids)
             let sum = nll.reduce(0.0) { $0 + Double($1) }
@@ -117,7 +117,7 @@ struct Generate: ParsableCommand {
         try guarded {
             let lm = try m.load()
             try e.apply(to: lm)
-            let p = lm.tokenizer.encode(prompt)
+            let p = lm.tokenizer.startOfText(prompt)
             guard !p.isEmpty else { throw CanonEditError("--prompt gives no tokens") }
             let out = try Scoring.generate(
                 lm.model, prompt: p, maxTokens: maxTokens, temperature: temperature, seed: seed)

@@ -43,7 +43,7 @@ public final class DistillationSamples {
         guard documents >= 1, T >= 2, T <= model.contextLength else {
             throw CanonEditError("companion data needs at least one document of 2 to \(model.contextLength) tokens")
         }
-        let start = base.tokenizer.encode(prompt)
+        let start = base.tokenizer.startOfText(prompt)
         guard start.count == 1 else {
             throw CanonEditError(
                 "the sampling prompt \(prompt.debugDescription) must be one token, it is \(start.count)")

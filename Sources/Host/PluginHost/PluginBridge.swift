@@ -47,7 +47,7 @@ final class PluginBridge {
         if let c = corpora[path] { return c }
         let texts = try JSONL.texts(session.resolvePath(path)).texts
         let docs = texts.map { t -> UnsafeMutableBufferPointer<Int32> in
-            let ids = session.tokenizer.encode(t)
+            let ids = session.tokenizer.startOfText(t)
             let buf = UnsafeMutableBufferPointer<Int32>.allocate(capacity: max(ids.count, 1))
             _ = buf.initialize(from: ids)
             return UnsafeMutableBufferPointer(rebasing: buf[0..<ids.count])

@@ -167,7 +167,8 @@ typedef struct ce_host {
     /* The model. */
     ce_status (*model_info)(void *ctx, ce_model_info *out);  /* out->struct_size set by caller */
 
-    /* Canonical examples, tokenized as the host tokenizes them (no BOS). `*ids` borrowed
+    /* Canonical examples, tokenized as the host tokenizes them: the prefix starts with the model's BOS
+     * id when its tokenizer adds one (Gemma), else nothing before the text. `*ids` borrowed
      * until destroy. */
     int64_t (*example_count)(void *ctx);
     ce_status (*example_tokens)(void *ctx, int64_t index, int32_t which, const int32_t **ids, int64_t *count);

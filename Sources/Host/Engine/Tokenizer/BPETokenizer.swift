@@ -1,28 +1,33 @@
 import Foundation
 import Support
 
-/// Byte-level BPE (GPT-2, GPT-NeoX, Llama-3-style and SmolLM2 vocabularies).
+/// Byte-level BPE (GPT-2, GPT-NeoX, Llama-3-style and SmolLM2 vocabularies), or SentencePiece-
+/// style BPE (Gemma) when `sentencePiece` is set.
 ///
 /// encode: split out special tokens, pre-tokenize, map each piece's UTF-8 bytes through the
 /// byte-level alphabet, then merge adjacent symbols lowest-rank first. decode: the reverse,
-/// exact for any id sequence whose bytes form valid UTF-8.
+/// exact for any id sequence whose bytes form valid UTF-8. `bos`, when set, is the id the
+/// model expects at the start of every text (`startOfText`).
 public final class BPETokenizer {
     public let vocab: [String]  // id -> token string (byte-level alphabet)
     let ids: [String: Int32]
     let merges: [UInt64: (rank: Int32, merged: Int32)]  // (left id << 32 | right id)
     public let mergeList: [(String, String)]  // rank order, as read
     public let specials: [String: Int32]  // text that maps straight to one id
-    let specialFirstBytes: Set<UInt8>
+    let specialsByFirstByte: [UInt8: [([UInt8], Int32)]]  // longest first
     public let preTokenizer: PreTokenizer
+    public let sentencePiece: SentencePieceBPE?
+    public let bos: Int32?
     let byteIds: [Int32]  // id of each single byte symbol (-1 if absent)
-    private var cache: [String: [Int32]] = [:]
+    // Keyed by UTF-8 bytes: Swift Strings equate canonically equivalent text ("e\u{301}", "é").
+    private var cache: [[UInt8]: [Int32]] = [:]
 
     public var count: Int { vocab.count }
 
     /// `merges` are pairs of vocabulary strings in rank order.
     public init(
         vocab: [String], merges: [(String, String)], specials: [String: Int32],
-        preTokenizer: PreTokenizer, source: String
+        preTokenizer: PreTokenizer, source: String, sentencePiece: SentencePieceBPE? = nil, bos: Int32? = nil
     ) throws {
         self.vocab = vocab
         var ids: [String: Int32] = [:]
@@ -46,8 +51,19 @@ public final class BPETokenizer {
                 "\(source): special token \(text) has id \(id) outside the vocabulary of \(vocab.count)")
         }
         self.specials = specials
-        specialFirstBytes = Set(specials.keys.compactMap { $0.utf8.first })
+        var byFirst: [UInt8: [([UInt8], Int32)]] = [:]
+        for (text, id) in specials where !text.isEmpty {
+            byFirst[text.utf8.first!, default: []].append((Array(text.utf8), id))
+        }
+        specialsByFirstByte = byFirst.mapValues {
+            $0.sorted { $0.0.count > $1.0.count || ($0.0.count == $1.0.count && $0.1 < $1.1) }
+        }
         self.preTokenizer = preTokenizer
+        self.sentencePiece = sentencePiece
+        if let bos, bos < 0 || Int(bos) >= vocab.count {
+            throw CanonEditError("\(source): the start-of-text id \(bos) is outside the vocabulary of \(vocab.count)")
+        }
+        self.bos = bos
         byteIds = (0..<256).map { ids[String(ByteLevelAlphabet.byteToScalar[$0])] ?? -1 }
     }
 
@@ -55,10 +71,14 @@ public final class BPETokenizer {
         var out: [Int32] = []
         for (segment, special) in splitSpecials(text) {
             if let special { out.append(special); continue }
+            if let sentencePiece { out += sentencePiece.encode(segment); continue }
             for piece in preTokenizer.split(segment) { out += bpe(piece) }
         }
         return out
     }
+
+    /// A text that starts a sequence: the start-of-text id first when the model expects one.
+    public func startOfText(_ text: String) -> [Int32] { (bos.map { [$0] } ?? []) + encode(text) }
 
     /// Text cut into runs of ordinary text and special tokens (longest special wins).
     func splitSpecials(_ text: String) -> [(String, Int32?)] {
@@ -67,15 +87,12 @@ public final class BPETokenizer {
         var parts: [(String, Int32?)] = []
         var start = 0, i = 0
         while i < bytes.count {
-            if specialFirstBytes.contains(bytes[i]) {
-                var best: (Int, Int32)? = nil
-                for (s, id) in specials {
-                    let u = s.utf8
-                    if u.count <= bytes.count - i, bytes[i..<(i + u.count)].elementsEqual(u), u.count > (best?.0 ?? 0) {
-                        best = (u.count, id)
-                    }
+            if let candidates = specialsByFirstByte[bytes[i]] {
+                let best = candidates.first { u, _ in
+                    u.count <= bytes.count - i && bytes[i..<(i + u.count)].elementsEqual(u)
                 }
-                if let (n, id) = best {
+                if let (u, id) = best {
+                    let n = u.count
                     if start < i { parts.append((String(decoding: bytes[start..<i], as: UTF8.self), nil)) }
                     parts.append(("", id))
                     i += n
@@ -91,7 +108,8 @@ public final class BPETokenizer {
 
     /// Merges one pre-token. Symbols are token ids; each round merges the lowest-ranked pair.
     func bpe(_ piece: String) -> [Int32] {
-        if let hit = cache[piece] { return hit }
+        let key = Array(piece.utf8)
+        if let hit = cache[key] { return hit }
         var syms: [Int32] = []
         for b in piece.utf8 {
             let id = byteIds[Int(b)]
@@ -108,7 +126,7 @@ public final class BPETokenizer {
             syms[bestAt] = bestId
             syms.remove(at: bestAt + 1)
         }
-        if cache.count < 100_000 { cache[piece] = syms }
+        if cache.count < 100_000 { cache[key] = syms }
         return syms
     }
 
@@ -117,6 +135,9 @@ public final class BPETokenizer {
     /// The bytes of one token (special tokens give their text).
     public func bytes(of id: Int32) -> [UInt8] {
         guard id >= 0, Int(id) < vocab.count else { return [] }
+        if let sentencePiece {
+            return specials[vocab[Int(id)]] == id ? Array(vocab[Int(id)].utf8) : sentencePiece.bytes(of: id)
+        }
         let t = vocab[Int(id)]
         if let b = ByteLevelAlphabet.decode(t) { return b }
         return Array(t.utf8)
@@ -125,7 +146,9 @@ public final class BPETokenizer {
     public func decode(_ ids: [Int32]) -> String {
         var bytes: [UInt8] = []
         for id in ids {
-            if specials.values.contains(id) && ByteLevelAlphabet.decode(vocab[Int(id)]) == nil {
+            if sentencePiece != nil {
+                bytes += self.bytes(of: id)
+            } else if specials.values.contains(id) && ByteLevelAlphabet.decode(vocab[Int(id)]) == nil {
                 bytes += Array(vocab[Int(id)].utf8)
             } else {
                 bytes += self.bytes(of: id)

@@ -9,7 +9,7 @@ public enum CorpusSampler {
         _ lm: LoadedModel, documents: Int, tokens: Int, seed: UInt64, batch: Int = 16,
         prompt: String = "<|endoftext|>", progress: (String) -> Void = { _ in }
     ) throws -> [String] {
-        let start = lm.tokenizer.encode(prompt)
+        let start = lm.tokenizer.startOfText(prompt)
         guard !start.isEmpty else { throw CanonEditError("the corpus prompt gives no tokens") }
         var texts: [String] = []
         var b = 0

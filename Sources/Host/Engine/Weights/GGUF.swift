@@ -21,6 +21,7 @@ public final class GGUFFile: WeightSource {
             }
         }
         public var string: String? { if case .string(let v) = self { return v } else { return nil } }
+        public var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
         public var array: [Value]? { if case .array(let v) = self { return v } else { return nil } }
     }
 

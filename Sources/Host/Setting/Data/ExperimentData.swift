@@ -89,7 +89,7 @@ public struct ExperimentData {
         var locality: LocalityPrompts? = nil
         switch hardNegatives {
         case .unconditional(let texts)?:
-            hardNegative = HardNegativeSet(seqs: texts.map { .text(tok.encode($0)) }, perToken: true)
+            hardNegative = HardNegativeSet(seqs: texts.map { .text(tok.startOfText($0)) }, perToken: true)
         case .suffix(let records)?:
             let hn = records.tokenized(with: tok)
             hardNegative = HardNegativeSet(seqs: hn.map { $0.sequences(pair: false)[0] }, perToken: false)
@@ -105,7 +105,7 @@ public struct ExperimentData {
             hardNegative: hardNegative,
             edits: InterventionSet(edits, lossType: lossType, threshold: threshold),
             locality: locality)
-        let klDocs = kl.map { Array(tok.encode($0).prefix(contextLength)) }.filter { $0.count >= 2 }
+        let klDocs = kl.map { Array(tok.startOfText($0).prefix(contextLength)) }.filter { $0.count >= 2 }
         return Tokenized(train: edits, evaluator: evaluator, klDocs: klDocs)
     }
 }

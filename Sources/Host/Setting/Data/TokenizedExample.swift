@@ -16,12 +16,12 @@ public struct TokenizedExample {
 
     public init(_ record: Example, tokenizer: BPETokenizer) {
         self.record = record
-        prefix = tokenizer.encode(record.prefix)
+        prefix = tokenizer.startOfText(record.prefix)
         suffix = tokenizer.encode(record.suffix)
         suffix2 = record.suffix2.map(tokenizer.encode)
         throughSubject = record.subject.flatMap { subject in
             record.prefix.range(of: subject, options: .backwards).map {
-                tokenizer.encode(String(record.prefix[..<$0.upperBound]))
+                tokenizer.startOfText(String(record.prefix[..<$0.upperBound]))
             }
         }
     }

@@ -55,7 +55,7 @@ public struct InterventionSet {
 public struct TextSet {
     let seqs: [ScoredSequence]
     let cache = PrefixCache()
-    public init(_ texts: [String], tokenizer: BPETokenizer) { seqs = texts.map { .text(tokenizer.encode($0)) } }
+    public init(_ texts: [String], tokenizer: BPETokenizer) { seqs = texts.map { .text(tokenizer.startOfText($0)) } }
     public var tokenCount: Int { seqs.reduce(0) { $0 + $1.rows.count } }
 
     public func meanNLL(_ model: CausalLM) throws -> Double {
