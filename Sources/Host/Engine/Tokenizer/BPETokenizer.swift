@@ -18,6 +18,10 @@ public final class BPETokenizer {
     public let preTokenizer: PreTokenizer
     public let sentencePiece: SentencePieceBPE?
     public let bos: Int32?
+    /// A tokenizer.json's normalizers, pre-tokenizer steps and decoder (nil: GPT-2's pattern above).
+    public let pipeline: TextPipeline?
+    /// A piece that is itself a token is not merged (tokenizers' ignore_merges, Llama 3).
+    let ignoreMerges: Bool
     let byteIds: [Int32]  // id of each single byte symbol (-1 if absent)
     // Keyed by UTF-8 bytes: Swift Strings equate canonically equivalent text ("e\u{301}", "é").
     private var cache: [[UInt8]: [Int32]] = [:]
@@ -27,8 +31,11 @@ public final class BPETokenizer {
     /// `merges` are pairs of vocabulary strings in rank order.
     public init(
         vocab: [String], merges: [(String, String)], specials: [String: Int32],
-        preTokenizer: PreTokenizer, source: String, sentencePiece: SentencePieceBPE? = nil, bos: Int32? = nil
+        preTokenizer: PreTokenizer, source: String, sentencePiece: SentencePieceBPE? = nil, bos: Int32? = nil,
+        pipeline: TextPipeline? = nil, ignoreMerges: Bool = false
     ) throws {
+        self.pipeline = pipeline
+        self.ignoreMerges = ignoreMerges
         self.vocab = vocab
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(vocab.count)
@@ -69,8 +76,14 @@ public final class BPETokenizer {
 
     public func encode(_ text: String) -> [Int32] {
         var out: [Int32] = []
-        for (segment, special) in splitSpecials(text) {
+        for (k, (segment, special)) in splitSpecials(text).enumerated() {
             if let special { out.append(special); continue }
+            if let pipeline {
+                for piece in pipeline.preTokenize(pipeline.normalize(segment), atStart: k == 0) {
+                    out += sentencePiece?.encode(piece) ?? bpe(piece)
+                }
+                continue
+            }
             if let sentencePiece { out += sentencePiece.encode(segment); continue }
             for piece in preTokenizer.split(segment) { out += bpe(piece) }
         }
@@ -110,6 +123,7 @@ public final class BPETokenizer {
     func bpe(_ piece: String) -> [Int32] {
         let key = Array(piece.utf8)
         if let hit = cache[key] { return hit }
+        if ignoreMerges, let whole = ids[ByteLevelAlphabet.encode(Array(piece.utf8))] { return [whole] }
         var syms: [Int32] = []
         for b in piece.utf8 {
             let id = byteIds[Int(b)]
@@ -144,6 +158,10 @@ public final class BPETokenizer {
     }
 
     public func decode(_ ids: [Int32]) -> String {
+        if let pipeline {
+            let tokens = ids.map { $0 >= 0 && Int($0) < vocab.count ? vocab[Int($0)] : "" }
+            return String(decoding: pipeline.decode(tokens), as: UTF8.self)
+        }
         var bytes: [UInt8] = []
         for id in ids {
             if sentencePiece != nil {

@@ -1,27 +1,37 @@
 import Foundation
 import Support
 
-/// SentencePiece-style BPE over Unicode characters, as Gemma's vocabulary is tokenized (from
-/// GGUF metadata, `tokenizer.ggml.model = llama`), matching Hugging Face `tokenizers` on the same
-/// file: spaces become "▁"; each character is a symbol, or its UTF-8 bytes as `<0xXX>` tokens
-/// when the vocabulary lacks it; then adjacent symbols merge, best merge first, where a merge of
-/// (a, b) exists when a + b is a token, and its priority is the merged token's position in the
-/// vocabulary (earlier first), then the longer left part, then the leftmost position. Tokens
-/// spelled with real spaces ("  ") stand for "▁▁", as transformers reads them. Spellings are
-/// compared as UTF-8 bytes, never as Swift Strings, which would equate "e\u{301}" with "é".
+/// BPE over Unicode characters, as Hugging Face `tokenizers` runs a BPE model that is not
+/// byte-level (SentencePiece-style vocabularies: Gemma, Llama 2, Mistral). Each character is a
+/// symbol, or its UTF-8 bytes as `<0xXX>` tokens when the vocabulary lacks it (byte fallback;
+/// else the unknown token, consecutive ones fused); then adjacent symbols merge, best merge
+/// first, leftmost first among equals. The merges are the file's, in rank order, or, for
+/// Gemma's GGUF (no merges; `spaceToMeta`: spaces become "▁"), every (a, b) whose a + b is a
+/// token, ranked by the merged token's position in the vocabulary, then the longer left part,
+/// as transformers builds them. There, tokens of real spaces ("  ") stand for "▁▁". Spellings
+/// are compared as UTF-8 bytes, never as Swift Strings, which would equate "e\u{301}" and "é".
 public final class SentencePieceBPE {
     let ids: [[UInt8]: Int32]  // UTF-8 spelling ("▁" for spaces) -> id; a later duplicate wins, as in transformers
     let spellings: [[UInt8]]
     let lengths: [Int32]  // characters (Unicode scalars) per token
     let byteIds: [Int32]  // <0x00>…<0xFF>, -1 when absent
-    let unknown: Int32
+    let unknown: Int32  // -1: none (an unknown character is dropped)
+    let byteFallback: Bool
+    let spaceToMeta: Bool
+    /// The file's merges: (left << 32 | right) -> (rank, merged id); nil: ranked by vocabulary order.
+    let ranks: [UInt64: (rank: Int32, merged: Int32)]?
     public let vocab: [String]  // id -> token as the file spells it
     private var pairs: [UInt64: Int32] = [:]  // (left << 32 | right) -> merged id, or -1
     private var cache: [[UInt8]: [Int32]] = [:]  // by UTF-8 bytes (see above)
 
-    public init(tokens: [String], unknown: Int32) {
+    public init(
+        tokens: [String], unknown: Int32, merges: [(String, String)]? = nil, byteFallback: Bool = true,
+        spaceToMeta: Bool = true, source: String = ""
+    ) throws {
         vocab = tokens
-        spellings = tokens.map { Array(Self.respell($0).utf8) }
+        self.byteFallback = byteFallback
+        self.spaceToMeta = spaceToMeta
+        spellings = tokens.map { Array((spaceToMeta ? Self.respell($0) : $0).utf8) }
         var ids: [[UInt8]: Int32] = [:]
         ids.reserveCapacity(tokens.count)
         for (i, t) in spellings.enumerated() { ids[t] = Int32(i) }
@@ -29,6 +39,17 @@ public final class SentencePieceBPE {
         lengths = tokens.map { Int32(Self.respell($0).unicodeScalars.count) }
         byteIds = (0..<256).map { ids[Array(String(format: "<0x%02X>", $0).utf8)] ?? -1 }
         self.unknown = unknown
+        guard let merges else { ranks = nil; return }
+        var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
+        for (rank, (a, b)) in merges.enumerated() {
+            guard let ia = ids[Array(a.utf8)], let ib = ids[Array(b.utf8)], let im = ids[Array((a + b).utf8)] else {
+                throw CanonEditError(
+                    "\(source): merge #\(rank) \"\(a) \(b)\" uses a token that is not in the vocabulary")
+            }
+            let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
+            if table[key] == nil { table[key] = (Int32(rank), im) }
+        }
+        ranks = table
     }
 
     /// A token of spaces only is looked up as that many "▁".
@@ -44,14 +65,13 @@ public final class SentencePieceBPE {
         if let hit = cache[key] { return hit }
         var symbols: [Int32] = []
         for scalar in text.unicodeScalars {
-            let bytes = Array(String(scalar == " " ? "▁" : scalar).utf8)
+            let bytes = Array(String(spaceToMeta && scalar == " " ? "▁" : scalar).utf8)
             if let id = ids[bytes] {
                 symbols.append(id)
-            } else {
-                for byte in bytes {
-                    let b = byteIds[Int(byte)]
-                    symbols.append(b >= 0 ? b : unknown)
-                }
+            } else if byteFallback, bytes.allSatisfy({ byteIds[Int($0)] >= 0 }) {
+                symbols += bytes.map { byteIds[Int($0)] }
+            } else if unknown >= 0, symbols.last != unknown {
+                symbols.append(unknown)  // consecutive unknown characters fuse into one
             }
         }
         let out = merge(symbols)
@@ -59,21 +79,19 @@ public final class SentencePieceBPE {
         return out
     }
 
-    /// The merged id of adjacent symbols a, b, or nil.
-    func merged(_ a: Int32, _ b: Int32) -> Int32? {
+    /// The merge of adjacent symbols a, b: its priority (lower first) and merged id, or nil.
+    func merged(_ a: Int32, _ b: Int32) -> (priority: Int64, id: Int32)? {
         let key = UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))
-        if let m = pairs[key] { return m >= 0 ? m : nil }
-        let m = ids[spellings[Int(a)] + spellings[Int(b)]] ?? -1
-        pairs[key] = m
-        return m >= 0 ? m : nil
+        if let ranks { return ranks[key].map { (Int64($0.rank), $0.merged) } }
+        if pairs[key] == nil { pairs[key] = ids[spellings[Int(a)] + spellings[Int(b)]] ?? -1 }
+        let m = pairs[key]!
+        return m >= 0 ? (Int64(m) << 20 | Int64(0xFFFFF - min(lengths[Int(a)], 0xFFFFF)), m) : nil
     }
 
     /// A candidate merge at `pos` of (left, right) into `id`; lower sorts first.
     struct Candidate: Comparable {
-        let id: Int32, leftLength: Int32, pos: Int32, left: Int32, right: Int32
-        static func < (x: Candidate, y: Candidate) -> Bool {
-            (x.id, -x.leftLength, x.pos) < (y.id, -y.leftLength, y.pos)
-        }
+        let priority: Int64, pos: Int32, id: Int32, left: Int32, right: Int32
+        static func < (x: Candidate, y: Candidate) -> Bool { (x.priority, x.pos) < (y.priority, y.pos) }
     }
 
     /// Merges symbols best-first with a heap; stale candidates are skipped when popped.
@@ -88,8 +106,7 @@ public final class SentencePieceBPE {
             guard i >= 0 else { return }
             let j = next[Int(i)]
             guard Int(j) < n, let m = merged(sym[Int(i)], sym[Int(j)]) else { return }
-            heap.push(
-                Candidate(id: m, leftLength: lengths[Int(sym[Int(i)])], pos: i, left: sym[Int(i)], right: sym[Int(j)]))
+            heap.push(Candidate(priority: m.priority, pos: i, id: m.id, left: sym[Int(i)], right: sym[Int(j)]))
         }
         for i in 0..<(n - 1) { consider(Int32(i)) }
         while let c = heap.pop() {

@@ -71,7 +71,7 @@ extension BPETokenizer {
         let bos = addBOS ? gguf.metadata["tokenizer.ggml.bos_token_id"]?.int.map(Int32.init) : nil
         try self.init(
             vocab: tokens, merges: [], specials: specials, preTokenizer: PreTokenizer(), source: gguf.path,
-            sentencePiece: SentencePieceBPE(tokens: tokens, unknown: unknown), bos: bos)
+            sentencePiece: try SentencePieceBPE(tokens: tokens, unknown: unknown, source: gguf.path), bos: bos)
     }
 
     /// A Hugging Face tokenizer folder: `tokenizer.json`, or `vocab.json` + `merges.txt`.
@@ -111,10 +111,12 @@ extension BPETokenizer {
         else {
             throw formatError(path, "not a readable JSON object")
         }
-        guard let model = root["model"] as? [String: Any], (model["type"] as? String ?? "BPE") == "BPE",
-            let vocabMap = model["vocab"] as? [String: Int]
+        guard let model = root["model"] as? [String: Any], let vocabMap = model["vocab"] as? [String: Int],
+            (model["type"] as? String ?? "BPE") == "BPE"
         else {
-            throw formatError(path, "model must be a BPE model with a vocab object")
+            let type = (root["model"] as? [String: Any])?["type"] as? String ?? "?"
+            throw formatError(
+                path, "model type \(type) is not supported: canonedit reads BPE models with a vocab object")
         }
         var merges: [(String, String)] = []
         for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
@@ -138,10 +140,50 @@ extension BPETokenizer {
             }
             specials[c] = Int32(id)
         }
-        let pre = try Self.preTokenizer(root["pre_tokenizer"], path: path)
+        try Self.checkModelOptions(model, path: path)
+        let vocab = try Self.denseVocab(vocabMap, extra: specials, source: path)
+        let bos = Self.startOfText(root["post_processor"], specials: specials)
+        // GPT-2-style files keep the hand scanner; everything else runs as a TextPipeline.
+        if root["normalizer"] is NSNull || root["normalizer"] == nil, model["byte_fallback"] as? Bool != true,
+            model["ignore_merges"] as? Bool != true, let pre = try? Self.preTokenizer(root["pre_tokenizer"], path: path)
+        {
+            try self.init(vocab: vocab, merges: merges, specials: specials, preTokenizer: pre, source: path, bos: bos)
+            return
+        }
+        let pipeline = try TextPipeline(json: root, path: path)
+        var sentencePiece: SentencePieceBPE? = nil
+        if !pipeline.isByteLevel {
+            let unk = (model["unk_token"] as? String).flatMap { vocabMap[$0] }.map(Int32.init) ?? -1
+            sentencePiece = try SentencePieceBPE(
+                tokens: vocab, unknown: unk, merges: merges, byteFallback: model["byte_fallback"] as? Bool ?? false,
+                spaceToMeta: false, source: path)
+        }
         try self.init(
-            vocab: try Self.denseVocab(vocabMap, extra: specials, source: path), merges: merges,
-            specials: specials, preTokenizer: pre, source: path)
+            vocab: vocab, merges: pipeline.isByteLevel ? merges : [], specials: specials, preTokenizer: PreTokenizer(),
+            source: path, sentencePiece: sentencePiece, bos: bos, pipeline: pipeline,
+            ignoreMerges: model["ignore_merges"] as? Bool ?? false)
+    }
+
+    /// The special token a TemplateProcessing post-processor puts before a single text (Llama 3's
+    /// <|begin_of_text|>, Gemma's <bos>), if any.
+    static func startOfText(_ any: Any?, specials: [String: Int32]) -> Int32? {
+        guard let obj = any as? [String: Any] else { return nil }
+        if obj["type"] as? String == "Sequence" {
+            return ((obj["processors"] as? [Any]) ?? []).lazy.compactMap { startOfText($0, specials: specials) }.first
+        }
+        guard obj["type"] as? String == "TemplateProcessing", let single = obj["single"] as? [[String: Any]],
+            let first = single.first?["SpecialToken"] as? [String: Any], let name = first["id"] as? String
+        else { return nil }
+        return specials[name]
+    }
+
+    /// BPE options canonedit does not implement are refused by name.
+    static func checkModelOptions(_ model: [String: Any], path: String) throws {
+        for key in ["continuing_subword_prefix", "end_of_word_suffix", "dropout"] {
+            if let v = model[key], !(v is NSNull) {
+                throw formatError(path, "model.\(key) is set (\(v)); canonedit's BPE does not support it")
+            }
+        }
     }
 
     /// Reads the pre_tokenizer forms byte-level vocabularies use: ByteLevel, optionally inside

@@ -1,0 +1,86 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+
+/// tokenizer.json pipelines in the shapes Llama 3, Qwen 2, Mistral, Llama 2, Gemma and GPT-2
+/// ship (small vocabularies trained by the `tokenizers` library, Fixtures/tokenizers): the ids
+/// that library gives for hard strings, exactly, and its decoding.
+final class TokenizerFixtureTests: XCTestCase {
+    static let names = [
+        "gpt2", "llama3", "qwen2", "mistral", "llama2_legacy", "gemma", "digits_punctuation", "metaspace_split",
+    ]
+
+    func testEveryPipelineGivesTheLibrarysIds() throws {
+        for name in Self.names {
+            let tok = try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/\(name).tokenizer.json")
+            let cases = try Fixtures.json("tokenizers/\(name).expected.json") as! [[String: Any]]
+            XCTAssertEqual(cases.count, 14, name)
+            XCTAssertEqual(tok.pipeline != nil, name != "gpt2", "\(name): GPT-2's form keeps the hand scanner")
+            for c in cases {
+                let text = c["text"] as! String, ids = (c["ids"] as! [Int]).map(Int32.init)
+                XCTAssertEqual(tok.encode(text), ids, "\(name): ids of \(text.debugDescription)")
+                XCTAssertEqual(tok.decode(ids), c["decoded"] as? String, "\(name): decoding \(text.debugDescription)")
+            }
+        }
+    }
+
+    /// A TemplateProcessing post-processor's leading special token (Llama 3's <|begin_of_text|>)
+    /// starts every text, as transformers adds it.
+    func testThePostProcessorsLeadingTokenStartsEveryText() throws {
+        let dir = temporaryFolder(self)
+        var root =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")))
+            as! [String: Any]
+        root["post_processor"] = [
+            "type": "Sequence",
+            "processors": [
+                ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false],
+                [
+                    "type": "TemplateProcessing",
+                    "single": [
+                        ["SpecialToken": ["id": "<|special|>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]],
+                    ],
+                    "pair": [], "special_tokens": [:],
+                ],
+            ],
+        ]
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir + "/t.json"))
+        let tok = try BPETokenizer(tokenizerJSON: dir + "/t.json")
+        let special = try XCTUnwrap(tok.id(of: "<|special|>"))
+        XCTAssertEqual(tok.bos, special)
+        XCTAssertEqual(tok.startOfText("Port Louis"), [special] + tok.encode("Port Louis"))
+        XCTAssertNil(try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json").bos)
+    }
+
+    /// A feature canonedit does not implement is refused by name, never skipped.
+    func testUnsupportedStepsAreRefusedByName() throws {
+        let dir = temporaryFolder(self)
+        let base =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")))
+            as! [String: Any]
+        let cases: [(String, Any, String)] = [
+            ("pre_tokenizer", ["type": "BertPreTokenizer"], "pre_tokenizer BertPreTokenizer is not supported"),
+            ("normalizer", ["type": "Precompiled", "precompiled_charsmap": "AA=="], "normalizer Precompiled"),
+            ("decoder", ["type": "WordPiece"], "decoder WordPiece is not supported"),
+        ]
+        for (key, value, message) in cases {
+            var root = base
+            root[key] = value
+            let path = dir + "/\(key).json"
+            try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: path)) {
+                XCTAssertTrue("\($0)".contains(message) && "\($0)".contains(path), "\($0)")
+            }
+        }
+        var unigram = base
+        unigram["model"] = ["type": "Unigram", "vocab": [["a", -1.0]]]
+        try JSONSerialization.data(withJSONObject: unigram).write(to: URL(fileURLWithPath: dir + "/u.json"))
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: dir + "/u.json")) {
+            XCTAssertTrue("\($0)".contains("Unigram"), "\($0)")
+        }
+    }
+}
