@@ -55,6 +55,33 @@ final class TokenizerFixtureTests: XCTestCase {
         XCTAssertNil(try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json").bos)
     }
 
+    /// A GGUF vocabulary whose tokenizer.ggml.pre is llama-bpe (Llama 3) runs Llama 3's split and
+    /// unmerged whole tokens: the Llama-3-shaped fixture's vocabulary written as GGUF metadata
+    /// gives the same ids as its tokenizer.json.
+    func testAGGUFLlama3VocabularyTokenizesAsItsTokenizerJSON() throws {
+        let json = try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")
+        var m = GGUFMetadata()
+        m.set("general.architecture", .string("llama"))
+        m.set("tokenizer.ggml.model", .string("gpt2"))
+        m.set("tokenizer.ggml.pre", .string("llama-bpe"))
+        m.set("tokenizer.ggml.tokens", .strings(json.vocab))
+        let special = Set(json.specials.values)
+        m.set("tokenizer.ggml.token_type", .i32s((0..<json.count).map { special.contains(Int32($0)) ? 3 : 1 }))
+        m.set("tokenizer.ggml.merges", .strings(json.mergeList.map { $0.0 + " " + $0.1 }))
+        let path = temporaryFolder(self) + "/vocab.gguf"
+        try GGUFWriter.write([], metadata: m, type: .f32, to: path)
+        let gguf = try BPETokenizer(gguf: try GGUFFile(path: path))
+        for c in try Fixtures.json("tokenizers/llama3.expected.json") as! [[String: Any]] {
+            let text = c["text"] as! String
+            XCTAssertEqual(gguf.encode(text), (c["ids"] as! [Int]).map(Int32.init), text.debugDescription)
+        }
+        m.set("tokenizer.ggml.pre", .string("tekken"))
+        try GGUFWriter.write([], metadata: m, type: .f32, to: path)
+        XCTAssertThrowsError(try BPETokenizer(gguf: try GGUFFile(path: path))) {
+            XCTAssertTrue("\($0)".contains("\"tekken\" is a pre-tokenizer canonedit does not know"), "\($0)")
+        }
+    }
+
     /// A feature canonedit does not implement is refused by name, never skipped.
     func testUnsupportedStepsAreRefusedByName() throws {
         let dir = temporaryFolder(self)

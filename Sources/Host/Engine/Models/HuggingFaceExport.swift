@@ -33,7 +33,14 @@ public enum HuggingFaceExport {
             try JSONSerialization.data(withJSONObject: configJSON, options: [.sortedKeys, .prettyPrinted]),
             to: dir + "/config.json")
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
-        try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+        // A folder's own tokenizer.json is copied: canonedit writes only GPT-2-style ones.
+        let sourceTokenizer = lm.path + "/tokenizer.json"
+        if FileManager.default.fileExists(atPath: sourceTokenizer) {
+            try AtomicFile.write(
+                try Data(contentsOf: URL(fileURLWithPath: sourceTokenizer)), to: dir + "/tokenizer.json")
+        } else {
+            try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+        }
         let tokenizerConfig: [String: Any] = [
             "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.max_position_embeddings,
             "clean_up_tokenization_spaces": false,
@@ -117,6 +124,10 @@ public enum HuggingFaceExport {
 extension BPETokenizer {
     /// A Hugging Face `tokenizer.json` for this vocabulary.
     public func tokenizerJSON() throws -> Data {
+        guard pipeline == nil, sentencePiece == nil else {
+            throw CanonEditError(
+                "this tokenizer is not GPT-2-style byte-level BPE; canonedit cannot write it as tokenizer.json")
+        }
         var vocabMap: [String: Int] = [:]
         for (i, t) in vocab.enumerated() where vocabMap[t] == nil { vocabMap[t] = i }
         var pre: [[String: Any]] = []

@@ -6,6 +6,11 @@ import Support
 /// weights under llama.cpp's names with q/k rows in its adjacent-pair rotary order.
 public enum LlamaGGUF {
     public static func metadata(_ cfg: LlamaConfig, tokenizer tok: BPETokenizer, name: String) throws -> GGUFMetadata {
+        guard tok.pipeline == nil, tok.sentencePiece == nil else {
+            throw CanonEditError(
+                "\(name): GGUF metadata is written for GPT-2-style byte-level tokenizers; this one is a "
+                    + "tokenizer.json pipeline, which has no GGUF pre-tokenizer name canonedit writes")
+        }
         guard !tok.preTokenizer.addPrefixSpace else {
             throw CanonEditError("\(name): a tokenizer that adds a prefix space has no GGUF pre-tokenizer name")
         }

@@ -42,10 +42,28 @@ public struct TextPipeline {
         case metaspace(replacement: String, prepend: MetaspacePrepend)
     }
 
+    /// The split patterns GGUF files name by `tokenizer.ggml.pre` (public facts of each family).
+    static let llama3Split =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let qwen2Split =
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+    static let ggufSplits: [String: (regex: NSRegularExpression, ignoreMerges: Bool)] = {
+        let llama3 = try! NSRegularExpression(pattern: llama3Split),
+            qwen2 = try! NSRegularExpression(pattern: qwen2Split)
+        var out: [String: (NSRegularExpression, Bool)] = [:]
+        for name in ["llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe"] { out[name] = (llama3, true) }
+        for name in ["qwen2", "deepseek-r1-qwen", "megrez"] { out[name] = (qwen2, false) }
+        return out
+    }()
+
     public var normalizers: [Normalizer] = []
     public var steps: [Step] = []
     /// nil: tokens joined by spaces, as `tokenizers` decodes without a decoder.
     public var decoder: [DecodeStep]?
+
+    public init(normalizers: [Normalizer] = [], steps: [Step] = [], decoder: [DecodeStep]? = nil) {
+        (self.normalizers, self.steps, self.decoder) = (normalizers, steps, decoder)
+    }
 
     /// Byte-level vocabularies (a ByteLevel step or decoder) run BPE on UTF-8 bytes.
     public var isByteLevel: Bool {

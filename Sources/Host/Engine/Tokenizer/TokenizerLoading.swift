@@ -38,7 +38,21 @@ extension BPETokenizer {
         case "default", "gpt-2", "gpt2", "olmo", "jais", "stablelm2":
             preTok = PreTokenizer()
         default:
-            throw formatError(gguf.path, "tokenizer.ggml.pre \"\(pre)\" is a pre-tokenizer canonedit does not know")
+            // The split regexes of Llama 3 and Qwen 2 families, then bytes (as transformers and
+            // llama.cpp read these files; Llama 3's pieces that are whole tokens are not merged).
+            guard let split = TextPipeline.ggufSplits[pre] else {
+                throw formatError(gguf.path, "tokenizer.ggml.pre \"\(pre)\" is a pre-tokenizer canonedit does not know")
+            }
+            let pipeline = TextPipeline(
+                steps: [
+                    .split(.regex(split.regex), .isolated, invert: false),
+                    .byteLevel(addPrefixSpace: false, useRegex: false),
+                ],
+                decoder: [.byteLevel])
+            try self.init(
+                vocab: tokens, merges: merges, specials: specials, preTokenizer: PreTokenizer(), source: gguf.path,
+                pipeline: pipeline, ignoreMerges: split.ignoreMerges)
+            return
         }
         try self.init(vocab: tokens, merges: merges, specials: specials, preTokenizer: preTok, source: gguf.path)
     }
