@@ -66,7 +66,7 @@ final class ZooReferenceTests: XCTestCase {
     /// Decoding with the key/value cache, one token at a time, gives every position the logits
     /// of the whole-sequence pass, windows and Gemma's norms included.
     func testCachedDecodingEqualsTheFullPass() throws {
-        for arch in ["gpt2", "gpt_neox", "gptj", "llama", "gemma3", "qwen2", "mistral"] {
+        for arch in ["gpt2", "gpt_neox", "gptj", "llama", "gemma3", "qwen2", "mistral", "llama31"] {
             let model = try XCTUnwrap(try ModelStore.load(Fixtures.folder + "/zoo/" + arch).model as? DecoderLM)
             let ids = Array(Self.ids.prefix(8)), V = model.vocabSize
             let rows = LogitRows(rows: Array(0..<ids.count))
@@ -80,6 +80,8 @@ final class ZooReferenceTests: XCTestCase {
         }
     }
     func testQwen2() throws { try check("qwen2") }
+    /// Llama 3.1's rotary scaling: one frequency kept, one blended, two slowed.
+    func testLlama31RotaryScaling() throws { try check("llama31") }
     /// A window of 4 on every layer of an 8-long batch.
     func testMistral() throws { try check("mistral") }
 

@@ -120,7 +120,7 @@ public final class DecoderLM: CausalLM {
         if head !== embed { all.append(head) }
         if let headBias { all.append(headBias) }
         parameters = all
-        rope = s.rotaryDims > 0 ? RopeTable(rotaryDim: s.rotaryDims, base: s.rotaryBase) : nil
+        rope = s.rotaryDims > 0 ? RopeTable(rotaryDim: s.rotaryDims, base: s.rotaryBase, scaling: s.rotaryScaling) : nil
         localRope = s.localRotaryBase.map { RopeTable(rotaryDim: s.rotaryDims, base: $0) }
     }
 

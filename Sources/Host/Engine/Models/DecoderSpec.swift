@@ -53,6 +53,8 @@ public struct DecoderSpec {
     public var slidingLayers: [Bool] = []
     public var slidingWindow = 0
     public var localRotaryBase: Double? = nil
+    /// Llama 3.1's frequency scaling of the rotary embedding (nil: none).
+    public var rotaryScaling: RotaryScaling? = nil
 
     func attentionScale(layer l: Int) -> Float {
         let base = attentionScalar.map { Float(1 / $0.squareRoot()) } ?? 1 / Float(D).squareRoot()

@@ -11,6 +11,9 @@ public enum GGUFLoader {
         switch arch {
         case "llama":
             let a = "llama."
+            if g.has("rope_freqs.weight") {
+                throw formatError(path, "rope_freqs.weight (Llama 3.1's rotary scaling in GGUF) is not supported yet")
+            }
             let heads = try g.int(a + "attention.head_count")
             let C = try g.int(a + "embedding_length")
             let cfg = LlamaConfig(

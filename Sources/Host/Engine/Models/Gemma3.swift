@@ -26,7 +26,7 @@ public struct Gemma3Config: Codable, Equatable {
     public var rope_theta: Double?
     public var rope_local_base_freq: Double?
     public var rope_parameters: RopeByLayerType?
-    public var rope_scaling: [String: JSONNumberOrString]?
+    public var rope_scaling: RotaryParameters?
     public var max_position_embeddings: Int
     public var tie_word_embeddings: Bool?
     public var hidden_activation: String?
@@ -48,7 +48,7 @@ public struct Gemma3Config: Codable, Equatable {
         if let act = hidden_activation, act != "gelu_pytorch_tanh", act != "gelu_tanh" {
             throw CanonEditError("\(source): hidden_activation \(act) is not supported for gemma3 (gelu_pytorch_tanh)")
         }
-        if let scaling = rope_scaling, !scaling.isEmpty {
+        if let scaling = rope_scaling, (scaling.rope_type ?? scaling.type ?? "default") != "default" {
             throw CanonEditError("\(source): rope_scaling is set; canonedit's Gemma 3 reads only unscaled rotary")
         }
         for rope in [rope_parameters?.full_attention, rope_parameters?.sliding_attention].compactMap({ $0 })
@@ -89,30 +89,6 @@ public struct Gemma3Config: Codable, Equatable {
     /// Hugging Face stores each Gemma RMSNorm weight w for a scale of (1 + w); canonedit's norms
     /// scale by their weight, so 1 is added on load (GGUF files store 1 + w already).
     static func isNorm(_ name: String) -> Bool { name.hasSuffix("norm.weight") }
-}
-
-/// A config value that may be a number or a string (rope_scaling's fields), kept only to be
-/// refused with a message.
-public enum JSONNumberOrString: Codable, Equatable {
-    case number(Double), string(String), other
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if let d = try? c.decode(Double.self) {
-            self = .number(d)
-        } else if let s = try? c.decode(String.self) {
-            self = .string(s)
-        } else {
-            self = .other
-        }
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .number(let d): try c.encode(d)
-        case .string(let s): try c.encode(s)
-        case .other: try c.encodeNil()
-        }
-    }
 }
 
 extension DecoderLM {

@@ -16,7 +16,7 @@ public struct LlamaConfig: Codable, Equatable {
     public var tie_word_embeddings: Bool?
     /// Newer transformers write rope_theta under rope_parameters; scaled rotary is refused.
     public var rope_parameters: RotaryParameters?
-    public var rope_scaling: [String: JSONNumberOrString]?
+    public var rope_scaling: RotaryParameters?
     public var hidden_act: String?
     /// Not in config.json: GGUF files store q/k rows permuted for rotation of adjacent pairs.
     public var rope_interleaved: Bool?
@@ -27,15 +27,19 @@ public struct LlamaConfig: Codable, Equatable {
     public var D: Int { head_dim ?? hidden_size / num_attention_heads }
 
     /// The Llama decoder (SmolLM2, Llama 2/3): pre-RMSNorm blocks of grouped-query causal
-    /// attention with rotary positions over the whole head and a SwiGLU MLP, no biases.
+    /// attention with rotary positions over the whole head (Llama 3.1's scaling when named) and
+    /// a SwiGLU MLP, no biases.
     public var spec: DecoderSpec {
-        DecoderSpec(
+        var spec = DecoderSpec(
             architecture: "llama", C: C, H: H, G: G, D: D, F: intermediate_size, L: num_hidden_layers, V: vocab_size,
             context: max_position_embeddings, norm: .rms, normEps: rms_norm_eps, residual: .sequential, mlp: .swiglu,
             qkv: .separate, attentionBias: false, outputBias: false, mlpBias: false, rotaryDims: D,
             rotaryBase: rope_parameters?.rope_theta ?? rope_theta ?? 10000, rotaryInterleaved: rope_interleaved == true,
             learnedPositions: false,
             tiedHead: tie_word_embeddings ?? true, headBias: false, inverseLayerScale: false)
+        spec.rotaryScaling = try? RotaryParameters.check(
+            rope_parameters, scaling: rope_scaling, act: nil, source: "", llama3: true)
+        return spec
     }
 
     static let names = DecoderNames(
@@ -50,8 +54,8 @@ public typealias LlamaModel = DecoderLM
 extension DecoderLM {
     /// A Llama from its config; `load(name, shape)` gives each Hugging Face tensor.
     public convenience init(config: LlamaConfig, source: String, load: (String, [Int]) throws -> Tensor) throws {
-        try RotaryParameters.check(
-            config.rope_parameters, scaling: config.rope_scaling, act: config.hidden_act, source: source)
+        _ = try RotaryParameters.check(
+            config.rope_parameters, scaling: config.rope_scaling, act: config.hidden_act, source: source, llama3: true)
         try self.init(spec: config.spec, names: LlamaConfig.names, sourceConfig: config, source: source, load: load)
     }
 

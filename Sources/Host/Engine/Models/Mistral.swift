@@ -14,14 +14,14 @@ public struct MistralConfig: Codable, Equatable {
     public var rms_norm_eps: Double?
     public var rope_theta: Double?
     public var rope_parameters: RotaryParameters?
-    public var rope_scaling: [String: JSONNumberOrString]?
+    public var rope_scaling: RotaryParameters?
     public var max_position_embeddings: Int
     public var tie_word_embeddings: Bool?
     public var sliding_window: Int?
     public var hidden_act: String?
 
     public func spec(source: String) throws -> DecoderSpec {
-        try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
+        _ = try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
         let D = head_dim ?? hidden_size / num_attention_heads
         var spec = DecoderSpec(
             architecture: "mistral", C: hidden_size, H: num_attention_heads,

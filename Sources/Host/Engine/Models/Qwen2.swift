@@ -13,7 +13,7 @@ public struct Qwen2Config: Codable, Equatable {
     public var rms_norm_eps: Double?
     public var rope_theta: Double?
     public var rope_parameters: RotaryParameters?
-    public var rope_scaling: [String: JSONNumberOrString]?
+    public var rope_scaling: RotaryParameters?
     public var max_position_embeddings: Int
     public var tie_word_embeddings: Bool?
     public var use_sliding_window: Bool?
@@ -23,7 +23,7 @@ public struct Qwen2Config: Codable, Equatable {
         guard use_sliding_window != true else {
             throw CanonEditError("\(source): use_sliding_window is true; canonedit's Qwen 2 attends to every position")
         }
-        try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
+        _ = try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
         let D = hidden_size / num_attention_heads
         return DecoderSpec(
             architecture: "qwen2", C: hidden_size, H: num_attention_heads,
@@ -41,17 +41,29 @@ public struct Qwen2Config: Codable, Equatable {
 public struct RotaryParameters: Codable, Equatable {
     public var rope_theta: Double?
     public var rope_type: String?
+    public var type: String?  // older files' name for rope_type
+    public var factor: Double?
+    public var low_freq_factor: Double?
+    public var high_freq_factor: Double?
+    public var original_max_position_embeddings: Double?
 
+    /// Llama 3.1's scaling when `llama3` is allowed and named; every other scaled form refused.
     static func check(
-        _ p: RotaryParameters?, scaling: [String: JSONNumberOrString]?, act: String?, source: String
-    ) throws {
-        let type = p?.rope_type ?? "default"
-        guard type == "default" else {
-            throw CanonEditError("\(source): rope_type \(type) (scaled rotary) is not supported; only default")
-        }
-        if let scaling, !scaling.isEmpty {
-            throw CanonEditError("\(source): rope_scaling is set; canonedit reads only unscaled rotary")
-        }
+        _ p: RotaryParameters?, scaling: RotaryParameters? = nil, act: String?, source: String, llama3: Bool = false
+    ) throws -> RotaryScaling? {
         if let act, act != "silu" { throw CanonEditError("\(source): hidden_act \(act) is not supported (silu)") }
+        for r in [p, scaling].compactMap({ $0 }) {
+            let type = r.rope_type ?? r.type ?? "default"
+            if type == "default" { continue }
+            guard type == "llama3", llama3, let f = r.factor, let lo = r.low_freq_factor, let hi = r.high_freq_factor,
+                let ctx = r.original_max_position_embeddings, hi > lo
+            else {
+                throw CanonEditError(
+                    "\(source): rope_type \(type) (scaled rotary) is not supported"
+                        + (llama3 ? " (default, or llama3 with all four of its settings)" : "; only default"))
+            }
+            return RotaryScaling(factor: f, lowFreqFactor: lo, highFreqFactor: hi, originalContext: ctx)
+        }
+        return nil
     }
 }

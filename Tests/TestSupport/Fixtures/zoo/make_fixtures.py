@@ -5,7 +5,7 @@ their logits, loss and every parameter's gradient on a fixed batch.
 Run once by a developer (tests only read what it writes; CI never needs torch):
     python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers safetensors
     /tmp/ref/bin/python Tests/TestSupport/Fixtures/zoo/make_fixtures.py [NAME ...]
-With names (gpt2 gpt_neox gptj llama backpack gemma3 qwen2 mistral), only those are written.
+With names (gpt2 gpt_neox gptj llama backpack gemma3 qwen2 mistral llama31), only those are written.
 
 The Backpack has no class in transformers, so `TinyBackpack` below implements it from the
 description in the project's spec (Hewitt et al.'s stanfordnlp/backpack-gpt2: GPT-2
@@ -153,6 +153,16 @@ def newer_models():
                                eos_token_id=256)
     yield "mistral", perturb(tf.MistralForCausalLM(mistral))
 
+    torch.manual_seed(8)  # Llama 3.1's rotary scaling: with head_dim 8 and an original context of 64,
+    # one frequency stays, one is blended and two are slowed by the factor
+    llama31 = tf.LlamaConfig(vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                             rope_parameters={"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
+                                              "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                                              "original_max_position_embeddings": 64},
+                             tie_word_embeddings=False, bos_token_id=256, eos_token_id=256)
+    yield "llama31", perturb(tf.LlamaForCausalLM(llama31))
+
 
 def main():
     wanted = set(sys.argv[1:])
@@ -160,7 +170,7 @@ def main():
         for name, model in newer_models():
             if name in wanted:
                 record(name, model)
-        if not wanted - {"gemma3", "qwen2", "mistral"}:
+        if not wanted - {"gemma3", "qwen2", "mistral", "llama31"}:
             return
     torch.manual_seed(0)
     gpt2 = tf.GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=4, scale_attn_by_inverse_layer_idx=True,
