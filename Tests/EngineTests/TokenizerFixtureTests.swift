@@ -10,6 +10,7 @@ import XCTest
 final class TokenizerFixtureTests: XCTestCase {
     static let names = [
         "gpt2", "llama3", "qwen2", "mistral", "llama2_legacy", "gemma", "digits_punctuation", "metaspace_split",
+        "t5_unigram", "unigram_byte_fallback",
     ]
 
     func testEveryPipelineGivesTheLibrarysIds() throws {
@@ -103,11 +104,11 @@ final class TokenizerFixtureTests: XCTestCase {
                 XCTAssertTrue("\($0)".contains(message) && "\($0)".contains(path), "\($0)")
             }
         }
-        var unigram = base
-        unigram["model"] = ["type": "Unigram", "vocab": [["a", -1.0]]]
-        try JSONSerialization.data(withJSONObject: unigram).write(to: URL(fileURLWithPath: dir + "/u.json"))
-        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: dir + "/u.json")) {
-            XCTAssertTrue("\($0)".contains("Unigram"), "\($0)")
+        var wordPiece = base
+        wordPiece["model"] = ["type": "WordPiece", "vocab": ["a": 0]]
+        try JSONSerialization.data(withJSONObject: wordPiece).write(to: URL(fileURLWithPath: dir + "/w.json"))
+        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: dir + "/w.json")) {
+            XCTAssertTrue("\($0)".contains("model type WordPiece is not supported"), "\($0)")
         }
     }
 }

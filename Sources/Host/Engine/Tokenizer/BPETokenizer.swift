@@ -22,6 +22,8 @@ public final class BPETokenizer {
     public let pipeline: TextPipeline?
     /// A piece that is itself a token is not merged (tokenizers' ignore_merges, Llama 3).
     let ignoreMerges: Bool
+    /// A Unigram vocabulary instead of BPE (tokenizer.json with model type Unigram).
+    public let unigram: UnigramModel?
     let byteIds: [Int32]  // id of each single byte symbol (-1 if absent)
     // Keyed by UTF-8 bytes: Swift Strings equate canonically equivalent text ("e\u{301}", "é").
     private var cache: [[UInt8]: [Int32]] = [:]
@@ -32,9 +34,10 @@ public final class BPETokenizer {
     public init(
         vocab: [String], merges: [(String, String)], specials: [String: Int32],
         preTokenizer: PreTokenizer, source: String, sentencePiece: SentencePieceBPE? = nil, bos: Int32? = nil,
-        pipeline: TextPipeline? = nil, ignoreMerges: Bool = false
+        pipeline: TextPipeline? = nil, ignoreMerges: Bool = false, unigram: UnigramModel? = nil
     ) throws {
         self.pipeline = pipeline
+        self.unigram = unigram
         self.ignoreMerges = ignoreMerges
         self.vocab = vocab
         var ids: [String: Int32] = [:]
@@ -80,7 +83,7 @@ public final class BPETokenizer {
             if let special { out.append(special); continue }
             if let pipeline {
                 for piece in pipeline.preTokenize(pipeline.normalize(segment), atStart: k == 0) {
-                    out += sentencePiece?.encode(piece) ?? bpe(piece)
+                    out += unigram?.encode(piece) ?? sentencePiece?.encode(piece) ?? bpe(piece)
                 }
                 continue
             }

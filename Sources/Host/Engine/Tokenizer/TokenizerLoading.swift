@@ -125,6 +125,10 @@ extension BPETokenizer {
         else {
             throw formatError(path, "not a readable JSON object")
         }
+        if let model = root["model"] as? [String: Any], model["type"] as? String == "Unigram" {
+            try self.init(unigramJSON: root, model: model, path: path)
+            return
+        }
         guard let model = root["model"] as? [String: Any], let vocabMap = model["vocab"] as? [String: Int],
             (model["type"] as? String ?? "BPE") == "BPE"
         else {
@@ -176,6 +180,30 @@ extension BPETokenizer {
             vocab: vocab, merges: pipeline.isByteLevel ? merges : [], specials: specials, preTokenizer: PreTokenizer(),
             source: path, sentencePiece: sentencePiece, bos: bos, pipeline: pipeline,
             ignoreMerges: model["ignore_merges"] as? Bool ?? false)
+    }
+
+    /// A Unigram model: vocab is [[piece, log-probability], …] in id order.
+    convenience init(unigramJSON root: [String: Any], model: [String: Any], path: String) throws {
+        guard let list = model["vocab"] as? [[Any]] else {
+            throw formatError(path, "model.vocab of a Unigram model must be a list of [piece, score]")
+        }
+        let vocab = try list.enumerated().map { (i, e) -> (String, Double) in
+            guard e.count == 2, let p = e[0] as? String, let score = (e[1] as? NSNumber)?.doubleValue else {
+                throw formatError(path, "model.vocab[\(i)] is not [piece, score]")
+            }
+            return (p, score)
+        }
+        var specials: [String: Int32] = [:]
+        for t in (root["added_tokens"] as? [[String: Any]]) ?? [] {
+            if let c = t["content"] as? String, let id = t["id"] as? Int { specials[c] = Int32(id) }
+        }
+        let pieces = vocab.map(\.0)
+        let unk = Int32(model["unk_id"] as? Int ?? -1)
+        try self.init(
+            vocab: pieces, merges: [], specials: specials, preTokenizer: PreTokenizer(), source: path,
+            bos: Self.startOfText(root["post_processor"], specials: specials),
+            pipeline: try TextPipeline(json: root, path: path),
+            unigram: UnigramModel(vocab: vocab, unknown: unk, byteFallback: model["byte_fallback"] as? Bool ?? false))
     }
 
     /// The special token a TemplateProcessing post-processor puts before a single text (Llama 3's

@@ -149,9 +149,41 @@ def metaspace_split():
     return with_byte_fallback(train_bpe(t, False))
 
 
+def train_unigram(tok, vocab=400):
+    trainer = trainers.UnigramTrainer(vocab_size=vocab, special_tokens=["<unk>"] + specials, unk_token="<unk>",
+                                      show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    return tok
+
+
+def t5_unigram():
+    """T5's shape: Unigram over Metaspace pieces, NFKC, unknown characters as <unk>."""
+    t = Tokenizer(models.Unigram())
+    t.normalizer = normalizers.NFKC()
+    t.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    t.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    return train_unigram(t)
+
+
+def unigram_byte_fallback():
+    """Unigram with <0x00>…<0xFF> pieces and byte fallback, no split on spaces."""
+    t = Tokenizer(models.Unigram())
+    t.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    t = train_unigram(t)
+    data = json.loads(t.to_str())
+    low = min(score for _, score in data["model"]["vocab"])
+    data["model"]["vocab"] += [[f"<0x{b:02X}>", low - 1.0] for b in range(256)]
+    data["model"]["byte_fallback"] = True
+    t = Tokenizer.from_str(json.dumps(data))
+    t.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(),
+                                   decoders.Strip(" ", 1, 0)])
+    return t
+
+
 for name, make in [("gpt2", gpt2), ("llama3", llama3), ("qwen2", qwen2), ("mistral", mistral),
                    ("llama2_legacy", llama2_legacy), ("gemma", gemma), ("digits_punctuation", digits_punctuation),
-                   ("metaspace_split", metaspace_split)]:
+                   ("metaspace_split", metaspace_split), ("t5_unigram", t5_unigram),
+                   ("unigram_byte_fallback", unigram_byte_fallback)]:
     tok = make()
     tok.add_special_tokens([AddedToken("<|special|>", special=True, normalized=False)])
     tok.save(os.path.join(here, name + ".tokenizer.json"))
