@@ -83,6 +83,18 @@ final class TokenizerFixtureTests: XCTestCase {
         }
     }
 
+    /// A Llama-2-style SentencePiece GGUF (scores, add_space_prefix, byte fallback) gives the ids
+    /// transformers reads from the same file.
+    func testALlama2SentencePieceGGUFTokenizesAsTransformersReadsIt() throws {
+        let tok = try BPETokenizer(gguf: try GGUFFile(path: Fixtures.folder + "/tokenizers/llama2_spm.gguf"))
+        XCTAssertNotNil(tok.bos)
+        for c in try Fixtures.json("tokenizers/llama2_spm.expected.json") as! [[String: Any]] {
+            let text = c["text"] as! String, ids = (c["ids"] as! [Int]).map(Int32.init)
+            XCTAssertEqual(tok.encode(text), ids, text.debugDescription)
+            XCTAssertEqual(tok.decode(ids), c["decoded"] as? String, "decoding \(text.debugDescription)")
+        }
+    }
+
     /// A feature canonedit does not implement is refused by name, never skipped.
     func testUnsupportedStepsAreRefusedByName() throws {
         let dir = temporaryFolder(self)

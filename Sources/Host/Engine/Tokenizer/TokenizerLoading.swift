@@ -57,37 +57,6 @@ extension BPETokenizer {
         try self.init(vocab: tokens, merges: merges, specials: specials, preTokenizer: preTok, source: gguf.path)
     }
 
-    /// Gemma's SentencePiece BPE from GGUF metadata: merges follow the vocabulary's order (as
-    /// transformers reads these files), control and user-defined tokens are matched whole in text
-    /// (user-defined tokens of spaces only are ordinary "▁" tokens), byte fallback, BOS added.
-    /// Other SentencePiece files (Llama 2's scores and prefix space) are refused by name.
-    convenience init(sentencePieceGGUF gguf: GGUFFile, tokens: [String]) throws {
-        let arch = gguf.metadata["general.architecture"]?.string ?? "?"
-        guard arch == "gemma3" else {
-            throw formatError(
-                gguf.path,
-                "a SentencePiece vocabulary (tokenizer.ggml.model \"llama\") in a \(arch) file is not supported: "
-                    + "canonedit reads Gemma 3's (merge order from the vocabulary), not score-ordered ones")
-        }
-        if gguf.metadata["tokenizer.ggml.add_space_prefix"]?.bool == true {
-            throw formatError(gguf.path, "tokenizer.ggml.add_space_prefix true is not supported")
-        }
-        if let merges = gguf.metadata["tokenizer.ggml.merges"]?.array, !merges.isEmpty {
-            throw formatError(gguf.path, "tokenizer.ggml.merges in a SentencePiece vocabulary is not supported")
-        }
-        var specials: [String: Int32] = [:]
-        for (i, t) in (gguf.metadata["tokenizer.ggml.token_type"]?.array ?? []).enumerated() where i < tokens.count {
-            let spacesOnly = tokens[i].allSatisfy { $0 == " " }
-            if t.int == 3 || (t.int == 4 && !spacesOnly) { specials[tokens[i]] = Int32(i) }
-        }
-        let unknown = Int32(gguf.metadata["tokenizer.ggml.unknown_token_id"]?.int ?? 0)
-        let addBOS = gguf.metadata["tokenizer.ggml.add_bos_token"]?.bool ?? true
-        let bos = addBOS ? gguf.metadata["tokenizer.ggml.bos_token_id"]?.int.map(Int32.init) : nil
-        try self.init(
-            vocab: tokens, merges: [], specials: specials, preTokenizer: PreTokenizer(), source: gguf.path,
-            sentencePiece: try SentencePieceBPE(tokens: tokens, unknown: unknown, source: gguf.path), bos: bos)
-    }
-
     /// A Hugging Face tokenizer folder: `tokenizer.json`, or `vocab.json` + `merges.txt`.
     public convenience init(directory: String) throws {
         let fm = FileManager.default

@@ -6,7 +6,9 @@ scripts/bench-peer.sh makes has `tokenizers`):
     .venv-peer/bin/python Tests/TestSupport/Fixtures/tokenizers/make_fixtures.py
 
 For each NAME it writes NAME.tokenizer.json and NAME.expected.json ({text, ids, decoded} per
-string, no special tokens added around the text). Tests read only these files.
+string, no special tokens added around the text), and llama2_spm.gguf with the ids transformers
+reads from it. Tests read only these files. The Unigram trainer is not deterministic across runs:
+each tokenizer.json and its expected.json are made together and must be committed together.
 """
 import json
 import os
@@ -193,3 +195,48 @@ for name, make in [("gpt2", gpt2), ("llama3", llama3), ("qwen2", qwen2), ("mistr
         cases.append({"text": text, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)})
     json.dump(cases, open(os.path.join(here, name + ".expected.json"), "w"), ensure_ascii=False, indent=1)
     print(name, tok.get_vocab_size(), sum(len(c["ids"]) for c in cases), "ids")
+
+
+def llama2_spm_gguf():
+    """A Llama-2-style SentencePiece GGUF (tokenizer.ggml.model llama: tokens, scores, token types,
+    add_space_prefix) made from the Mistral-shaped vocabulary, each token scored by the rank of the
+    merge that makes it; transformers reads it back as the reference."""
+    import gguf
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    d = json.load(open(os.path.join(here, "mistral.tokenizer.json")))
+    tokens = [None] * len(d["model"]["vocab"])
+    for t, i in d["model"]["vocab"].items():
+        tokens[i] = t
+    rank = {a + b: r for r, (a, b) in reversed(list(enumerate(d["model"]["merges"])))}
+    path = os.path.join(here, "llama2_spm.gguf")
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_tokenizer_model("llama")
+    w.add_token_list(tokens)
+    w.add_token_scores([-float(rank[t]) if t in rank else 0.0 for t in tokens])
+    w.add_token_types([3 if t in ("<unk>", "<|special|>") else 6 if t.startswith("<0x") and len(t) == 6 else 1
+                       for t in tokens])
+    w.add_unk_token_id(tokens.index("<unk>"))
+    w.add_bos_token_id(tokens.index("<|special|>"))
+    w.add_add_bos_token(True)
+    w.add_add_space_prefix(True)
+    for key, value in [("context_length", 16), ("embedding_length", 8), ("block_count", 1),
+                       ("feed_forward_length", 8), ("head_count", 1)]:
+        getattr(w, "add_" + key)(value)
+    w.add_layer_norm_rms_eps(1e-5)
+    w.add_tensor("token_embd.weight", np.zeros((len(tokens), 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    tok = AutoTokenizer.from_pretrained(here, gguf_file="llama2_spm.gguf")
+    cases = []
+    for text in hard:
+        ids = tok(text, add_special_tokens=False).input_ids
+        cases.append({"text": text, "ids": ids, "decoded": tok.decode(ids)})
+    json.dump(cases, open(os.path.join(here, "llama2_spm.expected.json"), "w"), ensure_ascii=False, indent=1)
+    print("llama2_spm.gguf", len(tokens), sum(len(c["ids"]) for c in cases), "ids (transformers from GGUF)")
+
+
+llama2_spm_gguf()
