@@ -14,7 +14,7 @@ B=.build/release/canonedit
 W=$(mktemp -d)
 ZOO=Tests/TestSupport/Fixtures/zoo
 TEXT="Hello, zoo"
-for arch in gpt2 gpt_neox gptj llama; do
+for arch in gpt2 gpt_neox gptj llama gemma3 qwen2 mistral llama31; do
     .venv-peer/bin/python - "$ZOO/$arch" "$W/$arch-tuned" <<'PY'
 import shutil, sys, torch
 from transformers import AutoModelForCausalLM
@@ -54,7 +54,7 @@ PY
 done
 # PEFT both ways: peft makes a random LoRA adapter on each tiny model (GPT-2's Conv1D c_attn,
 # NeoX's fused query_key_value), canonedit imports it and exports it again, peft loads that.
-for arch in gpt2 gpt_neox gptj llama; do
+for arch in gpt2 gpt_neox gptj llama gemma3 qwen2 mistral llama31; do
     .venv-peer/bin/python - "$ZOO/$arch" "$W/$arch-peft-in" <<'PY' 2>/dev/null
 import sys, torch
 from peft import LoraConfig, get_peft_model

@@ -57,13 +57,14 @@ public enum HuggingFaceExport {
         "merges.txt", "generation_config.json",
     ]
 
-    /// GPT-2, GPT-NeoX and GPT-J loaded from a Hugging Face folder: the folder's config and
-    /// tokenizer files copied unchanged, the weights under the names they were read by (GPT-2's
-    /// Conv1D weights transposed back to (in, out)).
+    /// GPT-2, GPT-NeoX, GPT-J, Qwen 2, Mistral and Gemma 3 loaded from a Hugging Face folder: the
+    /// folder's config and tokenizer files copied unchanged, the weights under the names they were
+    /// read by (GPT-2's Conv1D weights transposed back to (in, out); Gemma's norms stored as w for
+    /// a scale of 1 + w again).
     static func writeLikeSource(
         _ lm: LoadedModel, to dir: String, maxShardBytes: Int, value: (Parameter) -> Tensor
     ) throws {
-        let architectures = ["gpt2", "gpt_neox", "gptj"]
+        let architectures = ["gpt2", "gpt_neox", "gptj", "qwen2", "mistral", "gemma3"]
         var isDir: ObjCBool = false
         guard lm.model is DecoderLM, architectures.contains(lm.model.architecture),
             FileManager.default.fileExists(atPath: lm.path + "/config.json", isDirectory: &isDir), !isDir.boolValue
@@ -74,9 +75,14 @@ public enum HuggingFaceExport {
                     + "from a Hugging Face folder (this is \(lm.model.architecture) from \(lm.path))")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let conv1D = lm.model.architecture == "gpt2"
+        let conv1D = lm.model.architecture == "gpt2", gemma = lm.model.architecture == "gemma3"
         let tensors = lm.model.parameters.map { p -> (String, Tensor) in
             let t = value(p)
+            if gemma && Gemma3Config.isNorm(p.name) {
+                let w = t.clone()
+                for i in 0..<w.count { w[i] -= 1 }
+                return (p.name, w)
+            }
             return (p.name, conv1D && GPT2Config.isConv1D(p.name) ? t.transposed() : t)
         }
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)

@@ -6,7 +6,7 @@ import Support
 /// written to a temporary folder beside `out` and renamed into place at the end, so nothing
 /// half-written is left; an `out` that exists and is not empty is refused.
 ///   hf    the model with the edit merged (adapters folded into their weights), as a Hugging
-///         Face folder transformers loads (Llama; GPT-2, GPT-NeoX, GPT-J from a folder);
+///         Face folder transformers loads (Llama; GPT-2, GPT-NeoX, GPT-J, Qwen 2, Mistral, Gemma 3 from a folder);
 ///   peft  a LoRA edit as a PEFT adapter (adapter_config.json, adapter_model.safetensors)
 ///         for the unedited model exported with `hf`;
 ///   gguf  the model with the edit merged as GGUF for llama.cpp (Llama);
@@ -95,7 +95,7 @@ public enum EditExport {
     /// and one scale for all modules here. GPT-2, GPT-NeoX and GPT-J keep their module names
     /// (fused c_attn and query_key_value included).
     static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
-        let architectures = ["llama", "gpt2", "gpt_neox", "gptj"]
+        let architectures = ["llama", "gpt2", "gpt_neox", "gptj", "qwen2", "mistral", "gemma3"]
         guard let decoder = lm.model as? DecoderLM, architectures.contains(decoder.architecture) else {
             throw CanonEditError(
                 "PEFT export is implemented for \(architectures.joined(separator: ", ")) models, "
