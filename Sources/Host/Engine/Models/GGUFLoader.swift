@@ -5,7 +5,8 @@ import Support
 public enum GGUFLoader {
     static func load(path: String) throws -> LoadedModel {
         let g = try GGUFFile(path: path)
-        try ModelStore.checkMemory(parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, path: path)
+        try ModelStore.checkMemory(
+            parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, bytes: g.residentBytes, path: path)
         let arch = try g.string("general.architecture")
         let tok = try BPETokenizer(gguf: g)
         switch arch {
@@ -27,13 +28,13 @@ public enum GGUFLoader {
                 max_position_embeddings: try g.int(a + "context_length"),
                 tie_word_embeddings: !g.has("output.weight"), rope_interleaved: true)
             let model = try LlamaModel(config: cfg, source: path) { name, shape in
-                try g.tensor(ggufName(llama: name), shape: shape)
+                try g.weight(ggufName(llama: name), shape: shape)
             }
             let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
             return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         case "gemma3":
             let model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
-                name, shape in try g.tensor(ggufName(gemma3: name), shape: shape)
+                name, shape in try g.weight(ggufName(gemma3: name), shape: shape)
             }
             let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
             return LoadedModel(model: model, tokenizer: tok, path: path, name: name)

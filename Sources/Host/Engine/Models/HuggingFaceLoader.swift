@@ -48,7 +48,7 @@ enum HuggingFaceLoader {
             {
                 found = String(name.dropFirst(p.count))
             }
-            guard transpose else { return try weights.tensor(found, shape: shape) }
+            guard transpose else { return try weights.weight(found, shape: shape) }
             let t = try weights.tensor(found, shape: [shape[1], shape[0]])
             return t.transposed()
         }

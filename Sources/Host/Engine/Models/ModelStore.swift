@@ -76,21 +76,24 @@ public enum ModelStore {
         return nil
     }
 
-    /// Says how much memory fp32 weights of `parameters` elements need, and refuses to start
-    /// when that is more than the machine has free.
-    static func checkMemory(parameters: Int, path: String) throws {
-        let need = Double(parameters) * 4
+    /// Says how much memory the weights of `parameters` elements need (`bytes` as held: fp32,
+    /// or frozen ones in their stored format), and refuses to start when that is more than the
+    /// machine has free.
+    static func checkMemory(parameters: Int, bytes: Int? = nil, path: String) throws {
+        let need = Double(bytes ?? parameters * 4)
         let gib = { (b: Double) in String(format: "%.2f GiB", b / 1_073_741_824) }
         guard let free = availableMemory() else { return }
         if parameters > 50_000_000 {
             log(
-                "loading \(path): \(parameters) parameters, about \(gib(need)) as fp32 (\(gib(Double(free))) available)"
+                "loading \(path): \(parameters) parameters, about \(gib(need)) "
+                    + (bytes == nil ? "as fp32" : "with frozen weights in their stored format")
+                    + " (\(gib(Double(free))) available)"
             )
         }
         if need > Double(free) {
             throw CanonEditError(
-                "\(path): \(parameters) parameters need about \(gib(need)) as fp32 but only \(gib(Double(free))) is "
-                    + "available; training needs about 4× that"
+                "\(path): \(parameters) parameters need about \(gib(need)) but only \(gib(Double(free))) is "
+                    + "available; trained tensors need about 4× their fp32 size on top"
             )
         }
     }

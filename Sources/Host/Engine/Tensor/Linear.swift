@@ -3,7 +3,8 @@ import Kernels
 import Support
 
 /// A linear layer y = x Wᵀ + b with W stored (out, in) as PyTorch stores it. It may carry a
-/// low-rank adapter (LoRA), whose forward and backward the host runs.
+/// low-rank adapter (LoRA), whose forward and backward the host runs. A frozen W still in its
+/// file's format is used as it is stored (StoredProduct).
 public struct Linear {
     public let name: String  // module path, e.g. model.layers.12.mlp.down_proj
     public let weight: Parameter  // (out, in)
@@ -27,9 +28,13 @@ public struct Linear {
     /// `out` (a residual connection).
     public func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, accumulate: Bool = false)
     {
-        Blas.gemm(
-            transB: true, M: N, N: outFeatures, K: inFeatures, A: x, lda: inFeatures,
-            B: weight.value.data, ldb: inFeatures, beta: accumulate ? 1 : 0, C: out, ldc: outFeatures)
+        if let w = weight.value.stored, !weight.value.isMaterialized {
+            StoredProduct.forward(out, x, N: N, w: w, accumulate: accumulate)
+        } else {
+            Blas.gemm(
+                transB: true, M: N, N: outFeatures, K: inFeatures, A: x, lda: inFeatures,
+                B: weight.value.data, ldb: inFeatures, beta: accumulate ? 1 : 0, C: out, ldc: outFeatures)
+        }
         if let b = bias?.value.data {
             for n in 0..<N { ce_add(out + n * outFeatures, b, Int64(outFeatures)) }
         }
@@ -40,7 +45,9 @@ public struct Linear {
     /// dx (N, in) += dout W (skipped when dx is nil); dW += doutᵀ x and db += Σ dout when trained.
     public func backward(dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int)
     {
-        if let dx {
+        if let dx, let w = weight.value.stored, !weight.value.isMaterialized {
+            StoredProduct.backwardInput(dx, dout, N: N, w: w)
+        } else if let dx {
             Blas.gemm(
                 M: N, N: inFeatures, K: outFeatures, A: dout, lda: outFeatures,
                 B: weight.value.data, ldb: inFeatures, beta: 1, C: dx, ldc: inFeatures)

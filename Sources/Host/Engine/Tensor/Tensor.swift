@@ -2,22 +2,51 @@ import Foundation
 import Kernels
 import Support
 
-/// A dense fp32 array with a shape, row-major, 64-byte aligned. It owns its memory.
+/// A dense fp32 array with a shape, row-major, 64-byte aligned. It owns its memory. A frozen
+/// weight may instead keep its file's stored format (`stored`): its fp32 values are made on the
+/// first use of `data` (training it, exporting it), and matrix products read the stored blocks.
 public final class Tensor {
     public let shape: [Int]
     public let count: Int
-    public private(set) var data: UnsafeMutablePointer<Float>
+    private var storage: UnsafeMutablePointer<Float>?
+    /// The weight file's blocks this tensor was read from, while it has no fp32 copy of them.
+    public let stored: StoredBlocks?
+
+    /// The fp32 values (decoded from `stored` on first use).
+    public var data: UnsafeMutablePointer<Float> { storage ?? materialize() }
+    /// False while the values exist only in their stored format.
+    public var isMaterialized: Bool { storage != nil }
 
     /// Zero-filled.
     public init(_ shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
         self.shape = shape
         count = shape.reduce(1, *)
+        stored = nil
+        storage = Self.allocate(count, shape)
+    }
+
+    /// Values kept in a weight file's format; (rows, cols) of `blocks` is the shape.
+    public init(_ shape: [Int], stored blocks: StoredBlocks) {
+        precondition(shape.count == 2 && shape[0] == blocks.rows && shape[1] == blocks.cols, "\(shape) vs blocks")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        stored = blocks
+    }
+
+    static func allocate(_ count: Int, _ shape: [Int]) -> UnsafeMutablePointer<Float> {
         var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else { fatalError("out of memory allocating \(shape)") }
         memset(raw, 0, bytes)
-        data = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    private func materialize() -> UnsafeMutablePointer<Float> {
+        let p = Self.allocate(count, shape)
+        stored?.decode(rows: 0..<shape[0], into: p)
+        storage = p
+        return p
     }
 
     public convenience init(_ shape: [Int], values: [Float]) {
@@ -26,13 +55,15 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
     }
 
-    deinit { free(data) }
+    deinit { free(storage) }
 
     /// Exchanges contents with a tensor of the same shape in O(1) (used to run the
     /// unedited model: trained values and their snapshot trade places and back).
     public func swapStorage(with other: Tensor) {
         precondition(other.shape == shape, "swapStorage needs equal shapes: \(shape) vs \(other.shape)")
-        swap(&data, &other.data)
+        _ = data
+        _ = other.data
+        swap(&storage, &other.storage)
     }
 
     public var rows: Int { shape.count >= 2 ? count / shape.last! : 1 }

@@ -188,6 +188,33 @@ public final class GGUFFile: WeightSource {
     public var tensorNames: [String] { tensorOrder }
     public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
 
+    /// Whether weights stay in their stored format until used (CANONEDIT_FP32_WEIGHTS=1: decode
+    /// every tensor to fp32 on load, as before).
+    public static var keepsStoredFormat: Bool { ProcessInfo.processInfo.environment["CANONEDIT_FP32_WEIGHTS"] != "1" }
+
+    /// A tensor that must exist with `shape`: a 2-D tensor in a format other than F32 stays in
+    /// that format (StoredBlocks) until its values are needed; anything else is decoded now.
+    public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
+        guard Self.keepsStoredFormat, let info = tensors[name], info.shape == expected, expected.count == 2,
+            info.type != 0, let type = GGMLType.of(info.type)
+        else { return try tensor(name, shape: expected) }
+        let src = try file.bytes(at: info.offset, count: info.byteCount, "tensor \(name)")
+        guard
+            let blocks = StoredBlocks(
+                type: type, rows: expected[0], cols: expected[1],
+                base: src.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)
+        else { return try tensor(name, shape: expected) }
+        return Tensor(expected, stored: blocks)
+    }
+
+    /// Bytes the model will hold once loaded: stored 2-D tensors as they are, the rest as fp32.
+    public var residentBytes: Int {
+        tensors.values.reduce(0) { sum, t in
+            let count = t.shape.reduce(1, *)
+            return sum + (Self.keepsStoredFormat && t.shape.count == 2 && t.type != 0 ? t.byteCount : count * 4)
+        }
+    }
+
     public func load(_ name: String, into t: Tensor) throws {
         guard let info = tensors[name] else { throw formatError(path, "tensor \(name) is missing") }
         guard info.shape == t.shape else {

@@ -106,6 +106,21 @@ public final class SafetensorsFile: WeightSource {
 }
 
 extension SafetensorsFile {
+    /// A tensor that must exist with `shape`: a 2-D F16 or BF16 tensor stays in that format
+    /// (StoredBlocks) until its values are needed; anything else is decoded now.
+    public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
+        guard GGUFFile.keepsStoredFormat, let e = entries[name], e.shape == expected, expected.count == 2,
+            let type = e.dtype == "F16" ? GGMLType.of(1) : e.dtype == "BF16" ? GGMLType.of(30) : nil
+        else { return try tensor(name, shape: expected) }
+        let src = try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, "tensor \(name)")
+        guard
+            let blocks = StoredBlocks(
+                type: type, rows: expected[0], cols: expected[1],
+                base: src.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)
+        else { return try tensor(name, shape: expected) }
+        return Tensor(expected, stored: blocks)
+    }
+
     /// An int64 index array (I64, one dimension).
     public func indices(_ name: String) throws -> [Int64] {
         guard let e = entries[name] else { throw formatError(path, "tensor \(name) is missing") }
@@ -171,12 +186,17 @@ public final class SafetensorsCheckpoint: WeightSource {
     public var tensorNames: [String] { shapes.keys.sorted() }
     public func shape(of name: String) -> [Int]? { shapes[name] }
 
-    public func load(_ name: String, into t: Tensor) throws {
+    public func load(_ name: String, into t: Tensor) throws { try file(of: name).load(name, into: t) }
+
+    /// As SafetensorsFile.weight: F16 and BF16 matrices stay stored (their shard stays mapped).
+    public func weight(_ name: String, shape: [Int]) throws -> Tensor { try file(of: name).weight(name, shape: shape) }
+
+    func file(of name: String) throws -> SafetensorsFile {
         guard let shard = shardOf[name] else { throw formatError(path, "tensor \(name) is missing") }
         if open[shard] == nil {
-            open.removeAll()  // keep one shard mapped at a time
+            open.removeAll()  // keep one shard mapped at a time (stored weights keep theirs mapped)
             open[shard] = try SafetensorsFile(path: shard)
         }
-        try open[shard]!.load(name, into: t)
+        return open[shard]!
     }
 }

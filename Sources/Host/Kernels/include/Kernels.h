@@ -95,6 +95,19 @@ void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q5_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q6_k(float *dst, const uint8_t *src, int64_t n);
+
+// ---- products with weights kept in their stored format (qmatmul.c) ----
+typedef void (*ce_dequant_fn)(float *dst, const uint8_t *src, int64_t n);
+// The decoder of a ggml type id (F16, BF16, Q4_0 … Q6_K) from unaligned bytes, NULL for others.
+ce_dequant_fn ce_dequant_for_type(int type);
+// out (N, M) = x (N, K) Wᵀ (added to out with accumulate) for output columns [o0, o1); W is M
+// rows of `row_bytes` bytes. row: K floats of scratch.
+void ce_qmatmul_forward(float *out, const float *x, int64_t N, int64_t K, int64_t M, const uint8_t *w,
+                        int64_t row_bytes, ce_dequant_fn dequant, float *row, int accumulate, int64_t o0, int64_t o1);
+// dx (N, K) += dout (N, M) W for columns [k0, k1) (multiples of the block size); row: k1 - k0 floats.
+void ce_qmatmul_backward_input(float *dx, const float *dout, int64_t N, int64_t K, int64_t M,
+                               const uint8_t *w, int64_t row_bytes, ce_dequant_fn dequant, float *row,
+                               int64_t k0, int64_t k1, int64_t block_values, int64_t block_bytes);
 void ce_quant_f16(uint16_t *dst, const float *src, int64_t n);
 
 // ---- optimiser (adam.c) ----

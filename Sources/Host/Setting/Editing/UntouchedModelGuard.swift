@@ -6,21 +6,30 @@ import Support
 /// What a method's `prepare` may do to the model: choose tensors (whose originals the session
 /// keeps) and attach adapters. The guard fingerprints every parameter before `prepare` and
 /// refuses a method that changed one it did not select, because the unedited model could then
-/// no longer be run (the KL reference, locality, revert) and no ball could be decided.
+/// no longer be run (the KL reference, locality, revert) and no ball could be decided. A weight
+/// still in its stored format cannot have changed; one decoded since is compared with its file.
 public struct UntouchedModelGuard {
     let fingerprints: [ObjectIdentifier: UInt64]
 
     public init(_ model: CausalLM) {
         var f: [ObjectIdentifier: UInt64] = [:]
-        for p in model.parameters { f[ObjectIdentifier(p)] = Self.fingerprint(p.value) }
+        for p in model.parameters where p.value.isMaterialized { f[ObjectIdentifier(p)] = Self.fingerprint(p.value) }
         fingerprints = f
+    }
+
+    func unchanged(_ p: Parameter) -> Bool {
+        if let before = fingerprints[ObjectIdentifier(p)] { return before == Self.fingerprint(p.value) }
+        guard p.value.isMaterialized, let stored = p.value.stored else { return true }
+        let fresh = Tensor(p.value.shape)
+        stored.decode(rows: 0..<stored.rows, into: fresh.data)
+        return memcmp(fresh.data, p.value.data, fresh.count * 4) == 0
     }
 
     /// Throws naming the first parameter that changed without being selected for training.
     public func check(_ session: EditSession, method: String) throws {
         let selected = Set(session.trained.map(ObjectIdentifier.init))
         for p in session.model.parameters where !selected.contains(ObjectIdentifier(p)) {
-            guard fingerprints[ObjectIdentifier(p)] == Self.fingerprint(p.value) else {
+            guard unchanged(p) else {
                 throw CanonEditError(
                     "method \(method) changed \(p.name) in prepare without selecting it for training; "
                         + "a method may change only the tensors it trains (train_param, train_rows) or adapters")

@@ -1,0 +1,91 @@
+import Dispatch
+import Foundation
+import Kernels
+
+/// Matrix products with a frozen weight W (M, K) kept in its stored format (StoredBlocks). Few
+/// input rows (a training step, decoding): a fused kernel decodes one row of W at a time and
+/// uses it for every input row. Many rows: panels of W are decoded into a small buffer and
+/// handed to sgemm. Either way the fp32 matrix never exists. Decoding is split over as many
+/// threads as OpenBLAS uses (rows of W forward, block-aligned columns backward).
+enum StoredProduct {
+    /// Below this many input rows the fused kernel is used.
+    static let fusedRows = 4
+    /// A decoded panel holds about this many floats (256 KB).
+    static let panelFloats = 1 << 18
+
+    /// Scratch per thread (one model runs at a time; each call hands out disjoint parts).
+    nonisolated(unsafe) private static var scratch = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    nonisolated(unsafe) private static var scratchCount = 1
+
+    static func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+        if n > scratchCount {
+            scratch.deallocate()
+            scratch = .allocate(capacity: n)
+            scratchCount = n
+        }
+        return scratch
+    }
+
+    static var threads: Int { max(1, min(Blas.threads, 8)) }
+
+    /// `work(part, range)` for `parts` contiguous ranges of 0..<n, aligned to `align`, in parallel.
+    static func split(_ n: Int, align: Int = 1, _ work: (Int, Range<Int>) -> Void) {
+        let parts = n >= 2 * align * 8 ? threads : 1
+        let units = (n + align - 1) / align
+        if parts == 1 { work(0, 0..<n); return }
+        DispatchQueue.concurrentPerform(iterations: parts) { t in
+            let a = min(n, units * t / parts * align), b = min(n, units * (t + 1) / parts * align)
+            if a < b { work(t, a..<b) }
+        }
+    }
+
+    /// out (N, M) = x (N, K) Wᵀ, or += with `accumulate`.
+    static func forward(
+        _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, w: StoredBlocks, accumulate: Bool
+    ) {
+        let (M, K) = (w.rows, w.cols)
+        if let kernel = w.kernel, N < fusedRows {
+            let rows = buffer(threads * K)
+            split(M) { t, r in
+                ce_qmatmul_forward(
+                    out, x, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,
+                    accumulate ? 1 : 0, Int64(r.lowerBound), Int64(r.upperBound))
+            }
+            return
+        }
+        let rows = max(1, min(M, panelFloats / K))
+        let panel = buffer(rows * K)  // (rows, K)
+        for r0 in stride(from: 0, to: M, by: rows) {
+            let n = min(rows, M - r0)
+            split(n) { _, r in w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
+            }
+            Blas.gemm(
+                transB: true, M: N, N: n, K: K, A: x, lda: K, B: panel, ldb: K, beta: accumulate ? 1 : 0,
+                C: out + r0, ldc: M)
+        }
+    }
+
+    /// dx (N, K) += dout (N, M) W.
+    static func backwardInput(
+        _ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, N: Int, w: StoredBlocks
+    ) {
+        let (M, K) = (w.rows, w.cols)
+        if let kernel = w.kernel, N < fusedRows {
+            let rows = buffer(threads * K)
+            split(K, align: w.type.blockValues) { t, k in
+                ce_qmatmul_backward_input(
+                    dx, dout, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,
+                    Int64(k.lowerBound), Int64(k.upperBound), Int64(w.type.blockValues), Int64(w.type.blockBytes))
+            }
+            return
+        }
+        let rows = max(1, min(M, panelFloats / K))
+        let panel = buffer(rows * K)
+        for r0 in stride(from: 0, to: M, by: rows) {
+            let n = min(rows, M - r0)
+            split(n) { _, r in w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
+            }
+            Blas.gemm(M: N, N: K, K: n, A: dout + r0, lda: M, B: panel, ldb: K, beta: 1, C: dx, ldc: K)
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Foundation
+import Kernels
+
+/// A 2-D weight left in its file's format (F16, BF16, Q8_0, Q4_0, … K-quants), mapped from the
+/// file: `rows` rows of `cols` values, `rowBytes` bytes each. It decodes rows on demand; the file
+/// stays mapped as long as the blocks are (`owner`).
+public final class StoredBlocks {
+    public let type: GGMLType
+    public let rows: Int, cols: Int, rowBytes: Int
+    let base: UnsafePointer<UInt8>
+    let owner: AnyObject
+    /// The C decoder for the fused products (quantized types only).
+    let kernel: ce_dequant_fn?
+
+    init?(type: GGMLType, rows: Int, cols: Int, base: UnsafePointer<UInt8>, owner: AnyObject) {
+        guard cols % type.blockValues == 0, let rowBytes = type.byteCount(cols) else { return nil }
+        (self.type, self.rows, self.cols, self.rowBytes, self.base, self.owner) = (
+            type, rows, cols, rowBytes, base, owner
+        )
+        kernel = ce_dequant_for_type(Int32(type.id))
+    }
+
+    /// Bytes the stored blocks occupy.
+    public var bytes: Int { rows * rowBytes }
+
+    /// Rows `r` decoded into `dst` (r.count, cols).
+    public func decode(rows r: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        type.decode(dst, base + r.lowerBound * rowBytes, Int64(r.count * cols))
+    }
+}
