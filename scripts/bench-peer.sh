@@ -42,4 +42,9 @@ for k, name in [("forward_tokens_per_s", "forward tok/s"), ("forward_backward_to
     rs = ratios(k)
     print(f"  {name}: canonedit {med(k, 0):.0f}, PyTorch {med(k, 1):.0f}, ratio median {statistics.median(rs):.2f}x "
           f"(range {min(rs):.2f}-{max(rs):.2f})")
+if "gemm_gflops" in rows[0][0]:
+    print(f"  canonedit's matrix products: forward {med('forward_gflops', 0):.1f} GFLOP/s "
+          f"({100 * med('forward_fraction_of_gemm', 0):.0f}% of this machine's sgemm, "
+          f"{med('gemm_gflops', 0):.1f} GFLOP/s), forward+backward {med('forward_backward_gflops', 0):.1f} GFLOP/s "
+          f"({100 * med('forward_backward_fraction_of_gemm', 0):.0f}%)")
 PY

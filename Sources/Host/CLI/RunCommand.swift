@@ -76,7 +76,8 @@ enum ResultsTable {
         let g0 = s[0].general
         var lines = [
             "\(c.training.finetune_type) on \(c.model): \(o.trainCount) canonical examples, \(o.evalCount) evaluation "
-                + "examples, \(s.count - 1) epochs, \(Int(seconds)) s",
+                + "examples, \(s.count - 1) epochs, \(Int(seconds)) s, peak memory "
+                + String(format: "%.0f MiB", Double(Bench.peakResidentBytes()) / 1_048_576),
             pad("", 22) + pad("epoch", 7) + pad("success", 10) + pad("general", 10) + pad("Δ general", 11)
                 + "hard neg. Δ",
         ]

@@ -3,7 +3,9 @@ import Support
 
 /// Throughput of the engine on a model: forward and forward+backward (all parameters
 /// trainable) over a (B, T) batch of fixed pseudo-random tokens; median of `reps` timed runs
-/// after one warm-up. Peak memory is the process's high-water resident set.
+/// after one warm-up. Peak memory is the process's high-water resident set. For decoders it
+/// also counts the matrix-product work (MatmulWork) and reports the rate achieved against this
+/// machine's sgemm rate, measured in the same run.
 public struct BenchResult: Codable {
     public var model: String
     public var batch: Int
@@ -14,6 +16,40 @@ public struct BenchResult: Codable {
     public var forward_backward_ms: Double
     public var forward_backward_tokens_per_s: Double
     public var peak_rss_mib: Double
+    /// sgemm on 1024 × 1024 matrices with the same threads (best of five), GFLOP/s.
+    public var gemm_gflops: Double? = nil
+    public var forward_gflops: Double? = nil
+    public var forward_fraction_of_gemm: Double? = nil
+    public var forward_backward_gflops: Double? = nil
+    public var forward_backward_fraction_of_gemm: Double? = nil
+}
+
+/// The floating-point work of a decoder's matrix products on a (B, T) batch: every linear layer
+/// (2·N·in·out), the attention scores and mixing (4·B·H·T²·D per layer, computed for the whole
+/// square), the output layer on the B·(T−1) scored rows (2·R·C·V). Training costs three times
+/// that (the input and the weight gradients each cost one forward).
+public enum MatmulWork {
+    public static func forwardFLOPs(_ m: DecoderLM, B: Int, T: Int) -> Double {
+        let N = Double(B * T), s = m.spec
+        let linear = m.linears.reduce(0.0) { $0 + 2 * N * Double($1.inFeatures * $1.outFeatures) }
+        let attention = Double(s.L) * 4 * Double(B * s.H * T * T * s.D)
+        let head = 2 * Double(B * (T - 1)) * Double(s.C * s.V)
+        return linear + attention + head
+    }
+
+    /// The best of five 1024³ sgemms, in GFLOP/s.
+    public static func gemmRate() -> Double {
+        let n = 1024
+        let a = Tensor([n, n]), b = Tensor([n, n]), c = Tensor([n, n])
+        for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+        var best = Double.infinity
+        for _ in 0..<5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            Blas.gemm(M: n, N: n, K: n, A: a.data, lda: n, B: b.data, ldb: n, C: c.data, ldc: n)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
 }
 
 public enum Bench {
@@ -50,11 +86,26 @@ public enum Bench {
         }
         model.setTrainable(false)
         let f = median(fwd), g = median(fb)
-        return BenchResult(
+        var r = BenchResult(
             model: lm.name, batch: B, seq: T, threads: Blas.threads,
             forward_ms: f, forward_tokens_per_s: Double(B * T) / f * 1000,
             forward_backward_ms: g, forward_backward_tokens_per_s: Double(B * T) / g * 1000,
             peak_rss_mib: Double(peakResidentBytes()) / 1_048_576)
+        if let decoder = model as? DecoderLM {
+            let work = MatmulWork.forwardFLOPs(decoder, B: B, T: T), rate = MatmulWork.gemmRate()
+            r.gemm_gflops = rate
+            r.forward_gflops = work / f / 1e6
+            r.forward_backward_gflops = 3 * work / g / 1e6
+            r.forward_fraction_of_gemm = r.forward_gflops! / rate
+            r.forward_backward_fraction_of_gemm = r.forward_backward_gflops! / rate
+            progress(
+                String(
+                    format:
+                        "matrix products: forward %.1f GFLOP/s (%.0f%% of sgemm's %.1f), forward+backward %.1f (%.0f%%)",
+                    r.forward_gflops!, 100 * r.forward_fraction_of_gemm!, rate, r.forward_backward_gflops!,
+                    100 * r.forward_backward_fraction_of_gemm!))
+        }
+        return r
     }
 
     /// VmHWM from /proc/self/status, in bytes.
