@@ -130,12 +130,20 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Forward and forward+backward throughput and peak memory (use a release build).",
-        discussion: examples("canonedit bench --batch 16 --seq 64 --threads 2"))
+        discussion: examples(
+            "canonedit bench --batch 16 --seq 64 --threads 2",
+            "canonedit bench --model big.gguf --batch 1 --seq 128 --train norms --reps 1   # a LoRA-sized step"))
     @OptionGroup var m: ModelOptions
     @OptionGroup var e: EditOptions
     @Option(help: "Sequences per batch.") var batch = 16
     @Option(help: "Tokens per sequence.") var seq = 64
     @Option(help: "Timed repetitions (after one warm-up).") var reps = 3
+    @Option(
+        help: ArgumentHelp(
+            "What forward+backward trains: all (every parameter, with its gradient), or norms (only the 1-D "
+                + "norm weights: the backward pass still crosses every block, as a LoRA step's does, but no "
+                + "weight gradient is made for the matrices, which stay frozen)."))
+    var train: Bench.Training = .all
 
     func validate() throws {
         try require(batch >= 1 && seq >= 2 && reps >= 1, "--batch ≥ 1, --seq ≥ 2 and --reps ≥ 1 are needed")
@@ -146,8 +154,10 @@ struct BenchCommand: ParsableCommand {
             let lm = try m.load()
             try e.apply(to: lm)
             stderr("canonedit bench: \(lm.name), OpenBLAS core \(Blas.coreName), \(Blas.threads) threads")
-            let r = try Bench.run(lm, B: batch, T: seq, reps: reps) { stderr("  " + $0) }
+            let r = try Bench.run(lm, B: batch, T: seq, reps: reps, train: train) { stderr("  " + $0) }
             try printJSON(r)
         }
     }
 }
+
+extension Bench.Training: ExpressibleByArgument {}

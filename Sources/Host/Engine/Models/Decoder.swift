@@ -263,8 +263,14 @@ public final class DecoderLM: CausalLM {
     /// Embedding rows (times embedScale; plus learned positions) into x (N, C).
     func embedTokens(_ x: UnsafeMutablePointer<Float>, tokens: [Int32], pos: [Int32]) {
         let C = spec.C
+        // A frozen embedding still in its stored format: decode only the rows asked for.
+        let stored = embed.value.isMaterialized || embed.requiresGrad ? nil : embed.value.stored
         for n in 0..<tokens.count {
-            (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C)
+            if let stored {
+                stored.decode(rows: Int(tokens[n])..<(Int(tokens[n]) + 1), into: x + n * C)
+            } else {
+                (x + n * C).update(from: embed.value.data + Int(tokens[n]) * C, count: C)
+            }
             if spec.embedScale != 1 { for c in 0..<C { x[n * C + c] *= spec.embedScale } }
             if let positions { ce_add(x + n * C, positions.value.data + Int(pos[n]) * C, Int64(C)) }
         }

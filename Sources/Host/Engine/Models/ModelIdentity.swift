@@ -11,8 +11,8 @@ public enum ModelIdentity {
         h.add(word: UInt64(m.layerCount))
         h.add(word: UInt64(m.parameterCount))
         if let e = m.parameters.first {
-            let n = min(e.value.count, 1 << 16)
-            for i in stride(from: 0, to: n, by: 7) { h.add(word: UInt64(e.value[i].bitPattern)) }
+            let values = e.value.leadingValues(1 << 16)
+            for i in stride(from: 0, to: values.count, by: 7) { h.add(word: UInt64(values[i].bitPattern)) }
         }
         return h.hex
     }

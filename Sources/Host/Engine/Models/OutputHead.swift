@@ -31,10 +31,16 @@ enum OutputHead {
         let dhR: UnsafeMutablePointer<Float>? = dHidden.map { contiguous ? $0 : scratch.zeroed("head.dh", R * C) }
         let chunk = min(chunkRows, R)
         let logits = scratch.get("head.logits", chunk * V)  // (chunk, V)
+        // A frozen head still in its stored format (an untied 128K-word head is 2 GB as fp32).
+        let stored = weight.value.isMaterialized || weight.requiresGrad ? nil : weight.value.stored
         func computeLogits(_ k0: Int, _ kc: Int) {
-            Blas.gemm(
-                transB: true, M: kc, N: V, K: C, A: hR + k0 * C, lda: C, B: weight.value.data, ldb: C, C: logits, ldc: V
-            )
+            if let stored {
+                StoredProduct.forward(logits, hR + k0 * C, N: kc, w: stored, accumulate: false)
+            } else {
+                Blas.gemm(
+                    transB: true, M: kc, N: V, K: C, A: hR + k0 * C, lda: C, B: weight.value.data, ldb: C, C: logits,
+                    ldc: V)
+            }
             if let b = bias?.value.data { for i in 0..<kc { ce_add(logits + i * V, b, Int64(V)) } }
         }
         if dhR != nil && head.needsFirstPass {
@@ -51,9 +57,13 @@ enum OutputHead {
             head.consume(k0..<(k0 + kc), logits: logits, V: V, wantGrad: dhR != nil)
             if let dhR {
                 // logits now hold dL/dlogits (kc, V).
-                Blas.gemm(
-                    M: kc, N: C, K: V, A: logits, lda: V, B: weight.value.data, ldb: C, beta: 1, C: dhR + k0 * C, ldc: C
-                )
+                if let stored {
+                    StoredProduct.backwardInput(dhR + k0 * C, logits, N: kc, w: stored)
+                } else {
+                    Blas.gemm(
+                        M: kc, N: C, K: V, A: logits, lda: V, B: weight.value.data, ldb: C, beta: 1, C: dhR + k0 * C,
+                        ldc: C)
+                }
                 if let dW = weight.activeGrad {
                     Blas.gemm(
                         transA: true, M: V, N: C, K: kc, A: logits, lda: V, B: hR + k0 * C, ldb: C, beta: 1, C: dW,

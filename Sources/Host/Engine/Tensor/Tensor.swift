@@ -42,6 +42,16 @@ public final class Tensor {
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }
 
+    /// The first n values, without decoding the rest of a stored tensor.
+    public func leadingValues(_ n: Int) -> [Float] {
+        let n = min(n, count)
+        guard !isMaterialized, let stored, shape.count == 2, shape[1] > 0 else { return Array(buffer.prefix(n)) }
+        let rows = (n + shape[1] - 1) / shape[1]
+        let tmp = Tensor([rows, shape[1]])
+        stored.decode(rows: 0..<rows, into: tmp.data)
+        return Array(tmp.buffer.prefix(n))
+    }
+
     private func materialize() -> UnsafeMutablePointer<Float> {
         let p = Self.allocate(count, shape)
         stored?.decode(rows: 0..<shape[0], into: p)

@@ -16,6 +16,7 @@ public struct BenchResult: Codable {
     public var forward_backward_ms: Double
     public var forward_backward_tokens_per_s: Double
     public var peak_rss_mib: Double
+    public var trained: String? = nil  // "all" or "norms"
     /// sgemm on 1024 × 1024 matrices with the same threads (best of five), GFLOP/s.
     public var gemm_gflops: Double? = nil
     public var forward_gflops: Double? = nil
@@ -53,8 +54,11 @@ public enum MatmulWork {
 }
 
 public enum Bench {
+    /// What forward+backward trains: every parameter, or only the 1-D norm weights.
+    public enum Training: String, Codable, CaseIterable, Sendable { case all, norms }
+
     public static func run(
-        _ lm: LoadedModel, B: Int, T: Int, reps: Int, progress: (String) -> Void
+        _ lm: LoadedModel, B: Int, T: Int, reps: Int, train: Training = .all, progress: (String) -> Void
     ) throws -> BenchResult {
         let model = lm.model
         var rng = SeededRandom(seed: 1234)
@@ -74,7 +78,11 @@ public enum Bench {
             progress("forward \(i == 0 ? "warm-up" : "rep \(i)"): \(Int(ms)) ms")
             if i > 0 { fwd.append(ms) }
         }
-        model.setTrainable(true)
+        if train == .all {
+            model.setTrainable(true)
+        } else {
+            for p in model.parameters { p.requiresGrad = p.value.shape.count == 1 }
+        }
         var fb: [Double] = []
         for i in 0...reps {
             let ms = try time {
@@ -91,11 +99,13 @@ public enum Bench {
             forward_ms: f, forward_tokens_per_s: Double(B * T) / f * 1000,
             forward_backward_ms: g, forward_backward_tokens_per_s: Double(B * T) / g * 1000,
             peak_rss_mib: Double(peakResidentBytes()) / 1_048_576)
+        r.trained = train.rawValue
         if let decoder = model as? DecoderLM {
             let work = MatmulWork.forwardFLOPs(decoder, B: B, T: T), rate = MatmulWork.gemmRate()
             r.gemm_gflops = rate
             r.forward_gflops = work / f / 1e6
-            r.forward_backward_gflops = 3 * work / g / 1e6
+            // Without weight gradients a backward pass costs one forward, not two.
+            r.forward_backward_gflops = (train == .all ? 3 : 2) * work / g / 1e6
             r.forward_fraction_of_gemm = r.forward_gflops! / rate
             r.forward_backward_fraction_of_gemm = r.forward_backward_gflops! / rate
             progress(
