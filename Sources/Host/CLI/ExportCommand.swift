@@ -18,7 +18,8 @@ struct Export: ParsableCommand {
             model.gguf for llama.cpp (--gguf-type f32, f16 or q8_0; Llama; the metadata of a model loaded from \
             GGUF copied, else built from config.json and the tokenizer). hf is written for Llama models and \
             for GPT-2, GPT-NeoX, GPT-J, Qwen 2, Mistral and Gemma 3 loaded from a Hugging Face folder (its \
-            config and tokenizer files copied), and so is peft; gguf for Llama. ensemble: the companion-Backpack ensemble is not one model, \
+            config and tokenizer files copied), and so is peft; gguf for Llama. ensemble: the \
+            companion-Backpack ensemble is not one model, \
             and a sense edit does not merge into the companion's weights, so it is written as canonedit loads it: \
             backpack/ (the Backpack's folder), edits/ (the --edit files, copied) and ensemble.yaml naming --large \
             and --beta; canonedit's --model DIR/ensemble.yaml runs it. The large model is named, not copied. \

@@ -44,9 +44,11 @@ public struct TextPipeline {
 
     /// The split patterns GGUF files name by `tokenizer.ggml.pre` (public facts of each family).
     static let llama3Split =
-        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"#
+        + #"|\s*[\r\n]+|\s+(?!\S)|\s+"#
     static let qwen2Split =
-        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
+        #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"#
+        + #"|\s*[\r\n]+|\s+(?!\S)|\s+"#
     static let ggufSplits: [String: (regex: NSRegularExpression, ignoreMerges: Bool)] = {
         let llama3 = try! NSRegularExpression(pattern: llama3Split),
             qwen2 = try! NSRegularExpression(pattern: qwen2Split)

@@ -111,7 +111,8 @@ public enum Bench {
             progress(
                 String(
                     format:
-                        "matrix products: forward %.1f GFLOP/s (%.0f%% of sgemm's %.1f), forward+backward %.1f (%.0f%%)",
+                        "matrix products: forward %.1f GFLOP/s (%.0f%% of sgemm's %.1f), "
+                        + "forward+backward %.1f (%.0f%%)",
                     r.forward_gflops!, 100 * r.forward_fraction_of_gemm!, rate, r.forward_backward_gflops!,
                     100 * r.forward_backward_fraction_of_gemm!))
         }

@@ -55,7 +55,8 @@ public enum EnsembleExport {
         }
         let large = ModelStore.builtIn[target.large.lowercased()] != nil ? target.large : absolute(target.large)
         var lines = [
-            "# The companion-Backpack ensemble of canonedit (paper §7): log p_large + β·(log p_edited − log p_backpack).",
+            "# The companion-Backpack ensemble of canonedit (paper §7):",
+            "#   log p_large + β·(log p_edited − log p_backpack).",
             "# Load it with canonedit: --model <this file>. Paths are relative to this folder.",
             "ensemble:",
             "  large: \(yamlString(large))",

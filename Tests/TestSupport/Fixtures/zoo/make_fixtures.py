@@ -141,9 +141,9 @@ def newer_models():
     yield "gemma3", perturb(tf.Gemma3ForCausalLM(gemma))
 
     torch.manual_seed(6)
-    qwen = tf.Qwen2Config(vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=2, num_attention_heads=4,
-                          num_key_value_heads=2, max_position_embeddings=16, tie_word_embeddings=False,
-                          bos_token_id=256, eos_token_id=256)
+    qwen = tf.Qwen2Config(vocab_size=V, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=16,
+                          tie_word_embeddings=False, bos_token_id=256, eos_token_id=256)
     yield "qwen2", perturb(tf.Qwen2ForCausalLM(qwen))
 
     torch.manual_seed(7)
