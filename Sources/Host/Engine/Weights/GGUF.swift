@@ -195,16 +195,11 @@ public final class GGUFFile: WeightSource {
     /// A tensor that must exist with `shape`: a 2-D tensor in a format other than F32 stays in
     /// that format (StoredBlocks) until its values are needed; anything else is decoded now.
     public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
-        guard Self.keepsStoredFormat, let info = tensors[name], info.shape == expected, expected.count == 2,
-            info.type != 0, let type = GGMLType.of(info.type)
+        guard let info = tensors[name], info.shape == expected, info.type != 0, let type = GGMLType.of(info.type),
+            let t = StoredBlocks.tensor(
+                expected, type: type, bytes: try file.bytes(at: info.offset, count: info.byteCount, name), file: file)
         else { return try tensor(name, shape: expected) }
-        let src = try file.bytes(at: info.offset, count: info.byteCount, "tensor \(name)")
-        guard
-            let blocks = StoredBlocks(
-                type: type, rows: expected[0], cols: expected[1],
-                base: src.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)
-        else { return try tensor(name, shape: expected) }
-        return Tensor(expected, stored: blocks)
+        return t
     }
 
     /// Bytes the model will hold once loaded: stored 2-D tensors as they are, the rest as fp32.

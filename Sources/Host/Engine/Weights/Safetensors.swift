@@ -109,16 +109,13 @@ extension SafetensorsFile {
     /// A tensor that must exist with `shape`: a 2-D F16 or BF16 tensor stays in that format
     /// (StoredBlocks) until its values are needed; anything else is decoded now.
     public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
-        guard GGUFFile.keepsStoredFormat, let e = entries[name], e.shape == expected, expected.count == 2,
-            let type = e.dtype == "F16" ? GGMLType.of(1) : e.dtype == "BF16" ? GGMLType.of(30) : nil
+        guard let e = entries[name], e.shape == expected,
+            let type = e.dtype == "F16" ? GGMLType.of(1) : e.dtype == "BF16" ? GGMLType.of(30) : nil,
+            let t = StoredBlocks.tensor(
+                expected, type: type, bytes: try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, name),
+                file: file)
         else { return try tensor(name, shape: expected) }
-        let src = try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, "tensor \(name)")
-        guard
-            let blocks = StoredBlocks(
-                type: type, rows: expected[0], cols: expected[1],
-                base: src.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)
-        else { return try tensor(name, shape: expected) }
-        return Tensor(expected, stored: blocks)
+        return t
     }
 
     /// An int64 index array (I64, one dimension).

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Support
 
 /// A 2-D weight left in its file's format (F16, BF16, Q8_0, Q4_0, … K-quants), mapped from the
 /// file: `rows` rows of `cols` values, `rowBytes` bytes each. It decodes rows on demand; the file
@@ -18,6 +19,19 @@ public final class StoredBlocks {
             type, rows, cols, rowBytes, base, owner
         )
         kernel = ce_dequant_for_type(Int32(type.id))
+    }
+
+    /// A (rows, cols) tensor left in `type` in the mapped `bytes` of `file`, or nil when its rows
+    /// are not whole blocks (the caller then decodes it).
+    static func tensor(
+        _ shape: [Int], type: GGMLType, bytes: UnsafeRawBufferPointer, file: MappedFile
+    ) -> Tensor? {
+        guard GGUFFile.keepsStoredFormat, shape.count == 2,
+            let blocks = StoredBlocks(
+                type: type, rows: shape[0], cols: shape[1],
+                base: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)
+        else { return nil }
+        return Tensor(shape, stored: blocks)
     }
 
     /// Bytes the stored blocks occupy.
