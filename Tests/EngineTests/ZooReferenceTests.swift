@@ -80,6 +80,22 @@ final class ZooReferenceTests: XCTestCase {
         }
     }
     func testQwen2() throws { try check("qwen2") }
+
+    /// The tiny Qwen 2 as llama.cpp lays it out in GGUF (make_gguf_fixtures.py): canonedit reads
+    /// it as transformers reads the same file, and as the Hugging Face folder.
+    func testQwen2FromGGUF() throws {
+        let gguf = try ModelStore.load(Fixtures.folder + "/zoo/qwen2.gguf")
+        XCTAssertEqual(gguf.model.architecture, "qwen2")
+        let ref = try Fixtures.json("zoo/qwen2.gguf.logits.json") as! [String: Any]
+        let ids = (ref["ids"] as! [Int]).map(Int32.init)
+        let rows = LogitRows(rows: Array(0..<ids.count))
+        try gguf.model.run(tokens: ids, B: 1, T: ids.count, head: rows, train: false)
+        let expected = (ref["logits"] as! [[Double]]).flatMap { $0.map(Float.init) }
+        XCTAssertLessThan(maxAbsDiff(rows.logits, expected), 1e-4)
+        XCTAssertEqual(
+            gguf.tokenizer.encode("Hello world"),
+            try ModelStore.load(Fixtures.folder + "/zoo/qwen2").tokenizer.encode("Hello world"))
+    }
     /// Llama 3.1's rotary scaling: one frequency kept, one blended, two slowed.
     func testLlama31RotaryScaling() throws { try check("llama31") }
     /// A window of 4 on every layer of an 8-long batch.

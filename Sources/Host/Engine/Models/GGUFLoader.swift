@@ -32,6 +32,25 @@ public enum GGUFLoader {
             }
             let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
             return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
+        case "qwen2":
+            // llama.cpp keeps Qwen 2's q/k rows in Hugging Face's order (it rotates half-split pairs).
+            let a = "qwen2."
+            let fields = LlamaVariantFields(
+                vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,
+                hidden_size: try g.int(a + "embedding_length"),
+                intermediate_size: try g.int(a + "feed_forward_length"),
+                num_hidden_layers: try g.int(a + "block_count"),
+                num_attention_heads: try g.int(a + "attention.head_count"),
+                num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int,
+                rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
+                rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
+                max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))
+            let model = try DecoderLM(
+                spec: try fields.spec(architecture: "qwen2", qkvBias: true, source: path), names: LlamaConfig.names,
+                source: path
+            ) { name, shape in try g.weight(ggufName(llama: name), shape: shape) }
+            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
+            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         case "gemma3":
             let model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
                 name, shape in try g.weight(ggufName(gemma3: name), shape: shape)
@@ -39,7 +58,8 @@ public enum GGUFLoader {
             let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
             return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         default:
-            throw formatError(path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama, gemma3)")
+            throw formatError(
+                path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama, qwen2, gemma3)")
         }
     }
 
