@@ -71,7 +71,7 @@ public enum ModelStore {
     public static func availableMemory() -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-            return line.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+            return Bench.kilobytes(line).map { $0 * 1024 }
         }
         return nil
     }

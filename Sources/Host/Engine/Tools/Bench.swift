@@ -119,12 +119,17 @@ public enum Bench {
         return r
     }
 
+    /// The number in a /proc line such as "VmHWM:\t  795648 kB" (no space after the tab from
+    /// 10 GB up, so split on tabs too).
+    public static func kilobytes<S: StringProtocol>(_ line: S) -> Int? {
+        line.split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { Int($0) }.first
+    }
+
     /// VmHWM from /proc/self/status, in bytes.
     public static func peakResidentBytes() -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
         for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let kb = line.split(separator: " ").compactMap { Int($0) }.first ?? 0
-            return kb * 1024
+            return (kilobytes(line) ?? 0) * 1024
         }
         return 0
     }
