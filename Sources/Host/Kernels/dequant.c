@@ -12,17 +12,20 @@
 
 static inline float h2f(uint16_t h) { _Float16 f; memcpy(&f, &h, 2); return (float)f; }
 
-CE_HOT void ce_dequant_f16(float *dst, const uint16_t *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) { _Float16 f; memcpy(&f, src + i, 2); dst[i] = (float)f; }
+// F32, F16 and BF16 read their bytes one value at a time: a mapped file need not align them.
+CE_HOT void ce_dequant_f32(float *dst, const uint8_t *src, int64_t n) { memcpy(dst, src, (size_t)n * 4); }
+
+CE_HOT void ce_dequant_f16(float *dst, const uint8_t *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) { _Float16 f; memcpy(&f, src + 2 * i, 2); dst[i] = (float)f; }
 }
 
 CE_HOT void ce_quant_f16(uint16_t *dst, const float *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) { _Float16 f = (_Float16)src[i]; memcpy(dst + i, &f, 2); }
 }
 
-CE_HOT void ce_dequant_bf16(float *dst, const uint16_t *src, int64_t n) {
+CE_HOT void ce_dequant_bf16(float *dst, const uint8_t *src, int64_t n) {
     for (int64_t i = 0; i < n; i++) {
-        uint32_t bits = (uint32_t)src[i] << 16;
+        uint32_t bits = (uint32_t)(src[2 * i] | (src[2 * i + 1] << 8)) << 16;
         memcpy(dst + i, &bits, 4);
     }
 }
@@ -79,3 +82,23 @@ static void dequant_q5(float *dst, const uint8_t *src, int64_t n, int with_min) 
 
 CE_HOT void ce_dequant_q5_0(float *dst, const uint8_t *src, int64_t n) { dequant_q5(dst, src, n, 0); }
 CE_HOT void ce_dequant_q5_1(float *dst, const uint8_t *src, int64_t n) { dequant_q5(dst, src, n, 1); }
+
+// The decoder of ggml type `type` (its id), or NULL for a type canonedit does not read.
+ce_dequant_fn ce_dequant_for_type(int type) {
+    switch (type) {
+    case 0: return ce_dequant_f32;
+    case 1: return ce_dequant_f16;
+    case 30: return ce_dequant_bf16;
+    case 2: return ce_dequant_q4_0;
+    case 3: return ce_dequant_q4_1;
+    case 6: return ce_dequant_q5_0;
+    case 7: return ce_dequant_q5_1;
+    case 8: return ce_dequant_q8_0;
+    case 10: return ce_dequant_q2_k;
+    case 11: return ce_dequant_q3_k;
+    case 12: return ce_dequant_q4_k;
+    case 13: return ce_dequant_q5_k;
+    case 14: return ce_dequant_q6_k;
+    default: return NULL;
+    }
+}

@@ -6,40 +6,6 @@
 #include "Kernels.h"
 #include "hot.h"
 
-static void dequant_f16_bytes(float *dst, const uint8_t *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        _Float16 f;
-        memcpy(&f, src + 2 * i, 2);
-        dst[i] = (float)f;
-    }
-}
-
-static void dequant_bf16_bytes(float *dst, const uint8_t *src, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits = (uint32_t)(src[2 * i] | (src[2 * i + 1] << 8)) << 16;
-        memcpy(dst + i, &bits, 4);
-    }
-}
-
-// The kernel that decodes `n` values of ggml type `type`, or NULL.
-ce_dequant_fn ce_dequant_for_type(int type) {
-    switch (type) {
-    case 1: return dequant_f16_bytes;
-    case 30: return dequant_bf16_bytes;
-    case 2: return ce_dequant_q4_0;
-    case 3: return ce_dequant_q4_1;
-    case 6: return ce_dequant_q5_0;
-    case 7: return ce_dequant_q5_1;
-    case 8: return ce_dequant_q8_0;
-    case 10: return ce_dequant_q2_k;
-    case 11: return ce_dequant_q3_k;
-    case 12: return ce_dequant_q4_k;
-    case 13: return ce_dequant_q5_k;
-    case 14: return ce_dequant_q6_k;
-    default: return NULL;
-    }
-}
-
 // Eight independent partial sums, so the loop vectorises without reassociating.
 CE_HOT static float dot(const float *a, const float *b, int64_t n) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};

@@ -264,7 +264,7 @@ public final class DecoderLM: CausalLM {
     func embedTokens(_ x: UnsafeMutablePointer<Float>, tokens: [Int32], pos: [Int32]) {
         let C = spec.C
         // A frozen embedding still in its stored format: decode only the rows asked for.
-        let stored = embed.value.isMaterialized || embed.requiresGrad ? nil : embed.value.stored
+        let stored = embed.requiresGrad ? nil : embed.value.unmaterialized
         for n in 0..<tokens.count {
             if let stored {
                 stored.decode(rows: Int(tokens[n])..<(Int(tokens[n]) + 1), into: x + n * C)

@@ -32,7 +32,7 @@ enum OutputHead {
         let chunk = min(chunkRows, R)
         let logits = scratch.get("head.logits", chunk * V)  // (chunk, V)
         // A frozen head still in its stored format (an untied 128K-word head is 2 GB as fp32).
-        let stored = weight.value.isMaterialized || weight.requiresGrad ? nil : weight.value.stored
+        let stored = weight.requiresGrad ? nil : weight.value.unmaterialized
         func computeLogits(_ k0: Int, _ kc: Int) {
             if let stored {
                 StoredProduct.forward(logits, hR + k0 * C, N: kc, w: stored, accumulate: false)

@@ -28,7 +28,7 @@ public struct Linear {
     /// `out` (a residual connection).
     public func forward(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, accumulate: Bool = false)
     {
-        if let w = weight.value.stored, !weight.value.isMaterialized {
+        if let w = weight.value.unmaterialized {
             StoredProduct.forward(out, x, N: N, w: w, accumulate: accumulate)
         } else {
             Blas.gemm(
@@ -45,7 +45,7 @@ public struct Linear {
     /// dx (N, in) += dout W (skipped when dx is nil); dW += doutᵀ x and db += Σ dout when trained.
     public func backward(dx: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, x: UnsafePointer<Float>, N: Int)
     {
-        if let dx, let w = weight.value.stored, !weight.value.isMaterialized {
+        if let dx, let w = weight.value.unmaterialized {
             StoredProduct.backwardInput(dx, dout, N: N, w: w)
         } else if let dx {
             Blas.gemm(

@@ -44,8 +44,8 @@ enum StoredProduct {
         _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, w: StoredBlocks, accumulate: Bool
     ) {
         let (M, K) = (w.rows, w.cols)
-        if let kernel = w.kernel, N < fusedRows {
-            let rows = buffer(threads * K)
+        if N < fusedRows {
+            let rows = buffer(threads * K), kernel = w.type.kernel
             split(M) { t, r in
                 ce_qmatmul_forward(
                     out, x, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,
@@ -70,8 +70,8 @@ enum StoredProduct {
         _ dx: UnsafeMutablePointer<Float>, _ dout: UnsafePointer<Float>, N: Int, w: StoredBlocks
     ) {
         let (M, K) = (w.rows, w.cols)
-        if let kernel = w.kernel, N < fusedRows {
-            let rows = buffer(threads * K)
+        if N < fusedRows {
+            let rows = buffer(threads * K), kernel = w.type.kernel
             split(K, align: w.type.blockValues) { t, k in
                 ce_qmatmul_backward_input(
                     dx, dout, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,

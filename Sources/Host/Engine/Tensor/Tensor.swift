@@ -16,6 +16,8 @@ public final class Tensor {
     public var data: UnsafeMutablePointer<Float> { storage ?? materialize() }
     /// False while the values exist only in their stored format.
     public var isMaterialized: Bool { storage != nil }
+    /// The stored blocks while they are the only copy of the values (products then read them).
+    public var unmaterialized: StoredBlocks? { storage == nil ? stored : nil }
 
     /// Zero-filled.
     public init(_ shape: [Int]) {
@@ -45,7 +47,7 @@ public final class Tensor {
     /// The first n values, without decoding the rest of a stored tensor.
     public func leadingValues(_ n: Int) -> [Float] {
         let n = min(n, count)
-        guard !isMaterialized, let stored, shape.count == 2, shape[1] > 0 else { return Array(buffer.prefix(n)) }
+        guard let stored = unmaterialized, shape.count == 2, shape[1] > 0 else { return Array(buffer.prefix(n)) }
         let rows = (n + shape[1] - 1) / shape[1]
         let tmp = Tensor([rows, shape[1]])
         stored.decode(rows: 0..<rows, into: tmp.data)
@@ -92,7 +94,7 @@ public final class Tensor {
         let t = Tensor(shape), half = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
         defer { half.deallocate() }
         ce_quant_f16(half, data, Int64(count))
-        ce_dequant_f16(t.data, half, Int64(count))
+        ce_dequant_f16(t.data, UnsafeRawPointer(half).assumingMemoryBound(to: UInt8.self), Int64(count))
         return t
     }
     public subscript(i: Int) -> Float {

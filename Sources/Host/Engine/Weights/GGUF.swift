@@ -188,10 +188,6 @@ public final class GGUFFile: WeightSource {
     public var tensorNames: [String] { tensorOrder }
     public func shape(of name: String) -> [Int]? { tensors[name]?.shape }
 
-    /// Whether weights stay in their stored format until used (CANONEDIT_FP32_WEIGHTS=1: decode
-    /// every tensor to fp32 on load, as before).
-    public static var keepsStoredFormat: Bool { ProcessInfo.processInfo.environment["CANONEDIT_FP32_WEIGHTS"] != "1" }
-
     /// A tensor that must exist with `shape`: a 2-D tensor in a format other than F32 stays in
     /// that format (StoredBlocks) until its values are needed; anything else is decoded now.
     public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
@@ -206,7 +202,7 @@ public final class GGUFFile: WeightSource {
     public var residentBytes: Int {
         tensors.values.reduce(0) { sum, t in
             let count = t.shape.reduce(1, *)
-            return sum + (Self.keepsStoredFormat && t.shape.count == 2 && t.type != 0 ? t.byteCount : count * 4)
+            return sum + (StoredBlocks.enabled && t.shape.count == 2 && t.type != 0 ? t.byteCount : count * 4)
         }
     }
 

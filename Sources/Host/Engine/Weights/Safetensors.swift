@@ -86,22 +86,17 @@ public final class SafetensorsFile: WeightSource {
             throw formatError(path, "tensor \(name) has shape \(e.shape), expected \(t.shape)")
         }
         let src = try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, "tensor \(name)")
-        switch e.dtype {
-        case "I64": throw formatError(path, "tensor \(name) holds int64 indices, not values")
-        case "F32":
-            // Not necessarily 4-byte aligned: copy bytes.
-            memcpy(t.data, src.baseAddress!, src.count)
-        case "F16", "BF16":
-            let tmp = UnsafeMutablePointer<UInt16>.allocate(capacity: t.count)
-            defer { tmp.deallocate() }
-            memcpy(tmp, src.baseAddress!, src.count)
-            if e.dtype == "F16" {
-                ce_dequant_f16(t.data, tmp, Int64(t.count))
-            } else {
-                ce_dequant_bf16(t.data, tmp, Int64(t.count))
-            }
-        default: throw formatError(path, "tensor \(name) has unsupported dtype \(e.dtype)")
+        guard let type = Self.valueType(e.dtype) else {
+            if e.dtype == "I64" { throw formatError(path, "tensor \(name) holds int64 indices, not values") }
+            throw formatError(path, "tensor \(name) has unsupported dtype \(e.dtype)")
         }
+        // The decoders read bytes at any alignment (the data need not be 4-byte aligned).
+        type.decode(t.data, src.baseAddress!.assumingMemoryBound(to: UInt8.self), Int64(t.count))
+    }
+
+    /// The ggml type of a value dtype (F32, F16, BF16), which decodes it.
+    static func valueType(_ dtype: String) -> GGMLType? {
+        ["F32": 0, "F16": 1, "BF16": 30][dtype].flatMap { GGMLType.of($0) }
     }
 }
 
@@ -109,8 +104,7 @@ extension SafetensorsFile {
     /// A tensor that must exist with `shape`: a 2-D F16 or BF16 tensor stays in that format
     /// (StoredBlocks) until its values are needed; anything else is decoded now.
     public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
-        guard let e = entries[name], e.shape == expected,
-            let type = e.dtype == "F16" ? GGMLType.of(1) : e.dtype == "BF16" ? GGMLType.of(30) : nil,
+        guard let e = entries[name], e.shape == expected, e.dtype != "F32", let type = Self.valueType(e.dtype),
             let t = StoredBlocks.tensor(
                 expected, type: type, bytes: try file.bytes(at: dataStart + e.begin, count: e.end - e.begin, name),
                 file: file)

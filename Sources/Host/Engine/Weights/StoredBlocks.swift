@@ -10,15 +10,16 @@ public final class StoredBlocks {
     public let rows: Int, cols: Int, rowBytes: Int
     let base: UnsafePointer<UInt8>
     let owner: AnyObject
-    /// The C decoder for the fused products (quantized types only).
-    let kernel: ce_dequant_fn?
+
+    /// Whether weights stay in their stored format until used; CANONEDIT_FP32_WEIGHTS=1 decodes
+    /// every tensor to fp32 on load instead (read once, at the first load).
+    public static let enabled = ProcessInfo.processInfo.environment["CANONEDIT_FP32_WEIGHTS"] != "1"
 
     init?(type: GGMLType, rows: Int, cols: Int, base: UnsafePointer<UInt8>, owner: AnyObject) {
         guard cols % type.blockValues == 0, let rowBytes = type.byteCount(cols) else { return nil }
         (self.type, self.rows, self.cols, self.rowBytes, self.base, self.owner) = (
             type, rows, cols, rowBytes, base, owner
         )
-        kernel = ce_dequant_for_type(Int32(type.id))
     }
 
     /// A (rows, cols) tensor left in `type` in the mapped `bytes` of `file`, or nil when its rows
@@ -26,7 +27,7 @@ public final class StoredBlocks {
     static func tensor(
         _ shape: [Int], type: GGMLType, bytes: UnsafeRawBufferPointer, file: MappedFile
     ) -> Tensor? {
-        guard GGUFFile.keepsStoredFormat, shape.count == 2,
+        guard enabled, shape.count == 2,
             let blocks = StoredBlocks(
                 type: type, rows: shape[0], cols: shape[1],
                 base: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), owner: file)

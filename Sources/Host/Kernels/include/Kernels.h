@@ -81,9 +81,10 @@ void ce_logsoftmax(float *x, int64_t R, int V);
 void ce_argmax(int32_t *index, const float *x, int64_t R, int V);
 
 // ---- weight formats (dequant.c) ----
-// n values (a multiple of 32 for the block formats) decoded to fp32.
-void ce_dequant_f16(float *dst, const uint16_t *src, int64_t n);
-void ce_dequant_bf16(float *dst, const uint16_t *src, int64_t n);
+// n values (a multiple of 32 for the block formats) decoded to fp32 from bytes at any alignment.
+void ce_dequant_f32(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_f16(float *dst, const uint8_t *src, int64_t n);
+void ce_dequant_bf16(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q8_0(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_0(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_1(float *dst, const uint8_t *src, int64_t n);
@@ -95,11 +96,11 @@ void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q4_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q5_k(float *dst, const uint8_t *src, int64_t n);
 void ce_dequant_q6_k(float *dst, const uint8_t *src, int64_t n);
+typedef void (*ce_dequant_fn)(float *dst, const uint8_t *src, int64_t n);
+// The decoder of a ggml type id (F32, F16, BF16, Q4_0 … Q6_K), NULL for others: the one table.
+ce_dequant_fn ce_dequant_for_type(int type);
 
 // ---- products with weights kept in their stored format (qmatmul.c) ----
-typedef void (*ce_dequant_fn)(float *dst, const uint8_t *src, int64_t n);
-// The decoder of a ggml type id (F16, BF16, Q4_0 … Q6_K) from unaligned bytes, NULL for others.
-ce_dequant_fn ce_dequant_for_type(int type);
 // out (N, M) = x (N, K) Wᵀ (added to out with accumulate) for output columns [o0, o1); W is M
 // rows of `row_bytes` bytes. row: K floats of scratch.
 void ce_qmatmul_forward(float *out, const float *x, int64_t N, int64_t K, int64_t M, const uint8_t *w,
