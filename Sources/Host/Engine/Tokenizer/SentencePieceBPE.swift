@@ -37,7 +37,7 @@ public final class SentencePieceBPE {
         for (i, t) in spellings.enumerated() { ids[t] = Int32(i) }
         self.ids = ids
         lengths = tokens.map { Int32(Self.respell($0).unicodeScalars.count) }
-        byteIds = (0..<256).map { ids[Array(String(format: "<0x%02X>", $0).utf8)] ?? -1 }
+        byteIds = ByteFallback.spellings.map { ids[$0] ?? -1 }
         self.unknown = unknown
         guard let merges else { ranks = nil; return }
         var table: [UInt64: (rank: Int32, merged: Int32)] = [:]
@@ -126,9 +126,7 @@ public final class SentencePieceBPE {
     public func bytes(of id: Int32) -> [UInt8] {
         guard id >= 0, Int(id) < vocab.count else { return [] }
         let t = vocab[Int(id)]
-        if t.count == 6, t.hasPrefix("<0x"), t.hasSuffix(">"), let b = UInt8(t.dropFirst(3).dropLast(), radix: 16) {
-            return [b]
-        }
+        if let b = ByteFallback.byte(t) { return [b] }
         return Array(t.replacingOccurrences(of: "▁", with: " ").utf8)
     }
 }

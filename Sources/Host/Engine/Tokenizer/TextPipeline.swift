@@ -246,15 +246,7 @@ public struct TextPipeline {
                     Array(String(decoding: $0, as: UTF8.self).replacingOccurrences(of: a, with: b).utf8)
                 }
             case .byteFallback:
-                parts = parts.map { p in
-                    let s = String(decoding: p, as: UTF8.self)
-                    if s.count == 6, s.hasPrefix("<0x"), s.hasSuffix(">"),
-                        let b = UInt8(s.dropFirst(3).dropLast(), radix: 16)
-                    {
-                        return [b]
-                    }
-                    return p
-                }
+                parts = parts.map { p in ByteFallback.byte(String(decoding: p, as: UTF8.self)).map { [$0] } ?? p }
             case .fuse: parts = [parts.flatMap { $0 }]
             case .strip(let content, let start, let stop):
                 parts = parts.map { p in

@@ -117,16 +117,7 @@ extension BPETokenizer {
                 throw formatError(path, "model.merges[\(i)] is neither \"a b\" nor [a, b]")
             }
         }
-        var specials: [String: Int32] = [:]
-        for (i, t) in ((root["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
-            guard let c = t["content"] as? String, let id = t["id"] as? Int else {
-                throw formatError(path, "added_tokens[\(i)] needs content and id")
-            }
-            guard id >= 0, id < 1 << 22 else {
-                throw formatError(path, "added_tokens[\(i)] has id \(id), outside 0..<\(1 << 22)")
-            }
-            specials[c] = Int32(id)
-        }
+        let specials = try Self.addedTokens(root, path: path)
         try Self.checkModelOptions(model, path: path)
         let vocab = try Self.denseVocab(vocabMap, extra: specials, source: path)
         let bos = Self.startOfText(root["post_processor"], specials: specials)
@@ -162,10 +153,7 @@ extension BPETokenizer {
             }
             return (p, score)
         }
-        var specials: [String: Int32] = [:]
-        for t in (root["added_tokens"] as? [[String: Any]]) ?? [] {
-            if let c = t["content"] as? String, let id = t["id"] as? Int { specials[c] = Int32(id) }
-        }
+        let specials = try Self.addedTokens(root, path: path)
         let pieces = vocab.map(\.0)
         let unk = Int32(model["unk_id"] as? Int ?? -1)
         try self.init(
@@ -173,6 +161,21 @@ extension BPETokenizer {
             bos: Self.startOfText(root["post_processor"], specials: specials),
             pipeline: try TextPipeline(json: root, path: path),
             unigram: UnigramModel(vocab: vocab, unknown: unk, byteFallback: model["byte_fallback"] as? Bool ?? false))
+    }
+
+    /// A tokenizer.json's added tokens (text matched whole -> id), each checked.
+    static func addedTokens(_ root: [String: Any], path: String) throws -> [String: Int32] {
+        var specials: [String: Int32] = [:]
+        for (i, t) in ((root["added_tokens"] as? [[String: Any]]) ?? []).enumerated() {
+            guard let c = t["content"] as? String, let id = t["id"] as? Int else {
+                throw formatError(path, "added_tokens[\(i)] needs content and id")
+            }
+            guard id >= 0, id < 1 << 22 else {
+                throw formatError(path, "added_tokens[\(i)] has id \(id), outside 0..<\(1 << 22)")
+            }
+            specials[c] = Int32(id)
+        }
+        return specials
     }
 
     /// The special token a TemplateProcessing post-processor puts before a single text (Llama 3's

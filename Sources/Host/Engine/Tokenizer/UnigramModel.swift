@@ -25,7 +25,7 @@ public final class UnigramModel {
         longest = vocab.map { $0.0.unicodeScalars.count }.max() ?? 1
         self.unknown = unknown
         unknownScore = (vocab.map(\.1).min() ?? 0) - 10
-        byteIds = (0..<256).map { pieces[Array(String(format: "<0x%02X>", $0).utf8)]?.0 ?? -1 }
+        byteIds = ByteFallback.spellings.map { pieces[$0]?.0 ?? -1 }
         self.byteFallback = byteFallback
     }
 
