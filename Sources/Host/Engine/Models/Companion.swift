@@ -103,10 +103,7 @@ public enum Companion {
         do { config = try JSONDecoder().decode(CompanionConfig.self, from: configData) } catch {
             throw CanonEditError("\(cfgPath): not a valid companion config: \(error)")
         }
-        let baseSpec =
-            ModelStore.builtIn[config.base_model.lowercased()] != nil || config.base_model.hasPrefix("/")
-            ? config.base_model : (directory as NSString).appendingPathComponent(config.base_model)
-        let baseLoaded = try ModelStore.load(baseSpec)
+        let baseLoaded = try ModelStore.load(ModelStore.spec(config.base_model, relativeTo: directory))
         guard let base = baseLoaded.model as? DecoderLM else {
             throw CanonEditError("\(cfgPath): base model \(config.base_model) is not a decoder")
         }

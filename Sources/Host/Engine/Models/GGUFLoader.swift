@@ -9,6 +9,7 @@ public enum GGUFLoader {
             parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, bytes: g.residentBytes, path: path)
         let arch = try g.string("general.architecture")
         let tok = try BPETokenizer(gguf: g)
+        let model: DecoderLM
         switch arch {
         case "llama":
             let a = "llama."
@@ -27,11 +28,9 @@ public enum GGUFLoader {
                 vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,
                 max_position_embeddings: try g.int(a + "context_length"),
                 tie_word_embeddings: !g.has("output.weight"), rope_interleaved: true)
-            let model = try LlamaModel(config: cfg, source: path) { name, shape in
+            model = try LlamaModel(config: cfg, source: path) { name, shape in
                 try g.weight(ggufName(llama: name), shape: shape)
             }
-            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
-            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         case "qwen2":
             // llama.cpp keeps Qwen 2's q/k rows in Hugging Face's order (it rotates half-split pairs).
             let a = "qwen2."
@@ -45,22 +44,20 @@ public enum GGUFLoader {
                 rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
                 rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
                 max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))
-            let model = try DecoderLM(
+            model = try DecoderLM(
                 spec: try fields.spec(architecture: "qwen2", qkvBias: true, source: path), names: LlamaConfig.names,
                 source: path
             ) { name, shape in try g.weight(ggufName(llama: name), shape: shape) }
-            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
-            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         case "gemma3":
-            let model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
+            model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
                 name, shape in try g.weight(ggufName(gemma3: name), shape: shape)
             }
-            let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
-            return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
         default:
             throw formatError(
                 path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama, qwen2, gemma3)")
         }
+        let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
+        return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
     }
 
     /// Gemma 3's settings from llama.cpp's keys. What llama.cpp fixes in code rather than in the

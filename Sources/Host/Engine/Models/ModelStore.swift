@@ -40,6 +40,13 @@ public enum ModelStore {
         return out
     }
 
+    /// A model named inside a file (a companion's base, an ensemble's members): a built-in name
+    /// or an absolute path as it is, any other path relative to `folder`.
+    public static func spec(_ spec: String, relativeTo folder: String) -> String {
+        builtIn[spec.lowercased()] != nil || spec.hasPrefix("/")
+            ? spec : (folder as NSString).appendingPathComponent(spec)
+    }
+
     /// The file or folder a `--model` value names.
     public static func resolve(_ spec: String) throws -> String {
         if let file = builtIn[spec.lowercased()] {

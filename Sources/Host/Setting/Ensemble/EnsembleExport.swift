@@ -53,7 +53,7 @@ public enum EnsembleExport {
             try fm.copyItem(atPath: path, toPath: dir + "/" + name)
             edits.append(name)
         }
-        let large = ModelStore.builtIn[target.large.lowercased()] != nil ? target.large : absolute(target.large)
+        let large = absolute(target.large)
         var lines = [
             "# The companion-Backpack ensemble of canonedit (paper §7):",
             "#   log p_large + β·(log p_edited − log p_backpack).",
@@ -68,10 +68,11 @@ public enum EnsembleExport {
         try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: dir + "/ensemble.yaml")
     }
 
-    static func absolute(_ path: String, relativeTo folder: String? = nil) -> String {
-        if ModelStore.builtIn[path.lowercased()] != nil || path.hasPrefix("/") { return path }
-        let joined = folder.map { ($0 as NSString).appendingPathComponent(path) } ?? path
-        return URL(fileURLWithPath: joined).standardizedFileURL.path  // relative to the working folder
+    /// A built-in name as it is, a path made absolute (relative ones against `folder`).
+    static func absolute(_ spec: String, relativeTo folder: String = FileManager.default.currentDirectoryPath) -> String
+    {
+        let s = ModelStore.spec(spec, relativeTo: folder)
+        return ModelStore.builtIn[s.lowercased()] != nil ? s : URL(fileURLWithPath: s).standardizedFileURL.path
     }
 
     /// A double-quoted YAML scalar (JSON's escaping is valid YAML).
