@@ -18,12 +18,19 @@ struct Run: ParsableCommand {
             changed entries, whichever is smallest). An interrupted run resumes from the last finished epoch when \
             run again; a finished run deletes its checkpoint unless --keep-checkpoint. Prints a table of success \
             and general loss per degradation ball.
+
+            Before loading the model, a memory plan adds up what the run will hold (weights as held, trained \
+            tensors and Adam state, activations of the largest training and evaluation passes, logits, caches) and \
+            prints it; a run that would not fit in the memory available (or --memory-limit) is refused, naming the \
+            largest items and what would make it fit. --recompute auto turns on activation recomputation when only \
+            that makes the run fit.
             """ + "\n\n"
                 + examples(
                     "canonedit run configs/builtin/smollm2-country_capital-lora.yaml",
                     "canonedit run my.yaml --plugin-path ./plugins --keep-checkpoint",
                     "canonedit run my.yaml --epochs 20    # extend a run kept with --keep-checkpoint",
-                    "canonedit run my.yaml --json > results.json"))
+                    "canonedit run my.yaml --json > results.json",
+                    "canonedit run my.yaml --plan --memory-limit 12G    # the plan alone, nothing loaded"))
     @Argument(help: "Experiment config (YAML).") var config: String
     @Option(name: .customLong("plugin-path"), help: "Extra folder to search for plugins (repeatable).") var pluginPath:
         [String] = []
@@ -41,6 +48,16 @@ struct Run: ParsableCommand {
         help: "Epochs, instead of the config's num_epochs; a kept checkpoint of the same run is extended to this many.")
     var epochs: Int?
     @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
+    @Option(
+        name: .customLong("memory-limit"),
+        help: "Memory the run may use, e.g. 12G or 800M (default: what the machine has available now).")
+    var memoryLimit: MemorySize?
+    @Option(
+        help: ArgumentHelp(
+            "Recompute block activations in backward instead of keeping them: auto (when only that makes the run "
+                + "fit), on, off."))
+    var recompute: MemoryPlan.Recompute = .auto
+    @Flag(help: "Print the memory plan and stop, without loading the model.") var plan = false
 
     func validate() throws {
         try requireFolders(pluginPath, "--plugin-path")
@@ -52,6 +69,16 @@ struct Run: ParsableCommand {
             Cancellation.install()
             var exp = try Experiment(configPath: config, epochs: epochs)
             exp.pluginPaths = pluginPath
+            exp.memoryLimit = memoryLimit?.bytes
+            exp.recompute = recompute
+            if plan {
+                guard let p = try exp.plan() else {
+                    throw CanonEditError("no memory plan for an ensemble or a Backpack")
+                }
+                let limit = memoryLimit?.bytes ?? ModelStore.availableMemory()
+                print(p.render(available: limit, source: memoryLimit == nil ? "available" : "allowed"))
+                return
+            }
             exp.skipMalformed = skipMalformed
             exp.keepCheckpoint = keepCheckpoint
             exp.logSamples = logSamples
@@ -99,5 +126,22 @@ enum ResultsTable {
     }
     static func pad(_ s: String, _ n: Int) -> String {
         s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count)
+    }
+}
+
+extension MemoryPlan.Recompute: ExpressibleByArgument {}
+
+/// A size in bytes written as a number with an optional K, M, G or T suffix (powers of 1024).
+struct MemorySize: ExpressibleByArgument {
+    let bytes: Int
+    init?(argument: String) {
+        let units: [Character: Double] = ["K": 1024, "M": 1_048_576, "G": 1_073_741_824, "T": 1_099_511_627_776]
+        var text = argument.uppercased()
+        if text.hasSuffix("B") { text.removeLast() }
+        if text.hasSuffix("I") { text.removeLast() }
+        let unit = text.last.flatMap { units[$0] }
+        if unit != nil { text.removeLast() }
+        guard let n = Double(text), n > 0, n.isFinite else { return nil }
+        bytes = Int(n * (unit ?? 1))
     }
 }

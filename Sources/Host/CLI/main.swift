@@ -3,6 +3,7 @@ import CompanionTraining
 import Engine
 import Experiments
 import Foundation
+import Kernels
 import PluginHost
 import Setting
 import Support
@@ -92,4 +93,5 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
 }
 
 Cancellation.install()
+ce_map_large_allocations()
 CanonEdit.main()

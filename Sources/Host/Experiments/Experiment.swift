@@ -17,6 +17,9 @@ public struct Experiment {
     /// Keep every evaluation example's outcome (`run --log-samples`): for each ball, the epoch it
     /// certifies is written to `<results>.samples-<ε>.jsonl` and its fixed and broken examples listed.
     public var logSamples = false
+    /// Memory the run may use (`run --memory-limit`); nil: what the machine has available.
+    public var memoryLimit: Int?
+    public var recompute: MemoryPlan.Recompute = .auto
     public var progress: (String) -> Void = ProgressPrinter.line
     /// Lines a terminal may redraw in place; `progress` if nil.
     public var transient: ((String) -> Void)?
@@ -127,6 +130,46 @@ public struct Experiment {
         }
     }
 
+    /// The run's memory plan, made from the model's headers, the data and the method before any
+    /// weight is read (nil for an ensemble, whose members load with their edits).
+    public func plan() throws -> MemoryPlan? {
+        let plugin = try PluginRegistry.find(config.training.finetune_type, extra: pluginPaths)
+        return try planned(
+            try data(), method: plugin.id, options: try plugin.options(config.methodOptions, source: configPath))?.plan
+    }
+
+    func planned(
+        _ records: ExperimentData, method: String, options: [String: PluginOption]
+    ) throws -> (plan: MemoryPlan, outline: ModelOutline, data: ExperimentData.Tokenized)? {
+        let path = try ModelStore.resolve(try ModelStore.resolveConfigModel(config.model))
+        if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return nil }
+        let outline = try ModelStore.outline(path)
+        guard let recipe = outline.decoder, let tok = outline.tokenizer else { return nil }
+        let data = try records.tokenized(with: tok, contextLength: recipe.spec.context)
+        let passes = MemoryPlan.Passes(data: data, config: config, contextLength: recipe.spec.context)
+        let plan = try MemoryPlan.make(
+            outline: outline, recipe: recipe, method: method, options: options, passes: passes, recompute: recompute,
+            limit: memoryLimit)
+        return (plan, outline, data)
+    }
+
+    /// The model and the tokenized data, loaded only after the memory plan says the run fits.
+    func loadPlanned(
+        _ records: ExperimentData, method: String, options: [String: PluginOption]
+    ) throws -> (LoadedModel, ExperimentData.Tokenized, MemoryPlan?) {
+        if let (plan, outline, data) = try planned(records, method: method, options: options) {
+            let limit = memoryLimit ?? ModelStore.availableMemory()
+            progress(plan.render(available: limit, source: memoryLimit == nil ? "available" : "allowed"))
+            progress("loading model \(config.model)")
+            let lm = try outline.load()
+            (lm.model as? DecoderLM)?.recomputeActivations = plan.recompute
+            return (lm, data, plan)
+        }
+        progress("loading model \(config.model) (no memory plan for an ensemble or a Backpack)")
+        let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(config.model))
+        return (lm, try records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength), nil)
+    }
+
     public func run() throws -> Outcome {
         let c = config
         for w in warnings { progress("warning: " + w) }
@@ -135,9 +178,7 @@ public struct Experiment {
         let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
         let options = try plugin.options(c.methodOptions, source: configPath)
 
-        progress("loading model \(c.model)")
-        let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(c.model))
-        let data = try records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)
+        let (lm, data, _) = try loadPlanned(records, method: plugin.id, options: options)
         progress(
             "\(data.train.count) canonical examples, \(records.evaluation.count) evaluation examples, "
                 + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")

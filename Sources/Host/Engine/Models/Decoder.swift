@@ -57,6 +57,9 @@ public final class DecoderLM: CausalLM {
     let scratch = Scratch()
     /// A vector added to the residual stream leaving one block at one position (MEMIT's δ).
     public var residualDelta: ResidualDelta?
+    /// Training passes keep only each block's input and run the block again in backward (one
+    /// block's activations held at a time instead of every trained block's); same numbers.
+    public var recomputeActivations = false
 
     public var architecture: String { spec.architecture }
     public var vocabSize: Int { spec.V }
@@ -263,8 +266,8 @@ public final class DecoderLM: CausalLM {
     /// Embedding rows (times embedScale; plus learned positions) into x (N, C).
     func embedTokens(_ x: UnsafeMutablePointer<Float>, tokens: [Int32], pos: [Int32]) {
         let C = spec.C
-        // A frozen embedding still in its stored format: decode only the rows asked for.
-        let stored = embed.requiresGrad ? nil : embed.value.unmaterialized
+        // An embedding still in its stored format: decode only the rows asked for.
+        let stored = embed.value.unmaterialized
         for n in 0..<tokens.count {
             if let stored {
                 stored.decode(rows: Int(tokens[n])..<(Int(tokens[n]) + 1), into: x + n * C)

@@ -17,19 +17,13 @@ struct BlockActivations {
 extension DecoderLM {
     /// The buffers of one block's activations, named and sized for a (B, T) batch.
     func blockActivations(B: Int, T: Int, _ buffer: (String, Int) -> UnsafeMutablePointer<Float>) -> BlockActivations {
-        let (C, H, G, D, F, N) = (spec.C, spec.H, spec.G, spec.D, spec.F, B * T)
+        let sizes = spec.blockActivationSizes(B: B, T: T)
+        func b(_ name: String) -> UnsafeMutablePointer<Float> { buffer(name, sizes[name]!) }
         return BlockActivations(
-            xIn: buffer("x", N * C), mean1: buffer("mean1", N), rstd1: buffer("rstd1", N),
-            q: buffer("q", N * H * D), k: buffer("k", N * G * D), v: buffer("v", N * G * D),
-            probs: buffer("probs", B * H * T * T), att: buffer("att", N * H * D), mid: buffer("mid", N * C),
-            mean2: buffer("mean2", N), rstd2: buffer("rstd2", N),
-            gate: buffer("gate", spec.mlp.isGated ? N * F : 1), up: buffer("up", N * F),
-            qRaw: buffer("qRaw", spec.qkNorm ? N * H * D : 1), kRaw: buffer("kRaw", spec.qkNorm ? N * G * D : 1),
-            qRstd: buffer("qRstd", spec.qkNorm ? N * H : 1), kRstd: buffer("kRstd", spec.qkNorm ? N * G : 1),
-            attnOut: buffer("attnOut", spec.sandwichNorms ? N * C : 1),
-            attnRstd: buffer("attnRstd", spec.sandwichNorms ? N : 1),
-            mlpOut: buffer("mlpOut", spec.sandwichNorms ? N * C : 1),
-            mlpRstd: buffer("mlpRstd", spec.sandwichNorms ? N : 1))
+            xIn: b("x"), mean1: b("mean1"), rstd1: b("rstd1"), q: b("q"), k: b("k"), v: b("v"), probs: b("probs"),
+            att: b("att"), mid: b("mid"), mean2: b("mean2"), rstd2: b("rstd2"), gate: b("gate"), up: b("up"),
+            qRaw: b("qRaw"), kRaw: b("kRaw"), qRstd: b("qRstd"), kRstd: b("kRstd"), attnOut: b("attnOut"),
+            attnRstd: b("attnRstd"), mlpOut: b("mlpOut"), mlpRstd: b("mlpRstd"))
     }
 
     /// Gemma 3's per-head norms: q and k (rows of D) normalised in place, the inputs kept.
@@ -52,6 +46,56 @@ extension DecoderLM {
         let normed = scratch.get("postnorm", N * spec.C)
         normForward(postNorm, out: normed, mean: rstd, rstd: rstd, x: out, N: N)
         ce_add(x, normed, Int64(N * spec.C))
+    }
+}
+
+extension DecoderLM {
+    /// Block l on the residual stream x (N, C), updated in place; its activations go to `a`.
+    func blockForward(
+        _ l: Int, x: UnsafeMutablePointer<Float>, a: BlockActivations, B: Int, T: Int, pos: [Int32]
+    ) {
+        let (C, H, G, D, F, N) = (spec.C, spec.H, spec.G, spec.D, spec.F, B * T)
+        let b = blocks[l]
+        let xn = scratch.get("xn", N * C)  // a sublayer's normalised input (N, C)
+        let h = scratch.get("h", N * F)  // MLP activations (N, F)
+        a.xIn.update(from: x, count: N * C)
+        // attention sublayer on n1(x)
+        normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
+        projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
+        normalizeHeads(b, a, N: N, scratchMean: scratch.get("tmp.headMean", N * H))
+        applyRope(a.q, N: N, heads: H, pos: pos, sign: 1, layer: l)
+        applyRope(a.k, N: N, heads: G, pos: pos, sign: 1, layer: l)
+        ce_attention_forward(
+            a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
+            spec.attentionScale(layer: l), Int32(spec.window(layer: l)))
+        if b.postAttnNorm != nil {
+            b.o.forward(a.attnOut, a.att, N: N)
+            addToResidual(x, out: a.attnOut, postNorm: b.postAttnNorm, rstd: a.attnRstd, N: N)
+        } else {
+            b.o.forward(x, a.att, N: N, accumulate: true)
+        }
+        // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
+        switch spec.residual {
+        case .sequential:
+            a.mid.update(from: x, count: N * C)
+            normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: x, N: N)
+        case .parallelTwoNorms:
+            normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: a.xIn, N: N)
+        case .parallelOneNorm:
+            break  // xn still holds n1(x_in)
+        }
+        b.gate?.forward(a.gate, xn, N: N)
+        b.up.forward(a.up, xn, N: N)
+        mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
+        if b.postMLPNorm != nil {
+            b.down.forward(a.mlpOut, h, N: N)
+            addToResidual(x, out: a.mlpOut, postNorm: b.postMLPNorm, rstd: a.mlpRstd, N: N)
+        } else {
+            b.down.forward(x, h, N: N, accumulate: true)
+        }
+        if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T {
+            for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
+        }
     }
 }
 
@@ -82,7 +126,7 @@ extension DecoderLM {
         tokens: [Int32], B: Int, T: Int, train: Bool, hooks: RunHooks?, stopBefore: Int? = nil
     ) throws -> DecoderPassState {
         try checkBatch(tokens, B: B, T: T)
-        let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
+        let (C, L) = (spec.C, spec.L)
         let N = B * T
         let s = scratch
         let pos = (0..<N).map { Int32($0 % T) }
@@ -95,9 +139,11 @@ extension DecoderLM {
             }
         }
         let lowest = train ? (start == 0 ? lowestTrainedBlock : max(lowestTrainedBlock, start)) : L
-        // Blocks from `lowest` up keep their activations for the backward pass; others share one set.
+        // Blocks from `lowest` up keep their activations for the backward pass; others share one
+        // set. With recomputation they keep only their input, and backward runs them again.
+        let keepAll = train && !recomputeActivations
         func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> {
-            train && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
+            keepAll && l >= lowest ? s.get("l\(l).\(what)", n) : s.get("tmp.\(what)", n)
         }
         func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
 
@@ -108,51 +154,11 @@ extension DecoderLM {
         } else {
             embedTokens(x, tokens: tokens, pos: pos)
         }
-        let xn = s.get("xn", N * C)  // a sublayer's normalised input (N, C)
-        let h = s.get("h", N * F)  // MLP activations (N, F)
-
         let end = min(stopBefore ?? L, L)
         for l in start..<end {
             hooks?.save(layer: l, x: x, N: N, C: C)
-            let b = blocks[l], a = acts(l)
-            a.xIn.update(from: x, count: N * C)
-            // attention sublayer on n1(x)
-            normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
-            projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
-            normalizeHeads(b, a, N: N, scratchMean: s.get("tmp.headMean", N * H))
-            applyRope(a.q, N: N, heads: H, pos: pos, sign: 1, layer: l)
-            applyRope(a.k, N: N, heads: G, pos: pos, sign: 1, layer: l)
-            ce_attention_forward(
-                a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
-                spec.attentionScale(layer: l), Int32(spec.window(layer: l)))
-            if b.postAttnNorm != nil {
-                b.o.forward(a.attnOut, a.att, N: N)
-                addToResidual(x, out: a.attnOut, postNorm: b.postAttnNorm, rstd: a.attnRstd, N: N)
-            } else {
-                b.o.forward(x, a.att, N: N, accumulate: true)
-            }
-            // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
-            switch spec.residual {
-            case .sequential:
-                a.mid.update(from: x, count: N * C)
-                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: x, N: N)
-            case .parallelTwoNorms:
-                normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: a.xIn, N: N)
-            case .parallelOneNorm:
-                break  // xn still holds n1(x_in)
-            }
-            b.gate?.forward(a.gate, xn, N: N)
-            b.up.forward(a.up, xn, N: N)
-            mlpActivate(h, gate: a.gate, up: a.up, n: N * F)
-            if b.postMLPNorm != nil {
-                b.down.forward(a.mlpOut, h, N: N)
-                addToResidual(x, out: a.mlpOut, postNorm: b.postMLPNorm, rstd: a.mlpRstd, N: N)
-            } else {
-                b.down.forward(x, h, N: N, accumulate: true)
-            }
-            if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T {
-                for bi in 0..<B { ce_add(x + (bi * T + rd.position) * C, rd.value.value.data, Int64(C)) }
-            }
+            if train && recomputeActivations && l >= lowest { s.get("l\(l).x", N * C).update(from: x, count: N * C) }
+            blockForward(l, x: x, a: acts(l), B: B, T: T, pos: pos)
         }
         hooks?.save(layer: end, x: x, N: N, C: C)
         if stopBefore != nil {
@@ -162,6 +168,7 @@ extension DecoderLM {
         // final norm and output layer
         let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
         xFinal.update(from: x, count: N * C)
+        let xn = s.get("xn", N * C)
         normForward(finalNorm, out: xn, mean: meanF, rstd: rstdF, x: x, N: N)
         hooks?.saveFinal(xn, N: N, C: C)
         return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: lowest, hidden: xn)
@@ -174,7 +181,14 @@ extension DecoderLM {
         let N = B * T
         let s = scratch
         func saved(_ l: Int, _ what: String, _ n: Int) -> UnsafeMutablePointer<Float> { s.get("l\(l).\(what)", n) }
-        func acts(_ l: Int) -> BlockActivations { blockActivations(B: B, T: T) { saved(l, $0, $1) } }
+        func acts(_ l: Int) -> BlockActivations {
+            guard recomputeActivations else { return blockActivations(B: B, T: T) { saved(l, $0, $1) } }
+            // Block l again from its saved input, into the one shared set of activations.
+            let a = blockActivations(B: B, T: T) { s.get("tmp.\($0)", $1) }, x = s.get("recompute.x", N * C)
+            x.update(from: saved(l, "x", N * C), count: N * C)
+            blockForward(l, x: x, a: a, B: B, T: T, pos: pos)
+            return a
+        }
         let xn = s.get("xn", N * C), h = s.get("h", N * F), dxn = s.get("dxnB", N * C)
         let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
         // dx (N, C) is the gradient of the residual stream, carried down in place.

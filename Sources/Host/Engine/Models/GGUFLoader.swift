@@ -3,13 +3,12 @@ import Support
 
 /// GGUF files: the architecture comes from `general.architecture`.
 public enum GGUFLoader {
-    static func load(path: String) throws -> LoadedModel {
+    /// The file's header, metadata and tokenizer; the weights are read by the outline's `load()`.
+    static func outline(path: String) throws -> ModelOutline {
         let g = try GGUFFile(path: path)
-        try ModelStore.checkMemory(
-            parameters: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, bytes: g.residentBytes, path: path)
         let arch = try g.string("general.architecture")
         let tok = try BPETokenizer(gguf: g)
-        let model: DecoderLM
+        let recipe: DecoderRecipe
         switch arch {
         case "llama":
             let a = "llama."
@@ -28,7 +27,7 @@ public enum GGUFLoader {
                 vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,
                 max_position_embeddings: try g.int(a + "context_length"),
                 tie_word_embeddings: !g.has("output.weight"), rope_interleaved: true)
-            model = try LlamaModel(config: cfg, source: path) { name, shape in
+            recipe = try DecoderRecipe(llama: cfg, source: path) { name, shape in
                 try g.weight(ggufName(llama: name), shape: shape)
             }
         case "qwen2":
@@ -44,12 +43,12 @@ public enum GGUFLoader {
                 rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
                 rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
                 max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))
-            model = try DecoderLM(
+            recipe = DecoderRecipe(
                 spec: try fields.spec(architecture: "qwen2", qkvBias: true, source: path), names: LlamaConfig.names,
                 source: path
             ) { name, shape in try g.weight(ggufName(llama: name), shape: shape) }
         case "gemma3":
-            model = try DecoderLM(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
+            recipe = try DecoderRecipe(gemma3: try gemma3Config(g), source: path, normsStoreOffset: false) {
                 name, shape in try g.weight(ggufName(gemma3: name), shape: shape)
             }
         default:
@@ -57,7 +56,10 @@ public enum GGUFLoader {
                 path, "general.architecture \"\(arch)\" is not supported in GGUF files (llama, qwen2, gemma3)")
         }
         let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
-        return LoadedModel(model: model, tokenizer: tok, path: path, name: name)
+        return ModelOutline(
+            path: path, tokenizer: tok, decoder: recipe,
+            parameterCount: g.tensors.values.reduce(0) { $0 + $1.shape.reduce(1, *) }, weightBytes: g.residentBytes
+        ) { LoadedModel(model: try DecoderLM(recipe), tokenizer: tok, path: path, name: name) }
     }
 
     /// Gemma 3's settings from llama.cpp's keys. What llama.cpp fixes in code rather than in the

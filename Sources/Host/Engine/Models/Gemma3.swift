@@ -90,19 +90,3 @@ public struct Gemma3Config: Codable, Equatable {
     /// scale by their weight, so 1 is added on load (GGUF files store 1 + w already).
     static func isNorm(_ name: String) -> Bool { name.hasSuffix("norm.weight") }
 }
-
-extension DecoderLM {
-    /// A Gemma 3 from its config; `load(name, shape)` gives each Hugging Face tensor as stored.
-    /// `normsStoreOffset`: the file stores RMSNorm weights as w for (1 + w) (Hugging Face).
-    public convenience init(
-        gemma3 config: Gemma3Config, source: String, normsStoreOffset: Bool, load: (String, [Int]) throws -> Tensor
-    ) throws {
-        try self.init(
-            spec: try config.spec(source: source), names: Gemma3Config.names, sourceConfig: config, source: source
-        ) { name, shape in
-            let t = try load(name, shape)
-            if normsStoreOffset && Gemma3Config.isNorm(name) { for i in 0..<t.count { t[i] += 1 } }
-            return t
-        }
-    }
-}

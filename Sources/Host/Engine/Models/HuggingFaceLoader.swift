@@ -3,7 +3,8 @@ import Support
 
 /// Hugging Face folders: `config.json` picks the architecture by `model_type`.
 enum HuggingFaceLoader {
-    static func load(directory: String) throws -> LoadedModel {
+    /// The folder's config, weight headers and tokenizer; the weights are read by `load()`.
+    static func outline(directory: String) throws -> ModelOutline {
         let cfgPath = directory + "/config.json"
         guard let data = FileManager.default.contents(atPath: cfgPath) else {
             throw CanonEditError(
@@ -14,16 +15,24 @@ enum HuggingFaceLoader {
         }
         let type = obj["model_type"] as? String ?? ""
         let archs = obj["architectures"] as? [String] ?? []
-        if type == "backpack-companion" { return try Companion.load(directory: directory, configData: data) }
+        let name = URL(fileURLWithPath: directory).lastPathComponent
+        if type == "backpack-companion" {
+            return ModelOutline(path: directory, tokenizer: nil, decoder: nil, parameterCount: 0, weightBytes: 0) {
+                try Companion.load(directory: directory, configData: data)
+            }
+        }
         let weights = try SafetensorsCheckpoint(directory: directory)
-        try ModelStore.checkMemory(
-            parameters: weights.tensorNames.reduce(0) { $0 + (weights.shape(of: $1)?.reduce(1, *) ?? 0) },
-            path: directory)
         let tok = try BPETokenizer(directory: directory)
         let folder = Folder(cfgPath: cfgPath, data: data, type: type, weights: weights)
-        let model = try folder.model(architectures: archs)
-        return LoadedModel(
-            model: model, tokenizer: tok, path: directory, name: URL(fileURLWithPath: directory).lastPathComponent)
+        let recipe = try folder.recipe(architectures: archs)
+        return ModelOutline(
+            path: directory, tokenizer: tok, decoder: recipe,
+            parameterCount: weights.tensorNames.reduce(0) { $0 + (weights.shape(of: $1)?.reduce(1, *) ?? 0) },
+            weightBytes: weights.residentBytes
+        ) {
+            let model: CausalLM = try recipe.map { try DecoderLM($0) } ?? folder.backpack()
+            return LoadedModel(model: model, tokenizer: tok, path: directory, name: name)
+        }
     }
 
     /// A folder's config and weights, for building the model its `model_type` names.
@@ -53,18 +62,18 @@ enum HuggingFaceLoader {
             return t.transposed()
         }
 
-        func model(architectures archs: [String]) throws -> CausalLM {
-            let model: CausalLM
+        /// The decoder `model_type` names, or nil for a Backpack (built by `backpack()`).
+        func recipe(architectures archs: [String]) throws -> DecoderRecipe? {
             switch type {
             case "llama":
                 let cfg = try decode(LlamaConfig.self)
-                model = try DecoderLM(config: cfg, source: cfgPath) { name, shape in
+                return try DecoderRecipe(llama: cfg, source: cfgPath) { name, shape in
                     try tensor(name, shape, prefixes: ["model."])
                 }
             case "gpt2":
                 let cfg = try decode(GPT2Config.self)
                 let withPrefix = weights.has("transformer.wte.weight") || !weights.has("wte.weight")
-                model = try DecoderLM(
+                return DecoderRecipe(
                     spec: try cfg.spec(source: cfgPath), names: GPT2Config.names(prefix: "transformer."),
                     sourceConfig: cfg,
                     source: cfgPath
@@ -74,7 +83,7 @@ enum HuggingFaceLoader {
                 }
             case "gpt_neox":
                 let cfg = try decode(GPTNeoXConfig.self)
-                model = try DecoderLM(
+                return DecoderRecipe(
                     spec: try cfg.spec(source: cfgPath), names: GPTNeoXConfig.names, sourceConfig: cfg, source: cfgPath
                 ) {
                     name, shape in
@@ -86,7 +95,7 @@ enum HuggingFaceLoader {
                 }
             case "gptj":
                 let cfg = try decode(GPTJConfig.self)
-                model = try DecoderLM(
+                return DecoderRecipe(
                     spec: try cfg.spec(source: cfgPath), names: GPTJConfig.names, sourceConfig: cfg, source: cfgPath
                 ) {
                     name, shape in try tensor(name, shape, prefixes: ["transformer."])
@@ -96,21 +105,16 @@ enum HuggingFaceLoader {
                     type == "qwen2"
                     ? try decode(Qwen2Config.self).spec(source: cfgPath)
                     : try decode(MistralConfig.self).spec(source: cfgPath)
-                model = try DecoderLM(spec: spec, names: LlamaConfig.names, source: cfgPath) { name, shape in
+                return DecoderRecipe(spec: spec, names: LlamaConfig.names, source: cfgPath) { name, shape in
                     try tensor(name, shape, prefixes: ["model."])
                 }
             case "gemma3_text", "gemma3":
                 let cfg = try decode(Gemma3Config.self)
-                model = try DecoderLM(gemma3: cfg, source: cfgPath, normsStoreOffset: true) { name, shape in
+                return try DecoderRecipe(gemma3: cfg, source: cfgPath, normsStoreOffset: true) { name, shape in
                     try tensor(name, shape, prefixes: ["model."])
                 }
             case "backpack-gpt2", "backpack":
-                let cfg = try decode(BackpackConfig.self)
-                // Conv1D layers of the GPT-2 network and of the sense network store (in, out).
-                model = try BackpackLM(config: cfg, source: cfgPath, shape: { weights.shape(of: $0) }) { name, shape in
-                    let conv = GPT2Config.isConv1D(name) && !name.contains("sense_weight_net")
-                    return try tensor(name, shape, prefixes: [], transpose: conv)
-                }
+                return nil
             default:
                 throw formatError(
                     cfgPath,
@@ -118,7 +122,15 @@ enum HuggingFaceLoader {
                         + "qwen2, mistral, gemma3_text, backpack-gpt2, backpack-companion)"
                 )
             }
-            return model
+        }
+
+        func backpack() throws -> CausalLM {
+            let cfg = try decode(BackpackConfig.self)
+            // Conv1D layers of the GPT-2 network and of the sense network store (in, out).
+            return try BackpackLM(config: cfg, source: cfgPath, shape: { weights.shape(of: $0) }) { name, shape in
+                let conv = GPT2Config.isConv1D(name) && !name.contains("sense_weight_net")
+                return try tensor(name, shape, prefixes: [], transpose: conv)
+            }
         }
     }
 }

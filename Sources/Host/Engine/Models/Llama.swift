@@ -52,12 +52,5 @@ public struct LlamaConfig: Codable, Equatable {
 public typealias LlamaModel = DecoderLM
 
 extension DecoderLM {
-    /// A Llama from its config; `load(name, shape)` gives each Hugging Face tensor.
-    public convenience init(config: LlamaConfig, source: String, load: (String, [Int]) throws -> Tensor) throws {
-        _ = try RotaryParameters.check(
-            config.rope_parameters, scaling: config.rope_scaling, act: config.hidden_act, source: source, llama3: true)
-        try self.init(spec: config.spec, names: LlamaConfig.names, sourceConfig: config, source: source, load: load)
-    }
-
     public var config: LlamaConfig? { sourceConfig as? LlamaConfig }
 }

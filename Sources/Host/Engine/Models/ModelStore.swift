@@ -105,15 +105,18 @@ public enum ModelStore {
         }
     }
 
-    public static func load(_ spec: String) throws -> LoadedModel {
+    public static func load(_ spec: String) throws -> LoadedModel { try outline(spec).load() }
+
+    /// What `spec` names, from its headers, config and tokenizer, before any weight is read.
+    public static func outline(_ spec: String) throws -> ModelOutline {
         let path = try resolve(spec)
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-        if isDir.boolValue { return try HuggingFaceLoader.load(directory: path) }
+        if isDir.boolValue { return try HuggingFaceLoader.outline(directory: path) }
         if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) {
             throw CanonEditError("\(path): an ensemble spec; load it with ModelLoader, which applies its edit")
         }
-        return try GGUFLoader.load(path: path)
+        return try GGUFLoader.outline(path: path)
     }
 }
 

@@ -31,8 +31,9 @@ enum OutputHead {
         let dhR: UnsafeMutablePointer<Float>? = dHidden.map { contiguous ? $0 : scratch.zeroed("head.dh", R * C) }
         let chunk = min(chunkRows, R)
         let logits = scratch.get("head.logits", chunk * V)  // (chunk, V)
-        // A frozen head still in its stored format (an untied 128K-word head is 2 GB as fp32).
-        let stored = weight.requiresGrad ? nil : weight.value.unmaterialized
+        // A head still in its stored format (an untied 128K-word head is 2 GB as fp32): products
+        // read the blocks; a trained head has its fp32 copy from the moment it was selected.
+        let stored = weight.value.unmaterialized
         func computeLogits(_ k0: Int, _ kc: Int) {
             if let stored {
                 StoredProduct.forward(logits, hR + k0 * C, N: kc, w: stored, accumulate: false)

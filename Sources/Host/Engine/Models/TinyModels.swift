@@ -39,12 +39,13 @@ public enum TinyModels {
             vocab_size: vocab, max_position_embeddings: 64, tie_word_embeddings: tied,
             rope_interleaved: interleaved)
         var rng = SeededRandom(seed: seed)
-        return try LlamaModel(config: cfg, source: "tiny") { name, shape in
+        let recipe = try DecoderRecipe(llama: cfg, source: "tiny") { name, shape in
             let n = shape.reduce(1, *)
             if name.hasSuffix("layernorm.weight") || name == "model.norm.weight" {
                 return Tensor(shape, values: (0..<n).map { _ in 1 + 0.2 * Float(rng.normal()) })
             }
             return Tensor(shape, values: (0..<n).map { _ in 0.3 * Float(rng.normal()) })
         }
+        return try DecoderLM(recipe)
     }
 }

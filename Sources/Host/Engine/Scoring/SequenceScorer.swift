@@ -50,13 +50,9 @@ public enum SequenceScorer {
 
     static func nllFitting(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache?) throws -> [[Float]] {
         var out = [[Float]](repeating: [], count: seqs.count)
-        let order = seqs.indices.filter { !seqs[$0].rows.isEmpty }.sorted { seqs[$0].ids.count < seqs[$1].ids.count }
-        var i = 0, batchIndex = 0
-        while i < order.count {
-            // The longest sequence comes last in a batch, so T is its length.
-            var j = i + 1
-            while j < order.count, (j - i + 1) * seqs[order[j]].ids.count <= tokenBudget { j += 1 }
-            let batch = Array(order[i..<j])
+        let scored = seqs.indices.filter { !seqs[$0].rows.isEmpty }
+        for (batchIndex, b) in batches(scored.map { seqs[$0].ids.count }).enumerated() {
+            let batch = b.map { scored[$0] }
             let T = seqs[batch.last!].ids.count
             guard T <= model.contextLength else {
                 throw CanonEditError(
@@ -73,13 +69,26 @@ public enum SequenceScorer {
             let hooks = cache?.hooks(batch: batchIndex, model: model)
             try model.run(tokens: tokens, B: batch.count, T: T, head: head, train: false, hooks: hooks)
             if let saved = hooks?.saved { cache?.store(batchIndex, saved) }
-            batchIndex += 1
             var k = 0
             for s in batch {
                 let n = seqs[s].rows.count
                 out[s] = Array(head.nll[k..<(k + n)])
                 k += n
             }
+        }
+        return out
+    }
+
+    /// Sequences of these lengths in the batches they are scored in: sorted by length and
+    /// packed while (rows × the longest) stays within `tokenBudget`; the longest comes last, so a
+    /// batch's T is its last sequence's length. Indices into `lengths`.
+    public static func batches(_ lengths: [Int]) -> [[Int]] {
+        let order = lengths.indices.sorted { lengths[$0] < lengths[$1] }
+        var out: [[Int]] = [], i = 0
+        while i < order.count {
+            var j = i + 1
+            while j < order.count, (j - i + 1) * lengths[order[j]] <= tokenBudget { j += 1 }
+            out.append(Array(order[i..<j]))
             i = j
         }
         return out

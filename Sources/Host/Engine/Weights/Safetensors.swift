@@ -101,6 +101,13 @@ public final class SafetensorsFile: WeightSource {
 }
 
 extension SafetensorsFile {
+    /// Bytes `name` holds once loaded, as `weight` keeps it.
+    func heldBytes(_ name: String) -> Int {
+        guard let e = entries[name] else { return 0 }
+        let stored = StoredBlocks.enabled && e.shape.count == 2 && e.dtype != "F32" && Self.valueType(e.dtype) != nil
+        return stored ? e.end - e.begin : e.shape.reduce(1, *) * 4
+    }
+
     /// A tensor that must exist with `shape`: a 2-D F16 or BF16 tensor stays in that format
     /// (StoredBlocks) until its values are needed; anything else is decoded now.
     public func weight(_ name: String, shape expected: [Int]) throws -> Tensor {
@@ -163,10 +170,15 @@ public final class SafetensorsCheckpoint: WeightSource {
         }
         // Read every shard header once for shapes (cheap: headers only are touched).
         var shapes: [String: [Int]] = [:]
+        var held = 0
         for shard in Set(shardOf.values).sorted() {
             let f = try open[shard] ?? SafetensorsFile(path: shard)
-            for t in f.tensorNames where shardOf[t] == shard { shapes[t] = f.shape(of: t) }
+            for t in f.tensorNames where shardOf[t] == shard {
+                shapes[t] = f.shape(of: t)
+                held += f.heldBytes(t)
+            }
         }
+        residentBytes = held
         for t in shardOf.keys where shapes[t] == nil {
             throw formatError(index, "tensor \(t) is listed in the index but missing from \(shardOf[t]!)")
         }
@@ -176,6 +188,8 @@ public final class SafetensorsCheckpoint: WeightSource {
 
     public var tensorNames: [String] { shapes.keys.sorted() }
     public func shape(of name: String) -> [Int]? { shapes[name] }
+    /// Bytes the tensors hold once loaded: F16/BF16 matrices as stored, the rest as fp32.
+    public let residentBytes: Int
 
     public func load(_ name: String, into t: Tensor) throws { try file(of: name).load(name, into: t) }
 

@@ -117,6 +117,7 @@ void ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float
                   float beta2, float eps, float weight_decay, int64_t t);
 
 // ---- small helpers (vector.c) ----
+void ce_map_large_allocations(void);  // allocations of 1 MB and more are mapped (allocator.c)
 void ce_add(float *y, const float *x, int64_t n);            // y += x
 void ce_scale(float *y, float a, int64_t n);                 // y *= a
 double ce_sum_squares(const float *x, int64_t n);

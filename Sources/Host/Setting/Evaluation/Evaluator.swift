@@ -24,6 +24,16 @@ public struct Evaluator {
         self.locality = locality
     }
 
+    /// Each set's scored sequence lengths, one list per set as it is scored (a memory plan
+    /// packs them into batches the way SequenceScorer does).
+    public var scoredLengths: [[Int]] {
+        let sets: [[ScoredSequence]?] = [
+            intervention.seq1 + (intervention.seq2 ?? []), general.seqs, targeted?.seqs, hardNegative?.seqs,
+            edits.map { $0.seq1 + ($0.seq2 ?? []) },
+        ]
+        return sets.compactMap { $0?.filter { !$0.rows.isEmpty }.map(\.ids.count) }
+    }
+
     /// When set, each evaluation keeps every example's outcome there (`run --log-samples`).
     public var sampleLog: SampleLog?
     /// Told which set is being evaluated (a line a terminal may redraw in place).

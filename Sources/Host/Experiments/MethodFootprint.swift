@@ -1,0 +1,96 @@
+import Engine
+import Foundation
+import PluginHost
+import Support
+
+/// What a method will train and hold, as far as its options say before it runs. The shipped
+/// methods are described here; another plugin's tensors are chosen in its `prepare`, which
+/// needs the model, so a plan counts none for it and says so.
+struct MethodFootprint {
+    /// Elements of model tensors trained whole: fp32 value, original, gradient, Adam's two moments.
+    var trainedElements = 0
+    /// Adapter elements: value, gradient, Adam's two moments.
+    var adapterElements = 0
+    /// The lowest block a backward pass goes through (-1: into the embedding; L: none).
+    var lowestBlock: Int
+    /// Extra training rows a pass may run (MEMIT's target optimisation, CondFT's paraphrases).
+    var extraPass: (B: Int, T: Int)? = nil
+    /// Memory the method itself holds at its peak, with what it is.
+    var own: (bytes: Int, what: String)? = nil
+    /// Set when the method's tensors are unknown before it runs.
+    var unknown: String? = nil
+
+    init(id: String, options o: [String: PluginOption], recipe r: DecoderRecipe, longestExample: Int) throws {
+        let s = r.spec
+        lowestBlock = s.L
+        func text(_ k: String) -> String { if case .string(let v) = o[k] { return v } else { return "" } }
+        func number(_ k: String) -> Double { if case .number(let v) = o[k] { return v } else { return 0 } }
+        func regex(_ p: String) throws -> NSRegularExpression {
+            do { return try NSRegularExpression(pattern: "^(?:" + p + ")$") } catch {
+                throw CanonEditError("invalid regular expression \(p)")
+            }
+        }
+        func matches(_ re: NSRegularExpression, _ name: String) -> Bool {
+            re.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
+        }
+        func trainWhole(_ pattern: String) throws {
+            let re = try regex(pattern)
+            for p in r.parameterSizes where matches(re, p.name) {
+                trainedElements += p.count
+                lowestBlock = min(lowestBlock, Self.layer(of: p.name, recipe: r) ?? -1)
+            }
+        }
+        func adapters() throws {
+            var pattern = text("target_modules")
+            if pattern.isEmpty {
+                // LowRankSettings' default: the MLP projections of the centred block of layers.
+                let L = s.L, mid = L / 2, c = Int((Double(L) * number("layer_fraction")).rounded(.up))
+                let lo = mid - c / 2, hi = c % 2 == 0 ? mid + c / 2 : mid + c / 2 + 1
+                pattern = ".*\\.(" + (lo...hi).map(String.init).joined(separator: "|") + ")\\.mlp\\..*"
+                pattern = pattern.replacingOccurrences(of: "mlp\\..*", with: "mlp\\.(up_proj|down_proj|c_fc|c_proj)")
+            }
+            let re = try regex(pattern), rank = Int(number("lora_rank"))
+            for m in r.linearModules where matches(re, m.name) {
+                adapterElements += rank * (m.in + m.out)
+                lowestBlock = min(lowestBlock, m.layer)
+            }
+        }
+        switch id {
+        case "full": try trainWhole(text("params_regex"))
+        case "lora": try adapters()
+        case "condft":
+            if text("params") == "full" { try trainWhole(".*") } else { try adapters() }
+            extraPass = (1, Int(number("prefix_length")) + longestExample)
+        case "memit":
+            let layers = try Self.memitLayers(text("layers"), L: s.L)
+            // Each edited down projection becomes fp32; one layer at a time, the key second
+            // moment (F, F), the method's copy of it, and LAPACK's transposed copy.
+            trainedElements = 0
+            own = (layers.count * s.C * s.F * 4 + 3 * s.F * s.F * 4, "edited MLP output matrices and key statistics")
+            lowestBlock = layers.max() ?? s.L
+            let prefixes = Int(number("context_templates")) + 1
+            extraPass = (prefixes, Int(number("context_length")) + longestExample)
+        default:
+            unknown = "method \(id): its tensors are chosen when it runs; not counted"
+            lowestBlock = 0
+        }
+    }
+
+    /// The block a parameter belongs to, from the layer prefix its name starts with.
+    static func layer(of name: String, recipe r: DecoderRecipe) -> Int? {
+        (0..<r.spec.L).last { name.hasPrefix(r.names.layer($0)) }
+    }
+
+    /// MEMIT's `layers` option ("3-8", "3,5,7"; empty: about 11–29% of depth), as the plugin reads it.
+    static func memitLayers(_ text: String, L: Int) throws -> [Int] {
+        if text.isEmpty {
+            let lo = Int((0.107 * Double(L)).rounded()), hi = max(lo, Int((0.286 * Double(L)).rounded()))
+            return Array(lo...min(hi, L - 1))
+        }
+        return text.split(separator: ",").flatMap { part -> [Int] in
+            let ends = part.split(separator: "-").compactMap { Int($0.filter { $0 != " " }) }
+            guard let a = ends.first, let b = ends.last, a <= b else { return [] }
+            return Array(a...b).filter { $0 >= 0 && $0 < L }
+        }
+    }
+}
