@@ -4,14 +4,18 @@
 #   1. writes the model as a Q8_0 GGUF and as BF16 safetensors if they are not there yet
 #      (8.5 GB and 16 GB; scripts/make_bench_model.py, scripts/make_bench_folder.py);
 #   2. a LoRA run (layers 12-19, rank 8, one epoch) and a MEMIT edit of layers 4-6 (key
-#      statistics on 400 tokens) on the built-in country data, cut to 2 canonical examples and a
-#      short evaluation so that a run takes minutes, each under /usr/bin/time -v beside its plan;
+#      statistics on 400 tokens, so a ridge of 1% of their mean diagonal: 400 keys of width 14336
+#      leave the second moment singular) on the built-in country data, cut to 2 canonical
+#      examples and a short evaluation so that a run takes minutes, each under /usr/bin/time -v
+#      beside its plan;
 #   3. `canonedit bench --batch 1 --seq 128 --train norms` on both files, and with BENCH_PEER=1
 #      the same step in PyTorch on the BF16 folder (scripts/bench_peer_8b.py).
-# Usage: bash scripts/bench-8b.sh [WORK_FOLDER]   (default /tmp/bench8b; needs ~30 GB of disk)
+# Usage: bash scripts/bench-8b.sh [WORK_FOLDER [PARTS]]   (default /tmp/bench8b, PARTS "lora memit
+# bench"; needs ~30 GB of disk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-/tmp/bench8b}
+PARTS=${2:-lora memit bench}
 BIN=.build/release/canonedit
 PY=${PY:-.venv-peer/bin/python}
 GGUF=${GGUF:-$OUT/model.gguf}
@@ -69,10 +73,12 @@ config memit memit 0 "  method:
     context_templates: 2
     context_length: 5
     mom2_corpus: $OUT/data/kl.jsonl
-    mom2_tokens: 400" > "$OUT/memit.yaml"
+    mom2_tokens: 400
+    mom2_ridge: 0.01" > "$OUT/memit.yaml"
 
 peak_gib() { awk '/Maximum resident/ {printf "%.2f", $6 / 1048576}' "$1"; }
 for run in lora memit; do
+    [[ " $PARTS " == *" $run "* ]] || continue
     rm -f "$OUT/$run.log.jsonl" "$OUT/$run.results.json" "$OUT"/$run.*.ckpt*
     plan=$("$BIN" run "$OUT/$run.yaml" --plan | head -1)
     echo "== $run: $plan"
@@ -81,6 +87,7 @@ for run in lora memit; do
     echo "   measured peak $(peak_gib "$OUT/$run.out") GiB"
 done
 for model in "$GGUF" "$BF16"; do
+    [[ " $PARTS " == *" bench "* ]] || continue
     echo "== bench 1x128 (--train norms) on $model"
     /usr/bin/time -v "$BIN" bench --model "$model" --batch 1 --seq 128 --train norms --reps 1 > "$OUT/bench.out" 2>&1
     grep -E '"forward_ms"|"forward_backward_ms"|peak_rss|fraction' "$OUT/bench.out" | tr -d ' ,'

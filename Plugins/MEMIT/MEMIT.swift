@@ -63,6 +63,9 @@ private let descriptor = makeDescriptor(
             "mom2_tokens", CE_HP_INT, min: 1, max: 1e9, default: 100000, noSweep: true,
             help: "tokens of that corpus to use"),
         hyperparameter(
+            "mom2_ridge", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true,
+            help: "ridge: this share of the keys' mean square added to the diagonal (0: as published)"),
+        hyperparameter(
             "context_templates", CE_HP_INT, min: 0, max: 64, default: 5, noSweep: true, help: "random prefixes per edit"
         ),
         hyperparameter(
@@ -199,7 +202,10 @@ private let descriptor = makeDescriptor(
                     var g = [Double](repeating: 0, count: C)
                     var gt = ce_tensor()
                     try host.call(host.raw.pointee.param_grad(ctx, delta, &gt), "param_grad")
-                    for i in 0..<C { g[i] = Double(gt.data[i]) + 2 * wd * Double(dv.data[i]) / (hNorm * hNorm) }
+                    for i in 0..<C {
+                        let (gi, di): (Double, Double) = (Double(gt.data[i]), Double(dv.data[i]))
+                        g[i] = gi + 2 * wd * di / (hNorm * hNorm)
+                    }
                     let (b1, b2) = (0.9, 0.999)
                     for i in 0..<C {
                         m[i] = b1 * m[i] + (1 - b1) * g[i]
@@ -243,6 +249,12 @@ private let descriptor = makeDescriptor(
                 try host.call(
                     act.input_second_moment(ctx, module, corpus, Int64(try host.number("mom2_tokens")), &A),
                     "input_second_moment")
+                // Fewer statistics tokens than the MLP is wide leave the second moment singular.
+                let ridge = try host.number("mom2_ridge")
+                if ridge > 0 {
+                    let mean = (0..<F).reduce(0.0) { $0 + Double(A[$1 * F + $1]) } / Double(F)
+                    for i in 0..<F { A[i * F + i] += Float(ridge * mean) }
+                }
                 // A = λ·Cov + KᵀK ; solve A Y = Kᵀ (F, E)
                 for i in 0..<F {
                     for j in 0..<F {

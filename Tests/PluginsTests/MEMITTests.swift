@@ -105,4 +105,35 @@ final class MEMITTests: XCTestCase {
         XCTAssertGreaterThan(numbers[0], 0.1)
         XCTAssertLessThan(numbers[1], numbers[0] * 0.05, report)
     }
+
+    /// Key statistics from fewer tokens than the MLP is wide (24 here) are singular; a ridge
+    /// (mom2_ridge, a share of the mean diagonal) makes the solve well posed and moves the edit.
+    func testARidgeLetsFewStatisticsTokensSolve() throws {
+        let t = try TinyExperiment(self)
+        setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
+        defer { unsetenv("CANONEDIT_CACHE") }
+        func general(ridge: Double, tokens: Int, name: String) throws -> (Double, String?) {
+            let cfg = t.config(
+                method: "memit", lr: 0, epochs: 1, name: name,
+                training: """
+                      method:
+                        layers: "1"
+                        mom2_corpus: \(t.dir)/kl.jsonl
+                        mom2_tokens: \(tokens)
+                        mom2_ridge: \(ridge)
+                        context_templates: 0
+                        v_num_grad_steps: 5
+                    """)
+            let o = try Experiment(configPath: cfg).run()
+            return (o.stats.last!.general, o.error)
+        }
+        let (plain, e1) = try general(ridge: 0, tokens: 10_000, name: "plain")
+        let (ridged, e2) = try general(ridge: 0.5, tokens: 10_000, name: "ridged")
+        XCTAssertNil(e1)
+        XCTAssertNil(e2)
+        XCTAssertNotEqual(plain, ridged, "the ridge changes the solve")
+        let (few, e3) = try general(ridge: 0.5, tokens: 4, name: "few")
+        XCTAssertNil(e3)
+        XCTAssertTrue(few.isFinite)
+    }
 }
