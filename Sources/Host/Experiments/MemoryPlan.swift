@@ -66,7 +66,7 @@ public struct MemoryPlan {
         if let u = m.unknown { notes.append(u) }
 
         // Training passes: task-loss batches, KL documents one at a time, the method's own.
-        var train = p.train + p.kl.map { (1, $0) }
+        var train = m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []
         if let e = m.extraPass { train.append(e) }
         let trains = m.lowestBlock < s.L
         if !trains { train = [] }
@@ -90,7 +90,8 @@ public struct MemoryPlan {
         add(
             "output layer logits (\(headRows) rows at a time)",
             headRows * s.V * 4 + 2 * max(trainRows, evalRows) * s.C * 4)
-        let longestKL = p.kl.max() ?? 0
+        let kl = m.trainsOnData ? p.kl : []
+        let longestKL = kl.max() ?? 0
         add("KL reference log-probabilities (longest KL document, \(longestKL) tokens)", longestKL * s.V * 4)
 
         // Caches of the unedited model's states: below the lowest trained block per evaluation
@@ -105,7 +106,7 @@ public struct MemoryPlan {
             add("evaluation prefix caches", p.evalSetTokens.map { capped($0.map { $0 * s.C * 4 }) }.reduce(0, +))
         }
         let perKL = m.lowestBlock > 0 ? 2 : 1
-        add("KL caches (unedited final states)", capped(p.kl.map { $0 * s.C * 4 * perKL }))
+        add("KL caches (unedited final states)", capped(kl.map { $0 * s.C * 4 * perKL }))
         add("runtime (code, Swift, OpenBLAS)", Self.runtimeBytes)
     }
 

@@ -15,6 +15,9 @@ struct MethodFootprint {
     var lowestBlock: Int
     /// Extra training rows a pass may run (MEMIT's target optimisation, CondFT's paraphrases).
     var extraPass: (B: Int, T: Int)? = nil
+    /// False for a closed-form method: no training passes over the canonical examples or KL
+    /// documents, only its own (`extraPass`).
+    var trainsOnData = true
     /// Memory the method itself holds at its peak, with what it is.
     var own: (bytes: Int, what: String)? = nil
     /// Set when the method's tensors are unknown before it runs.
@@ -63,13 +66,17 @@ struct MethodFootprint {
             extraPass = (1, Int(number("prefix_length")) + longestExample)
         case "memit":
             let layers = try Self.memitLayers(text("layers"), L: s.L)
-            // Each edited down projection becomes fp32; one layer at a time, the key second
-            // moment (F, F), the method's copy of it, and LAPACK's transposed copy.
-            trainedElements = 0
-            own = (layers.count * s.C * s.F * 4 + 3 * s.F * s.F * 4, "edited MLP output matrices and key statistics")
+            // Each edited down projection (C, F) is held in fp32 with its fp32 original; one layer
+            // at a time, the key second moment (F, F), the method's copy, LAPACK's transposed copy.
+            own = (
+                layers.count * 2 * s.C * s.F * 4 + 3 * s.F * s.F * 4,
+                "edited MLP output matrices with their originals, key statistics"
+            )
+            // Its target optimisation runs one random prefix + example at a time, backward down
+            // to the critical (last) layer.
             lowestBlock = layers.max() ?? s.L
-            let prefixes = Int(number("context_templates")) + 1
-            extraPass = (prefixes, Int(number("context_length")) + longestExample)
+            extraPass = (1, Int(number("context_length")) + longestExample)
+            trainsOnData = false
         default:
             unknown = "method \(id): its tensors are chosen when it runs; not counted"
             lowestBlock = 0
