@@ -15,15 +15,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 
-def main():
-    path, B, T, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    torch.set_num_threads(threads)
-    model = AutoModelForCausalLM.from_pretrained(
-        os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path), dtype=torch.float32)
-    model.eval()  # no dropout, as canonedit
-    V = model.config.vocab_size
-    tokens = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1234))
-
+def time_passes(model, tokens, reps):
+    """Median milliseconds of forward and of forward+backward (next-token loss), after a warm-up."""
     def timed(f):
         t0 = time.perf_counter()
         f()
@@ -39,7 +32,19 @@ def main():
 
     fwd = [timed(forward) for _ in range(reps + 1)][1:]
     fb = [timed(forward_backward) for _ in range(reps + 1)][1:]
-    f, g = sorted(fwd)[len(fwd) // 2], sorted(fb)[len(fb) // 2]
+    return sorted(fwd)[len(fwd) // 2], sorted(fb)[len(fb) // 2]
+
+
+def main():
+    path, B, T, reps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    torch.set_num_threads(threads)
+    model = AutoModelForCausalLM.from_pretrained(
+        os.path.dirname(os.path.abspath(path)), gguf_file=os.path.basename(path), dtype=torch.float32)
+    model.eval()  # no dropout, as canonedit
+    V = model.config.vocab_size
+    tokens = torch.randint(0, V, (B, T), generator=torch.Generator().manual_seed(1234))
+
+    f, g = time_passes(model, tokens, reps)
     print(json.dumps({
         "model": os.path.basename(path), "batch": B, "seq": T, "threads": threads,
         "forward_ms": f, "forward_tokens_per_s": B * T / f * 1000,

@@ -13,6 +13,8 @@ import time
 import torch
 from transformers import AutoModelForCausalLM
 
+from bench_peer import time_passes
+
 
 def main():
     path, B, T = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -27,22 +29,7 @@ def main():
         p.requires_grad_(p.dim() == 1)
     tokens = torch.randint(0, model.config.vocab_size, (B, T), generator=torch.Generator().manual_seed(1234))
 
-    def timed(f):
-        t = time.perf_counter()
-        f()
-        return (time.perf_counter() - t) * 1000
-
-    def forward():
-        with torch.no_grad():
-            model(tokens, labels=tokens)
-
-    def forward_backward():
-        model.zero_grad(set_to_none=False)
-        model(tokens, labels=tokens).loss.backward()
-
-    fwd = [timed(forward) for _ in range(reps + 1)][1:]
-    fb = [timed(forward_backward) for _ in range(reps + 1)][1:]
-    f, g = sorted(fwd)[len(fwd) // 2], sorted(fb)[len(fb) // 2]
+    f, g = time_passes(model, tokens, reps)
     print(json.dumps({
         "model": path, "batch": B, "seq": T, "threads": threads, "dtype": "bfloat16", "load_s": load_s,
         "forward_ms": f, "forward_tokens_per_s": B * T / f * 1000,
