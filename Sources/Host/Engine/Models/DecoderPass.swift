@@ -99,6 +99,19 @@ extension DecoderLM {
     }
 }
 
+extension DecoderLM {
+    /// The blocks up to and including `layer`, for what their modules see (inputs captured
+    /// through a Linear's slot); nothing above runs.
+    public func runBlocks(tokens: [Int32], B: Int, T: Int, through layer: Int) throws {
+        _ = try forward(tokens: tokens, B: B, T: T, train: false, hooks: nil, stopBefore: layer + 1)
+    }
+
+    /// The block a linear layer belongs to.
+    public func layer(of linear: Linear) -> Int? {
+        blocks.firstIndex { $0.linears.contains { $0.name == linear.name } }
+    }
+}
+
 /// What a forward pass leaves for its backward pass.
 struct DecoderPassState {
     let tokens: [Int32], pos: [Int32]

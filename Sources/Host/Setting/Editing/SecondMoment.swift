@@ -59,7 +59,12 @@ public enum SecondMoment {
         for (i, doc) in docs.enumerated() where i >= firstDoc && count < tokens {
             let ids = Array(doc.prefix(min(model.contextLength, tokens - count)))
             guard !ids.isEmpty else { continue }
-            try model.run(tokens: ids, B: 1, T: ids.count, head: TokenNLL(rows: [], targets: []), train: false)
+            // Only the blocks up to the module's own run: nothing above changes its inputs.
+            if let decoder = model as? DecoderLM, let layer = decoder.layer(of: lin) {
+                try decoder.runBlocks(tokens: ids, B: 1, T: ids.count, through: layer)
+            } else {
+                try model.run(tokens: ids, B: 1, T: ids.count, head: TokenNLL(rows: [], targets: []), train: false)
+            }
             rows.withUnsafeBufferPointer { r in
                 Blas.gemm(
                     transA: true, M: d, N: d, K: ids.count, A: r.baseAddress!, lda: d, B: r.baseAddress!, ldb: d,
