@@ -75,8 +75,7 @@ struct Run: ParsableCommand {
                 guard let p = try exp.plan() else {
                     throw CanonEditError("no memory plan for an ensemble or a Backpack")
                 }
-                let limit = memoryLimit?.bytes ?? ModelStore.availableMemory()
-                print(p.render(available: limit, source: memoryLimit == nil ? "available" : "allowed"))
+                print(p.render())
                 return
             }
             exp.skipMalformed = skipMalformed

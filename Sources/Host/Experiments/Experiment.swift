@@ -158,8 +158,7 @@ public struct Experiment {
         _ records: ExperimentData, method: String, options: [String: PluginOption]
     ) throws -> (LoadedModel, ExperimentData.Tokenized, MemoryPlan?) {
         if let (plan, outline, data) = try planned(records, method: method, options: options) {
-            let limit = memoryLimit ?? ModelStore.availableMemory()
-            progress(plan.render(available: limit, source: memoryLimit == nil ? "available" : "allowed"))
+            progress(plan.render())
             progress("loading model \(config.model)")
             let lm = try outline.load()
             (lm.model as? DecoderLM)?.recomputeActivations = plan.recompute

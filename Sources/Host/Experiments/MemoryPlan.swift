@@ -18,6 +18,9 @@ public struct MemoryPlan {
     public let recompute: Bool
     /// What the plan could not count.
     public private(set) var notes: [String] = []
+    /// The memory the plan was checked against (nil: unknown), and where that figure came from.
+    public fileprivate(set) var available: Int? = nil
+    fileprivate var limitSource = "available"
     public var total: Int { items.reduce(0) { $0 + $1.bytes } }
 
     /// The process before any model: code, Swift and OpenBLAS runtime (`canonedit logits` on a
@@ -66,10 +69,9 @@ public struct MemoryPlan {
         if let u = m.unknown { notes.append(u) }
 
         // Training passes: task-loss batches, KL documents one at a time, the method's own.
-        var train = m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []
-        if let e = m.extraPass { train.append(e) }
         let trains = m.lowestBlock < s.L
-        if !trains { train = [] }
+        let train =
+            trains ? (m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []) + [m.extraPass].compactMap { $0 } : []
         let trainRows = train.map { $0.B * $0.T }.max() ?? 0
         let evalRows = p.eval.map { $0.B * $0.T }.max() ?? 0
         let keptBlocks = s.L - max(m.lowestBlock, 0)
@@ -81,8 +83,8 @@ public struct MemoryPlan {
             add("one block's activations (largest pass)", max(trainBlock, evalBlock) * 4)
         } else {
             add("activations of \(keptBlocks) trained blocks (largest training pass)", keptBlocks * trainBlock * 4)
-            let frozenRows = m.lowestBlock > 0 ? trainBlock : 0
-            add("one block's activations for evaluation and frozen blocks", max(evalBlock, frozenRows) * 4)
+            let frozenBlock = m.lowestBlock > 0 ? trainBlock : 0  // blocks below the lowest trained share it
+            add("one block's activations for evaluation and frozen blocks", max(evalBlock, frozenBlock) * 4)
         }
         add("residual stream and shared buffers", max(trainRows, evalRows) * s.sharedFloatsPerRow * 4)
         add("backward gradient buffers", (train.map { s.backwardFloats(B: $0.B, T: $0.T) }.max() ?? 0) * 4)
@@ -111,9 +113,9 @@ public struct MemoryPlan {
     }
 
     /// The plan, one item a line, largest first.
-    public func render(available: Int?, source: String) -> String {
+    public func render() -> String {
         var lines = [
-            "memory plan: about \(gib(total)) at peak" + (available.map { ", \(gib($0)) \(source)" } ?? "")
+            "memory plan: about \(gib(total)) at peak" + (available.map { ", \(gib($0)) \(limitSource)" } ?? "")
                 + (recompute ? " (activations recomputed in backward)" : "")
         ]
         for i in items.sorted(by: { $0.bytes > $1.bytes }) {
@@ -145,12 +147,13 @@ extension MemoryPlan {
         let again = MemoryPlan(outline: o, recipe: r, method: footprint, passes: p, recompute: true)
         let available = limit ?? ModelStore.availableMemory()
         let source = limit == nil ? "available" : "allowed by --memory-limit"
-        let plan: MemoryPlan
+        var plan: MemoryPlan
         switch mode {
         case .on: plan = again
         case .off: plan = kept
         case .auto: plan = available.map { kept.total > $0 && again.total <= $0 } ?? false ? again : kept
         }
+        (plan.available, plan.limitSource) = (available, source)
         guard let available, plan.total > available else { return plan }
         var fixes: [String] = []
         if !plan.recompute && again.total < kept.total {
@@ -181,6 +184,6 @@ extension MemoryPlan {
                 + "\nLargest: " + largest.joined(separator: "; ")
                 + "\nWhat would make it fit: "
                 + (fixes.isEmpty ? "a machine with more memory" : fixes.joined(separator: "; "))
-                + "\n" + plan.render(available: available, source: source))
+                + "\n" + plan.render())
     }
 }

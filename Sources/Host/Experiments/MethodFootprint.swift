@@ -49,8 +49,9 @@ struct MethodFootprint {
                 // LowRankSettings' default: the MLP projections of the centred block of layers.
                 let L = s.L, mid = L / 2, c = Int((Double(L) * number("layer_fraction")).rounded(.up))
                 let lo = mid - c / 2, hi = c % 2 == 0 ? mid + c / 2 : mid + c / 2 + 1
-                pattern = ".*\\.(" + (lo...hi).map(String.init).joined(separator: "|") + ")\\.mlp\\..*"
-                pattern = pattern.replacingOccurrences(of: "mlp\\..*", with: "mlp\\.(up_proj|down_proj|c_fc|c_proj)")
+                pattern =
+                    ".*\\.(" + (lo...hi).map(String.init).joined(separator: "|")
+                    + ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
             }
             let re = try regex(pattern), rank = Int(number("lora_rank"))
             for m in r.linearModules where matches(re, m.name) {
