@@ -43,6 +43,8 @@ let package = Package(
         .library(name: "Senses", type: .dynamic, targets: ["Senses"]),
         .library(name: "MEMIT", type: .dynamic, targets: ["MEMIT"]),
         .library(name: "CondFT", type: .dynamic, targets: ["CondFT"]),
+        .library(name: "GRACE", type: .dynamic, targets: ["GRACE"]),
+        .library(name: "LoReFT", type: .dynamic, targets: ["LoReFT"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -66,7 +68,11 @@ let package = Package(
                           path: "Sources/Host/CLI", swiftSettings: v5),
         // Stateless Swift helpers over the C header, linked into each Swift plugin.
         .target(name: "PluginKit", dependencies: ["PluginAPI"], path: "Sources/PluginKit", swiftSettings: v5),
-        plugin("FullFT"), plugin("LoRA"), plugin("Senses"), plugin("MEMIT"), plugin("CondFT"),
+        plugin("FullFT"), plugin("LoRA"), plugin("Senses"), plugin("MEMIT"), plugin("CondFT"), plugin("GRACE"),
+        // LoReFT is written in C: the plugin-author guide's second C example, shipped as a plugin.
+        .target(name: "LoReFT", dependencies: ["PluginAPI"], path: "Examples/c-plugin", sources: ["loreft.c"], publicHeadersPath: ".",
+                cSettings: [.unsafeFlags(["-O2"])],
+                linkerSettings: [.linkedLibrary("m")]),
         // Fuzz targets for the parsers (scripts/fuzz.sh builds them with libFuzzer).
         .target(name: "FuzzDriver", path: "Fuzz/Driver"),
         .executableTarget(name: "CanonEditFuzz", dependencies: ["Support", "Engine", "Setting", "FuzzDriver"],

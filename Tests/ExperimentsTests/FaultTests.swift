@@ -11,13 +11,40 @@ import XCTest
 /// gives a clear error while earlier results stay intact.
 final class FaultTests: XCTestCase {
     func testKillNineThenResumeEqualsAnUninterruptedRun() throws {
+        try killAndResume(method: "lora", lr: 0.02)
+    }
+
+    /// A hook-based method's own state (GRACE's codebook) and tensors come back from the
+    /// checkpoint: the resumed run ends with the same results and the same saved edit, bit for bit.
+    func testKillNineThenResumeKeepsAHookMethodsState() throws {
+        let t = try killAndResume(
+            method: "grace", lr: 0.5, methodBlock: "  method: {grace_layer: 0, grace_epsilon: 1.0}")
+        for ball in Ball.paper {
+            let a = try EditArtifact.read(RunRecorder.editPath(resultsPath: t.dir + "/whole.results.json", ball: ball))
+            let b = try EditArtifact.read(RunRecorder.editPath(resultsPath: t.dir + "/killed.results.json", ball: ball))
+            XCTAssertNotNil(a.0.method_state)
+            XCTAssertEqual(a.0.method_state, b.0.method_state, "codebook of ball \(ball.key)")
+            XCTAssertEqual(a.0.epoch, b.0.epoch)
+            let name = try XCTUnwrap(a.0.method_tensors?.first)
+            func values(_ f: SafetensorsFile) throws -> [Float] {
+                let v = Tensor(try XCTUnwrap(f.shape(of: name)))
+                try f.load(name, into: v)
+                return v.array
+            }
+            XCTAssertEqual(try values(a.1), try values(b.1), "values of ball \(ball.key)")
+        }
+    }
+
+    @discardableResult
+    func killAndResume(method: String, lr: Double, methodBlock: String = "") throws -> TinyExperiment {
         let exe = canoneditExecutable()
         try XCTSkipUnless(
             FileManager.default.isExecutableFile(atPath: exe), "needs the canonedit executable beside the tests")
         let t = try TinyExperiment(self)
         let epochs = 40
-        let whole = try t.run(t.config(method: "lora", lr: 0.02, epochs: epochs, name: "whole"))
-        let cfg = t.config(method: "lora", lr: 0.02, epochs: epochs, name: "killed")
+        let whole = try t.run(
+            t.config(method: method, lr: lr, epochs: epochs, name: "whole", methodBlock: methodBlock))
+        let cfg = t.config(method: method, lr: lr, epochs: epochs, name: "killed", methodBlock: methodBlock)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["run", cfg, "--threads", "1"]
@@ -38,6 +65,7 @@ final class FaultTests: XCTestCase {
             XCTAssertEqual(a.general, b.general, accuracy: 1e-6)
             XCTAssertEqual(a.train_loss!, b.train_loss!, accuracy: 1e-6)
         }
+        return t
     }
 
     func testAFullDiskIsAClearErrorAndEarlierResultsSurvive() throws {

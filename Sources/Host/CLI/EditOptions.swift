@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import PluginHost
 import Setting
 import Support
 
@@ -16,12 +17,18 @@ struct EditOptions: ParsableArguments {
     var compose: EditComposition = .refuse
     @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
     var trust = false
+    @Option(
+        name: .customLong("plugin-path"),
+        help: "Extra folder to search for the plugin a hook-based edit (GRACE) runs through (repeatable).")
+    var pluginPath: [String] = []
 
     /// Applies the edits to `lm`'s model; the session keeps them (and can revert them).
     @discardableResult
     func apply(to lm: LoadedModel) throws -> EditSession? {
         guard !edits.isEmpty else { return nil }
         let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+        let paths = pluginPath
+        session.loadMethod = { try PluginMethod.forEdit($0, pluginPaths: paths) }
         let stack = EditStack(session: session, composition: compose)
         for path in edits {
             let applied = try stack.apply(path, trust: trust)

@@ -23,6 +23,9 @@ final class PluginBridge {
     var backpackTable: UnsafeMutablePointer<ce_backpack_ext>?
     var activationsTable: UnsafeMutablePointer<ce_activations_ext>?
     var linalgTable: UnsafeMutablePointer<ce_linalg_ext>?
+    var hooksTable: UnsafeMutablePointer<ce_hooks_ext>?
+    /// The method this bridge serves (its hooks keep it alive).
+    weak var method: PluginMethod?
 
     init(session: EditSession, options: [String: PluginOption], log: @escaping (String) -> Void) {
         self.session = session
@@ -40,6 +43,7 @@ final class PluginBridge {
         backpackTable?.deallocate()
         activationsTable?.deallocate()
         linalgTable?.deallocate()
+        hooksTable?.deallocate()
     }
 
     /// A corpus read and tokenized once per path.

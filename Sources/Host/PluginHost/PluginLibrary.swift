@@ -39,7 +39,7 @@ public final class PluginLibrary {
 
     static let knownCapabilities =
         UInt64(CE_CAP_TRAINS) | UInt64(CE_CAP_CLOSED_FORM) | UInt64(CE_CAP_BACKPACK_ONLY)
-        | UInt64(CE_CAP_NEEDS_ACTIVATIONS)
+        | UInt64(CE_CAP_NEEDS_ACTIVATIONS) | UInt64(CE_CAP_HOOKS)
 
     /// A host-owned copy of a plugin's descriptor: the `struct_size` bytes the plugin knows,
     /// the rest zero, so fields added after the plugin's minor version read as absent.
@@ -84,8 +84,8 @@ public final class PluginLibrary {
             let bits = (0..<64).filter { unknown & (1 << UInt64($0)) != 0 }.map(String.init).joined(separator: ", ")
             throw CanonEditError(
                 "\(path): the plugin declares capability bits this host does not know (bit \(bits); host ABI "
-                    + "\(CE_API_MAJOR).\(CE_API_MINOR) knows bits 0-3: trains, closed form, Backpack only, needs "
-                    + "activations); rebuild it against this canonedit_plugin.h or update canonedit")
+                    + "\(CE_API_MAJOR).\(CE_API_MINOR) knows bits 0-4: trains, closed form, Backpack only, needs "
+                    + "activations, hooks); rebuild it against this canonedit_plugin.h or update canonedit")
         }
         let desc = Self.copy(d)
         descriptor = desc

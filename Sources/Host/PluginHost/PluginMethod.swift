@@ -47,6 +47,7 @@ public final class PluginMethod: EditMethod {
     public func prepare(_ session: EditSession) throws {
         let b = PluginBridge(session: session, options: options, log: log)
         b.transient = transient
+        b.method = self
         bridge = b
         let d = library.descriptor.pointee
         var inst: UnsafeMutableRawPointer? = nil
@@ -56,6 +57,45 @@ public final class PluginMethod: EditMethod {
     }
 
     public var closedForm: Bool { library.closedForm && !library.trains }
+
+    /// What an edit file records to run this method again: id, version and options.
+    public var record: MethodRecord {
+        MethodRecord(
+            id: id, version: library.version,
+            options: options.mapValues {
+                switch $0 {
+                case .number(let x): return "\(x)"
+                case .string(let s): return s
+                }
+            })
+    }
+
+    /// The method a hook-based edit file names, from the plugins found: the same id, the same
+    /// major version, with the options it ran with.
+    public static func forEdit(_ record: MethodRecord, pluginPaths: [String] = []) throws -> PluginMethod {
+        let library = try PluginRegistry.find(record.id, extra: pluginPaths)
+        func major(_ v: String) -> Substring { v.split(separator: ".").first ?? "" }
+        guard major(library.version) == major(record.version) else {
+            throw CanonEditError(
+                "the edit was made with plugin \(record.id) \(record.version); the one found (\(library.path)) is "
+                    + "\(library.version), a different major version")
+        }
+        var options: [String: PluginOption] = [:]
+        for h in library.schema {
+            guard let text = record.options[h.name] else {
+                throw CanonEditError("the edit does not record \(record.id)'s option \(h.name)")
+            }
+            if h.kind == .string {
+                options[h.name] = .string(text)
+            } else {
+                guard let x = Double(text) else {
+                    throw CanonEditError("the edit records \(record.id)'s option \(h.name) as '\(text)', not a number")
+                }
+                options[h.name] = .number(x)
+            }
+        }
+        return PluginMethod(library: library, options: options)
+    }
 
     /// The closed-form edit (the session cleans up after it).
     public func apply(_ session: EditSession) throws {

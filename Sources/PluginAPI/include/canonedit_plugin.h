@@ -1,6 +1,6 @@
 /*
  * canonedit_plugin.h — the contract between canonedit (the host) and editing methods (plugins).
- * ABI version 1.0. This header is the whole contract: a plugin links against nothing else of
+ * ABI version 1.2 (see CE_API_MINOR). This header is the whole contract: a plugin links against nothing else of
  * the host's, and can be written in C, Swift, Rust or anything with a C ABI.
  *
  * A short tour
@@ -56,7 +56,7 @@ extern "C" {
 #endif
 
 #define CE_API_MAJOR 1u
-#define CE_API_MINOR 1u   /* 1.1 added ce_backpack_ext.add_predicted_probabilities */
+#define CE_API_MINOR 2u   /* 1.1 added ce_backpack_ext.add_predicted_probabilities; 1.2 "canonedit.hooks/1" */
 #define CE_PLUGIN_ENTRY_SYMBOL "canonedit_plugin_entry"
 
 /* ---- status codes -------------------------------------------------------------------- */
@@ -111,6 +111,7 @@ typedef struct ce_hyperparameter {
 #define CE_CAP_CLOSED_FORM       (1ull << 1)  /* edits in `apply`, without the training loop */
 #define CE_CAP_BACKPACK_ONLY     (1ull << 2)  /* needs extension "canonedit.backpack/1" */
 #define CE_CAP_NEEDS_ACTIVATIONS (1ull << 3)  /* needs extension "canonedit.activations/1" */
+#define CE_CAP_HOOKS             (1ull << 4)  /* since 1.2: needs extension "canonedit.hooks/1" */
 
 /* ---- what the host tells a plugin ---------------------------------------------------- */
 typedef struct ce_model_info {
@@ -180,7 +181,8 @@ typedef struct ce_host {
     ce_status (*param_find)(void *ctx, const char *name, ce_param **out);
     const char *(*param_name)(void *ctx, const ce_param *param);   /* borrowed until destroy */
     ce_status (*param_value)(void *ctx, const ce_param *param, ce_tensor *out);
-    /* The gradient, or data == NULL when the tensor is not trained. Valid in update. */
+    /* The gradient, or data == NULL when the tensor is not trained. Valid in update and in a
+     * hook's backward (canonedit.hooks/1). */
     ce_status (*param_grad)(void *ctx, const ce_param *param, ce_tensor *out);
 
     /* Selection. Each call adds to what the host trains; the host keeps the original values
@@ -214,7 +216,7 @@ typedef struct ce_host {
     void (*free)(void *ctx, void *pointer);
 
     /* Optional services by id, "name/version" ("canonedit.backpack/1",
-     * "canonedit.activations/1", "canonedit.linalg/1"). NULL when the host or the model
+     * "canonedit.activations/1", "canonedit.linalg/1", since 1.2 "canonedit.hooks/1"). NULL when the host or the model
      * does not offer it. The returned table is borrowed until destroy. */
     const void *(*get_extension)(void *ctx, const char *id);
 
@@ -233,7 +235,7 @@ typedef struct ce_host {
                           uint64_t seed, int32_t *out, int64_t *written);
 } ce_host;
 
-/* The optional service tables (activations, linear algebra, Backpack), found by id. */
+/* The optional service tables (activations, linear algebra, Backpack, hooks), found by id. */
 #include "canonedit_plugin_extensions.h"
 
 /* ---- the plugin ---------------------------------------------------------------------- */

@@ -82,6 +82,55 @@ typedef struct ce_backpack_ext {
                                              int64_t row_count, float *out);
 } ce_backpack_ext;
 
+/* ---- extension "canonedit.hooks/1": acting inside the forward pass (since 1.2) -----------
+ * Offered for decoder models. A hook on block `layer`'s output is part of the edited model:
+ * the host calls its forward in every pass of that model (training, evaluation, generation,
+ * and wherever a saved edit is applied) and its backward in training; never while the
+ * unedited model runs (KL reference, the ball's reference, revert). Register hooks, make
+ * tensors and read state in prepare. prepare runs again on resume and when a saved edit is
+ * applied: then get_state returns what set_state saved (and example_count may be 0), and the
+ * host puts the trained values back into the tensors new_param makes after prepare returns. */
+#define CE_EXT_HOOKS "canonedit.hooks/1"
+
+/* The rows a hook sees: x and d are (batch, length, hidden), row-major. */
+typedef struct ce_hook_rows {
+    uint32_t struct_size;
+    int32_t layer;
+    int64_t batch;            /* B sequences */
+    int64_t length;           /* T positions of each (1 while generating) */
+    int64_t hidden;           /* C */
+    int64_t start;            /* the position of the first of the T (0, or the one being generated) */
+    const int64_t *lengths;   /* (B) each sequence's real length; positions from there are padding */
+    const int64_t *query;     /* (B) the position of the prompt's last token; -1 when there is no prompt */
+    int32_t training;         /* 1 when backward will follow */
+    int32_t reserved;
+} ce_hook_rows;
+
+/* Rewrites x, the residual stream leaving the block, in place. A NaN or infinity written ends
+ * the run, as an error returned does. */
+typedef ce_status (*ce_hook_forward_fn)(void *user, const ce_host *host, const ce_hook_rows *rows, float *x);
+/* d holds the gradient at the hook's output; replace it with the gradient at its input, and
+ * add the gradients of the plugin's tensors (host->param_grad). x_in is what forward was given.
+ * NULL: the gradient passes through unchanged (right for a hook that adds a constant). */
+typedef ce_status (*ce_hook_backward_fn)(void *user, const ce_host *host, const ce_hook_rows *rows,
+                                         const float *x_in, float *d);
+
+typedef struct ce_hooks_ext {
+    uint32_t struct_size;
+    /* Calls forward (and backward) on block `layer`'s output; `user` is passed back unchanged. */
+    ce_status (*on_block_output)(void *ctx, int32_t layer, ce_hook_forward_fn forward,
+                                 ce_hook_backward_fn backward, void *user);
+    /* A zero tensor of the plugin's own, trained by the host like an adapter (gradient, Adam
+     * state, checkpoints, NaN checks) and stored whole in edit files. `name` must be new. Its
+     * data pointer (param_value) stays valid until destroy. */
+    ce_status (*new_param)(void *ctx, const char *name, int32_t ndim, const int64_t *shape, ce_param **out);
+    /* Opaque state under `key`, copied: saved in checkpoints and edit files. Set it again to
+     * change it. */
+    ce_status (*set_state)(void *ctx, const char *key, const void *data, int64_t bytes);
+    /* The state saved under `key` (borrowed until destroy), or CE_ERR_NOT_FOUND. */
+    ce_status (*get_state)(void *ctx, const char *key, const void **data, int64_t *bytes);
+} ce_hooks_ext;
+
 #ifdef __cplusplus
 }
 #endif

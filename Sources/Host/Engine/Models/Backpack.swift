@@ -227,7 +227,7 @@ public final class BackpackLM: CausalLM {
         }
         senseDeltas.backward(dS, tokens: tokens, senses: k, C: C)
         senseNetwork.backward(tokens, dOut: dS)
-        if let dAlpha { weightNetwork.backward(dAlpha: dAlpha, B: B, T: T) }
+        if let dAlpha { try weightNetwork.backward(dAlpha: dAlpha, B: B, T: T) }
     }
 }
 

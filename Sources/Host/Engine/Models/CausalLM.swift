@@ -35,11 +35,16 @@ public final class RunHooks {
     /// Save the final, normalised hidden states (N, C) into `finalHidden`.
     public var saveFinalHidden = false
     public private(set) var finalHidden: Tensor?
+    /// Each row's length and query position, for block-output hooks (unprompted rows if nil).
+    public var layout: RowLayout?
 
-    public init(resume: ResidualState? = nil, saveAt: Int? = nil, saveFinalHidden: Bool = false) {
+    public init(
+        resume: ResidualState? = nil, saveAt: Int? = nil, saveFinalHidden: Bool = false, layout: RowLayout? = nil
+    ) {
         self.resume = resume
         self.saveAt = saveAt
         self.saveFinalHidden = saveFinalHidden
+        self.layout = layout
     }
 
     func save(layer: Int, x: UnsafePointer<Float>, N: Int, C: Int) {

@@ -60,6 +60,10 @@ public final class DecoderLM: CausalLM {
     /// Training passes keep only each block's input and run the block again in backward (one
     /// block's activations held at a time instead of every trained block's); same numbers.
     public var recomputeActivations = false
+    /// Methods' interventions on block outputs (BlockOutputHook); off while `hooksEnabled` is
+    /// false (the unedited model).
+    public internal(set) var blockHooks: [BlockOutputHook] = []
+    public var hooksEnabled = true
 
     public var architecture: String { spec.architecture }
     public var vocabSize: Int { spec.V }
@@ -142,8 +146,12 @@ public final class DecoderLM: CausalLM {
             b.norms.contains(where: touched) || b.linears.contains { trainedOnly ? $0.trains : $0.changed }
         }
         let first = blocks.firstIndex(where: blockTouched) ?? spec.L
-        if let rd = residualDelta, touched(rd.value) { return min(first, rd.layer) }
-        return first
+        var lowest = first
+        if let rd = residualDelta, touched(rd.value) { lowest = min(lowest, rd.layer) }
+        // A hook changes its block's output: the backward pass must reach it, and nothing
+        // saved above its block stays valid.
+        for h in blockHooks where !trainedOnly || h.trains { lowest = min(lowest, h.layer) }
+        return lowest
     }
 
     public func runHead(hidden: Tensor, head objective: HeadObjective) throws {

@@ -6,11 +6,14 @@ import Support
 public final class KVCache {
     public let B: Int, maxT: Int
     public internal(set) var length = 0
+    /// Each sequence's query position (its prompt's last token) for block-output hooks; -1: none.
+    public var queries: [Int]
     let k: [Tensor], v: [Tensor]  // per layer (B, maxT, G·D)
 
     init(B: Int, maxT: Int, layers: Int, width: Int) {
         self.B = B
         self.maxT = maxT
+        queries = [Int](repeating: -1, count: B)
         k = (0..<layers).map { _ in Tensor([B, maxT, width]) }
         v = (0..<layers).map { _ in Tensor([B, maxT, width]) }
     }
@@ -82,6 +85,11 @@ extension DecoderLM {
                 addToResidual(x, out: out, postNorm: b.postMLPNorm, rstd: rstd, N: B)
             } else {
                 b.down.forward(x, h, N: B, accumulate: true)
+            }
+            for hook in outputHooks(at: l) {
+                let layout = RowLayout(lengths: [Int](repeating: t + 1, count: B), queries: cache.queries)
+                try hook.forward(
+                    x, rows: HookRows(layer: l, B: B, T: 1, C: C, start: t, layout: layout, training: false))
             }
         }
         normForward(finalNorm, out: xn, mean: mean, rstd: rstd, x: x, N: B)

@@ -116,6 +116,7 @@ extension DecoderLM {
 struct DecoderPassState {
     let tokens: [Int32], pos: [Int32]
     let B: Int, T: Int, start: Int, lowest: Int
+    let layout: RowLayout
     let hidden: UnsafeMutablePointer<Float>  // final normalised hidden states (N, C)
 }
 
@@ -128,7 +129,7 @@ extension DecoderLM {
         OutputHead.run(
             hidden: st.hidden, N: B * T, C: spec.C, weight: head, bias: headBias, head: objective, dHidden: dxn,
             scratch: scratch)
-        if let dxn { backward(st, dHidden: dxn) }
+        if let dxn { try backward(st, dHidden: dxn) }
     }
 
     /// Runs the blocks and the final norm; returns the hidden states the output layer reads.
@@ -168,15 +169,22 @@ extension DecoderLM {
             embedTokens(x, tokens: tokens, pos: pos)
         }
         let end = min(stopBefore ?? L, L)
+        let layout = hooks?.layout ?? .unprompted(B: B, T: T)
         for l in start..<end {
             hooks?.save(layer: l, x: x, N: N, C: C)
             if train && recomputeActivations && l >= lowest { s.get("l\(l).x", N * C).update(from: x, count: N * C) }
             blockForward(l, x: x, a: acts(l), B: B, T: T, pos: pos)
+            for (i, h) in outputHooks(at: l).enumerated() {
+                // The hook's input, for its backward pass.
+                if train && l >= lowest { s.get("l\(l).hook\(i)", N * C).update(from: x, count: N * C) }
+                try h.forward(x, rows: HookRows(layer: l, B: B, T: T, C: C, start: 0, layout: layout, training: train))
+            }
         }
         hooks?.save(layer: end, x: x, N: N, C: C)
         if stopBefore != nil {
             precondition(!train, "a partial pass is for inference")
-            return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: L, hidden: x)
+            return DecoderPassState(
+                tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: L, layout: layout, hidden: x)
         }
         // final norm and output layer
         let xFinal = s.get("xfinal", N * C), meanF = s.get("meanF", N), rstdF = s.get("rstdF", N)
@@ -184,11 +192,12 @@ extension DecoderLM {
         let xn = s.get("xn", N * C)
         normForward(finalNorm, out: xn, mean: meanF, rstd: rstdF, x: x, N: N)
         hooks?.saveFinal(xn, N: N, C: C)
-        return DecoderPassState(tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: lowest, hidden: xn)
+        return DecoderPassState(
+            tokens: tokens, pos: pos, B: B, T: T, start: start, lowest: lowest, layout: layout, hidden: xn)
     }
 
     /// Backpropagates d(final hidden states) (N, C) into every trained parameter's gradient.
-    func backward(_ st: DecoderPassState, dHidden dxnIn: UnsafePointer<Float>) {
+    func backward(_ st: DecoderPassState, dHidden dxnIn: UnsafePointer<Float>) throws {
         let (C, H, G, D, F, L) = (spec.C, spec.H, spec.G, spec.D, spec.F, spec.L)
         let (B, T, tokens, pos, start, lowest) = (st.B, st.T, st.tokens, st.pos, st.start, st.lowest)
         let N = B * T
@@ -215,6 +224,11 @@ extension DecoderLM {
         let attScratch = s.get("attScratch", T * T)
         let tmpMean = s.get("tmpMean", N), tmpRstd = s.get("tmpRstd", N)
         for l in stride(from: L - 1, through: max(lowest, 0), by: -1) {
+            // dx is d(block l's output after its hooks): back through them, last first.
+            for (i, h) in outputHooks(at: l).enumerated().reversed() {
+                let rows = HookRows(layer: l, B: B, T: T, C: C, start: 0, layout: st.layout, training: true)
+                try h.backward(dx, input: s.get("l\(l).hook\(i)", N * C), rows: rows)
+            }
             let b = blocks[l], a = acts(l)
             // dx is now d(block l's output): the residual delta added there takes its share.
             if let rd = residualDelta, rd.layer == l, rd.position >= 0, rd.position < T, let g = rd.value.activeGrad {

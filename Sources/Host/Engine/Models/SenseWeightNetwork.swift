@@ -106,7 +106,7 @@ final class SenseWeightNetwork {
     }
 
     /// dα (B, k, T, T), overwritten, into the projection, the norm and a trainable encoder.
-    func backward(dAlpha: UnsafeMutablePointer<Float>, B: Int, T: Int) {
+    func backward(dAlpha: UnsafeMutablePointer<Float>, B: Int, T: Int) throws {
         let N = B * T, W = 2 * k * d, s = scratch
         let qk = s.get("w.qk", N * W), alpha = s.get("w.alpha", B * k * T * T), dqk = s.zeroed("w.dqk", N * W)
         let scale = 1 / Float(d).squareRoot()
@@ -136,6 +136,6 @@ final class SenseWeightNetwork {
             let dH = wantDH ? s.zeroed("w.dH", N * C) : nil
             proj.backward(dx: dH, dout: dqk, x: H, N: N)
         }
-        if wantDH, case .full(let g) = encoder, let pass { g.backward(pass, dHidden: s.get("w.dH", N * C)) }
+        if wantDH, case .full(let g) = encoder, let pass { try g.backward(pass, dHidden: s.get("w.dH", N * C)) }
     }
 }

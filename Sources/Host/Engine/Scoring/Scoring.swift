@@ -12,7 +12,8 @@ public enum Scoring {
         let ids = prefix + suffix
         let rows = Array((prefix.count - 1)..<(ids.count - 1))
         let head = TokenNLL(rows: rows, targets: rows.map { ids[$0 + 1] })
-        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false)
+        let layout = RowLayout(lengths: [ids.count], queries: [prefix.count - 1])
+        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false, hooks: RunHooks(layout: layout))
         let lp = head.nll.map { -$0 }
         return (lp.reduce(0.0) { $0 + Double($1) }, lp)
     }
@@ -26,7 +27,9 @@ public enum Scoring {
     /// Logits (V) at the last position.
     public static func lastLogits(_ model: CausalLM, ids: [Int32]) throws -> [Float] {
         let head = LogitRows(rows: [ids.count - 1])
-        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false)
+        // The whole sequence is a prompt: its last token is the query.
+        let layout = RowLayout(lengths: [ids.count], queries: [ids.count - 1])
+        try model.run(tokens: ids, B: 1, T: ids.count, head: head, train: false, hooks: RunHooks(layout: layout))
         return Array(head.row(0))
     }
 
@@ -58,6 +61,7 @@ public enum Scoring {
         }
         if let llama = model as? DecoderLM {
             let cache = llama.makeCache(B: B, maxT: P + steps)
+            cache.queries = [Int](repeating: P - 1, count: B)
             var logits = Tensor([0])
             for t in 0..<P { logits = try llama.decode(prompts.map { $0[t] }, cache: cache) }
             let V = model.vocabSize

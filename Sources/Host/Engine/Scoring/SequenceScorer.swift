@@ -7,9 +7,13 @@ import Support
 public struct ScoredSequence {
     public var ids: [Int32]
     public var rows: Range<Int>
+    /// The prompt's last position (the hooks' query), -1 for a whole text.
+    public var query = -1
 
     public static func suffix(prefix: [Int32], suffix: [Int32]) -> ScoredSequence {
-        ScoredSequence(ids: prefix + suffix, rows: max(prefix.count - 1, 0)..<(prefix.count + suffix.count - 1))
+        ScoredSequence(
+            ids: prefix + suffix, rows: max(prefix.count - 1, 0)..<(prefix.count + suffix.count - 1),
+            query: prefix.count - 1)
     }
 
     public static func text(_ ids: [Int32]) -> ScoredSequence {
@@ -38,7 +42,9 @@ public enum SequenceScorer {
                 let end = min(s.ids.count, start + ctx)
                 let lo = max(s.rows.lowerBound, start), hi = min(s.rows.upperBound, end - 1)
                 guard lo < hi else { continue }
-                pieces.append(ScoredSequence(ids: Array(s.ids[start..<end]), rows: (lo - start)..<(hi - start)))
+                let query = s.query >= start && s.query < end ? s.query - start : -1
+                pieces.append(
+                    ScoredSequence(ids: Array(s.ids[start..<end]), rows: (lo - start)..<(hi - start), query: query))
                 owner.append(i)
             }
         }
@@ -66,9 +72,10 @@ public enum SequenceScorer {
                 for r in q.rows { rows.append(b * T + r); targets.append(q.ids[r + 1]) }
             }
             let head = TokenNLL(rows: rows, targets: targets)
-            let hooks = cache?.hooks(batch: batchIndex, model: model)
+            let hooks = cache?.hooks(batch: batchIndex, model: model) ?? RunHooks()
+            hooks.layout = RowLayout(lengths: batch.map { seqs[$0].ids.count }, queries: batch.map { seqs[$0].query })
             try model.run(tokens: tokens, B: batch.count, T: T, head: head, train: false, hooks: hooks)
-            if let saved = hooks?.saved { cache?.store(batchIndex, saved) }
+            if let saved = hooks.saved { cache?.store(batchIndex, saved) }
             var k = 0
             for s in batch {
                 let n = seqs[s].rows.count

@@ -24,6 +24,13 @@ extension PluginBridge {
                     b.linalgTable!.initialize(to: linalgExtension())
                 }
                 return UnsafeRawPointer(b.linalgTable!)
+            case CE_EXT_HOOKS:
+                guard b.session.model is DecoderLM else { return nil }
+                if b.hooksTable == nil {
+                    b.hooksTable = .allocate(capacity: 1)
+                    b.hooksTable!.initialize(to: hooksExtension())
+                }
+                return UnsafeRawPointer(b.hooksTable!)
             case CE_EXT_BACKPACK: break
             default: return nil
             }

@@ -6,7 +6,9 @@ import Support
 /// model's identity, the ball the edit was certified in, and a checksum of what it stores.
 /// LoRA adapters and Backpack sense deltas are stored whole; a changed model tensor is stored
 /// whole, as its trained rows, or as the indices and values of the entries that changed,
-/// whichever is smallest. One format serves every method; applying it needs no plugin.
+/// whichever is smallest. One format serves every method; applying it needs no plugin, except
+/// for a method that acts inside the forward pass (canonedit.edit/3): its plugin, the options
+/// it ran with, its state and its own tensors are recorded, and applying loads that plugin.
 public enum EditArtifact {
     public struct Info: Codable, Equatable {
         public var format = "canonedit.edit/1"
@@ -22,13 +24,19 @@ public enum EditArtifact {
         public var rows: [Rows]?
         /// Since canonedit.edit/2: tensors stored as "<name>:indices" (I64) and "<name>:values".
         public var sparse: [String]?
+        /// Since canonedit.edit/3: the plugin whose hooks the edit runs through.
+        public var method_plugin: MethodRecord?
+        /// Since canonedit.edit/3: that plugin's state (see MethodStateText).
+        public var method_state: String?
+        /// Since canonedit.edit/3: the plugin's own trained tensors, stored whole.
+        public var method_tensors: [String]?
         public struct Adapter: Codable, Equatable {
             public var module: String; public var rank: Int; public var scale: Float
         }
         public struct Rows: Codable, Equatable { public var name: String; public var rows: [Int] }
     }
 
-    static let formats = ["canonedit.edit/1", "canonedit.edit/2"]
+    static let formats = ["canonedit.edit/1", "canonedit.edit/2", "canonedit.edit/3"]
 
     public static func read(_ path: String) throws -> (Info, SafetensorsFile) {
         let f = try SafetensorsFile(path: path)
@@ -71,7 +79,7 @@ public enum EditArtifact {
         info.adapters.flatMap { [$0.module + ".lora_A.weight", $0.module + ".lora_B.weight"] }
             + (info.senses.isEmpty ? [] : ["backpack.sense_deltas"]) + info.tensors
             + (info.rows ?? []).map { $0.name + ":rows" }
-            + (info.sparse ?? []).flatMap { [$0 + ":indices", $0 + ":values"] }
+            + (info.sparse ?? []).flatMap { [$0 + ":indices", $0 + ":values"] } + (info.method_tensors ?? [])
     }
 
     /// Applies an edit to the session's model (revert with session.revert()). An edit file is
@@ -121,6 +129,7 @@ public enum EditArtifact {
         }
         for r in info.rows ?? [] { try applyRows(r, from: f, to: s, path) }
         for name in info.sparse ?? [] { try applySparse(name, from: f, to: s, path) }
+        if let record = info.method_plugin { try applyMethod(record, info, from: f, to: s, path) }
         s.model.setTrainable(false)
         for p in s.trained { p.requiresGrad = false }
         return info
@@ -147,6 +156,36 @@ public enum EditArtifact {
         for (k, row) in r.rows.enumerated() {
             (p.value.data + row * width).update(from: stored.data + k * width, count: width)
         }
+    }
+
+    /// A hook-based edit: the plugin is loaded and prepared on the saved state (it rebuilds its
+    /// hooks from that, not from examples), then its tensors take their saved values.
+    static func applyMethod(
+        _ record: MethodRecord, _ info: Info, from f: SafetensorsFile, to s: EditSession, _ path: String
+    ) throws {
+        guard let load = s.loadMethod else {
+            throw CanonEditError(
+                "\(path): this edit runs inside the model through plugin \(record.id), which cannot be loaded here")
+        }
+        guard s.methodTensors.isEmpty, !s.hasHooks else {
+            throw CanonEditError("\(path): a second hook-based edit cannot be applied over another one")
+        }
+        s.methodState = try info.method_state.map { try MethodStateText.decode($0, source: path) } ?? [:]
+        let method = try load(record)
+        try method.prepare(s)
+        let made = Set(s.methodTensors.map(\.name)), saved = Set(info.method_tensors ?? [])
+        guard made == saved else {
+            throw CanonEditError(
+                "\(path): plugin \(record.id) made the tensors \(made.sorted()) but the edit stores \(saved.sorted())")
+        }
+        for p in s.methodTensors {
+            guard f.shape(of: p.name) == p.value.shape else {
+                throw CanonEditError(
+                    "\(path): \(p.name) is stored as \(f.shape(of: p.name) ?? []), the plugin's is \(p.value.shape)")
+            }
+            try f.load(p.name, into: p.value)
+        }
+        s.hookMethod = record
     }
 
     static func applySparse(_ name: String, from f: SafetensorsFile, to s: EditSession, _ path: String) throws {

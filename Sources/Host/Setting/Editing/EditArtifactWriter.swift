@@ -38,6 +38,13 @@ extension EditArtifact {
         }
         items += rows.map(\.1) + sparse.flatMap(\.1)
         info.format = "canonedit.edit/2"
+        if let record = s.hookMethod {
+            info.format = "canonedit.edit/3"
+            info.method_plugin = record
+            info.method_state = s.methodState.isEmpty ? nil : try MethodStateText.encode(s.methodState)
+            info.method_tensors = s.methodTensors.map(\.name)
+            items += s.methodTensors.map { .tensor($0.name, $0.value) }
+        }
         if !rows.isEmpty { info.rows = rows.map(\.0) }
         if !sparse.isEmpty { info.sparse = sparse.map(\.0) }
         let json = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)

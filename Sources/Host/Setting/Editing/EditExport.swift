@@ -20,6 +20,11 @@ public enum EditExport {
         ensemble: EnsembleExport.Target? = nil
     ) throws {
         try checkTarget(out)
+        if let s = session, let record = s.hookMethod {
+            throw CanonEditError(
+                "a \(record.id) edit runs inside the forward pass through its plugin; no weight file can hold it. "
+                    + "Apply it with --edit (eval, generate, score) instead")
+        }
         if lm.model is BackpackLM, format != .ensemble, session.map({ $0.trained.isEmpty }) == false {
             throw CanonEditError(
                 "a Backpack's sense edit does not merge into one model: export it with --format ensemble --large M")

@@ -100,15 +100,57 @@ public final class EditSession {
         return a
     }
 
-    /// Runs `body` on the unedited model: adapters off, trained tensors swapped with their
-    /// original values (O(1) each), then everything put back.
+    /// A tensor of the method's own (a hook's values), zero, trained like an adapter: its
+    /// gradient, Adam state and checkpoints are the host's. Names are unique in the session.
+    public func newParameter(_ name: String, shape: [Int]) throws -> Parameter {
+        guard !name.isEmpty, model.parameter(name) == nil, !trained.contains(where: { $0.name == name }) else {
+            throw CanonEditError("a tensor named '\(name)' already exists")
+        }
+        guard (1...4).contains(shape.count), shape.allSatisfy({ $0 >= 1 }), shape.reduce(1, *) <= 1 << 31 else {
+            throw CanonEditError("tensor \(name): shape \(shape) must have 1 to 4 positive dimensions")
+        }
+        let p = Parameter(name, Tensor(shape))
+        p.requiresGrad = true
+        methodTensors.append(p)
+        trained.append(p)
+        return p
+    }
+
+    /// Tensors the method made for itself (newParameter), in the order made.
+    public private(set) var methodTensors: [Parameter] = []
+
+    /// Adds a hook on a block's output to the edited model.
+    public func addHook(_ hook: BlockOutputHook) throws {
+        guard let decoder = model as? DecoderLM else {
+            throw CanonEditError("hooks on block outputs need a decoder model, not \(model.architecture)")
+        }
+        try decoder.addHook(hook)
+    }
+
+    public var hasHooks: Bool { !((model as? DecoderLM)?.blockHooks.isEmpty ?? true) }
+
+    /// Opaque state a method saves (its keys, masks, codebooks), by key: written to checkpoints
+    /// and edit files, and handed back before `prepare` on resume and when an edit is applied.
+    public var methodState: [String: Data] = [:]
+
+    /// The method a hook-based edit needs to run, recorded in its edit files.
+    public var hookMethod: MethodRecord?
+
+    /// Makes the method an edit file names (set by the layer that loads plugins).
+    public var loadMethod: ((MethodRecord) throws -> EditMethod)?
+
+    /// Runs `body` on the unedited model: adapters and hooks off, trained tensors swapped with
+    /// their original values (O(1) each), then everything put back.
     public func withOriginalModel<T>(_ body: () throws -> T) rethrows -> T {
         for s in slots { s.enabled = false }
+        let decoder = model as? DecoderLM, hooksWere = decoder?.hooksEnabled ?? false
+        decoder?.hooksEnabled = false
         let swapped = trained.compactMap { p in snapshots[ObjectIdentifier(p)].map { (p, $0) } }
         for (p, o) in swapped { p.value.swapStorage(with: o) }
         defer {
             for (p, o) in swapped { p.value.swapStorage(with: o) }
             for s in slots { s.enabled = true }
+            decoder?.hooksEnabled = hooksWere
         }
         return try body()
     }
@@ -120,6 +162,10 @@ public final class EditSession {
         slots.removeAll()
         (model as? BackpackLM)?.senseDeltas.select([], C: 0)
         (model as? DecoderLM)?.residualDelta = nil
+        (model as? DecoderLM)?.removeHooks()
+        methodTensors.removeAll()
+        methodState.removeAll()
+        hookMethod = nil
         model.setTrainable(false)
         for p in trained { p.requiresGrad = false; p.isEdited = false; p.dropGrad() }
         trained.removeAll()
@@ -152,5 +198,19 @@ public final class EditSession {
             if let t, ce_all_finite(t.data, Int64(t.count)) == 0 { return p.name + (grads ? " (gradient)" : "") }
         }
         return nil
+    }
+}
+
+/// The plugin a hook-based edit runs with: its id, its own version and its options as the
+/// run set them (numbers written as Swift prints a Double, which reads back exactly).
+public struct MethodRecord: Codable, Equatable {
+    public var id: String
+    public var version: String
+    public var options: [String: String]
+
+    public init(id: String, version: String, options: [String: String]) {
+        self.id = id
+        self.version = version
+        self.options = options
     }
 }

@@ -52,7 +52,8 @@ public struct UntouchedModelGuard {
 extension EditSession {
     /// Whether the edited model may compute something else than the unedited one: a trained
     /// tensor differs from its original, or an adapter, sense delta or residual delta is not
-    /// zero. False right after a `prepare` that only selected and zero-initialised things.
+    /// zero, or a hook is on a block's output. False right after a `prepare` that only selected
+    /// and zero-initialised things.
     public var differsFromOriginal: Bool {
         for p in trained {
             if let o = original(of: p), memcmp(o.data, p.value.data, o.count * 4) != 0 { return true }
@@ -63,7 +64,8 @@ extension EditSession {
         }
         if let d = (model as? BackpackLM)?.senseDeltas.delta, !isZero(d.value) { return true }
         if let r = (model as? DecoderLM)?.residualDelta, !isZero(r.value.value) { return true }
-        return false
+        // What a hook does cannot be read off its tensors.
+        return hasHooks
     }
 
     private func isZero(_ t: Tensor) -> Bool { (0..<t.count).allSatisfy { t.data[$0] == 0 } }

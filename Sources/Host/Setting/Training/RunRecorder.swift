@@ -61,6 +61,15 @@ public final class RunRecorder {
 
     public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
 
+    /// The method's own state as the checkpoint saved it (handed to the method before its
+    /// prepare on resume, so it is not rebuilt from the partly edited model).
+    public func savedMethodState() throws -> [String: Data] {
+        guard hasCheckpoint else { return [:] }
+        let f = try SafetensorsFile(path: checkpointPath)
+        guard let text = f.metadata["method_state"] else { return [:] }
+        return try MethodStateText.decode(text, source: checkpointPath)
+    }
+
     /// Epoch records so far (and the after-prepare figures, if any), with the session restored
     /// to the end of the last epoch. Empty when there is nothing to resume.
     public func resume(session: EditSession) throws -> (stats: [EpochFigures], afterPrepare: EpochFigures?) {
@@ -105,6 +114,9 @@ public final class RunRecorder {
         ]
         self.afterPrepare = afterPrepare
         meta["data"] = String(decoding: try JSONEncoder().encode(dataHashes), as: UTF8.self)
+        if !session.methodState.isEmpty {
+            meta["method_state"] = try MethodStateText.encode(session.methodState)
+        }
         if let afterPrepare {
             meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
         }

@@ -122,6 +122,7 @@ public final class Trainer {
             try saveSamples(epoch: 0)
         }
         let guardian = UntouchedModelGuard(session.model)
+        if resuming { session.methodState = try recorder.savedMethodState() }
         try method.prepare(session)
         try guardian.check(session, method: method.id)
         if resuming {
@@ -139,15 +140,17 @@ public final class Trainer {
             return stats
         }
         progress(Self.describe(0, untouched!))
+        let stats = [untouched!]
+        // Recorded first, so that a method failing in its first pass still leaves epoch 0.
+        try recorder.record(stats, session: session)
         if session.differsFromOriginal {
             let f = try evaluateWithTrainLoss(timed: false)
             afterPrepare = f
             progress(
                 Self.describe(0, f).replacingOccurrences(of: "epoch 0:", with: "after prepare:")
                     + " (the method's prepare changed the model; balls stay relative to epoch 0)")
+            try recorder.record(stats, session: session, afterPrepare: afterPrepare)
         }
-        let stats = [untouched!]
-        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
         return stats
     }
 

@@ -16,7 +16,9 @@ extension Trainer {
         var tokens = [Int32](repeating: 0, count: seqs.count * T)
         for (b, s) in seqs.enumerated() { for (i, id) in s.ids.enumerated() { tokens[b * T + i] = id } }
         let head = TaskLossObjective(examples: examples, T: T, lossType: session.lossType, scale: scale)
-        try session.model.run(tokens: tokens, B: seqs.count, T: T, head: head, train: train)
+        let layout = RowLayout(lengths: seqs.map(\.ids.count), queries: seqs.map(\.query))
+        try session.model.run(
+            tokens: tokens, B: seqs.count, T: T, head: head, train: train, hooks: RunHooks(layout: layout))
         return head.loss
     }
 

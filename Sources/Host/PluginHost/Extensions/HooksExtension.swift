@@ -1,0 +1,116 @@
+import Engine
+import Foundation
+import PluginAPI
+import Setting
+import Support
+
+/// The "canonedit.hooks/1" table: hooks on block outputs, the plugin's own tensors and state.
+func hooksExtension() -> ce_hooks_ext {
+    var e = ce_hooks_ext()
+    e.struct_size = UInt32(MemoryLayout<ce_hooks_ext>.size)
+    e.on_block_output = { ctx, layer, forward, backward, user in
+        let b = bridge(ctx)
+        guard let forward else { return b.fail(CE_ERR_INVALID_ARGUMENT, "on_block_output needs a forward function") }
+        guard let method = b.method else { return b.fail(CE_ERR_INTERNAL, "on_block_output outside a plugin run") }
+        do {
+            let hook = PluginBlockHook(
+                layer: Int(layer), forward: forward, backward: backward, user: user, method: method)
+            try b.session.addHook(hook)
+            b.session.hookMethod = method.record
+            return CE_OK
+        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+    }
+    e.new_param = { ctx, name, ndim, shape, out in
+        let b = bridge(ctx)
+        guard let name, let shape, let out, (1...4).contains(ndim) else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "new_param needs a name, 1 to 4 dimensions and out")
+        }
+        let dims = (0..<Int(ndim)).map { Int(shape[$0]) }
+        do {
+            out.pointee = b.handle(try b.session.newParameter(String(cString: name), shape: dims))
+            return CE_OK
+        } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "new_param: \(error)") }
+    }
+    e.set_state = { ctx, key, data, bytes in
+        let b = bridge(ctx)
+        guard let key, bytes >= 0, bytes == 0 || data != nil else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "set_state needs a key and data")
+        }
+        b.session.methodState[String(cString: key)] = bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
+        return CE_OK
+    }
+    e.get_state = { ctx, key, data, bytes in
+        let b = bridge(ctx)
+        guard let key, let data, let bytes else { return b.fail(CE_ERR_INVALID_ARGUMENT, "get_state needs key, out") }
+        let k = String(cString: key)
+        guard let value = b.session.methodState[k] else { return b.fail(CE_ERR_NOT_FOUND, "no state saved as \(k)") }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(value.count, 1), alignment: 64)
+        value.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: value.count)
+        b.allocations.insert(copy)
+        data.pointee = UnsafeRawPointer(copy)
+        bytes.pointee = Int64(value.count)
+        return CE_OK
+    }
+    return e
+}
+
+/// A plugin's hook on a block's output, as the model calls it. It keeps its plugin instance
+/// alive while the model holds it; a failing call or a non-finite value ends the run.
+final class PluginBlockHook: BlockOutputHook {
+    let layer: Int
+    let forwardFn: ce_hook_forward_fn
+    let backwardFn: ce_hook_backward_fn?
+    let user: UnsafeMutableRawPointer?
+    let method: PluginMethod
+
+    init(
+        layer: Int, forward: ce_hook_forward_fn, backward: ce_hook_backward_fn?, user: UnsafeMutableRawPointer?,
+        method: PluginMethod
+    ) {
+        self.layer = layer
+        forwardFn = forward
+        backwardFn = backward
+        self.user = user
+        self.method = method
+    }
+
+    var trains: Bool { backwardFn != nil }
+
+    func forward(_ x: UnsafeMutablePointer<Float>, rows: HookRows) throws {
+        try call("hook forward on layer \(layer)", rows) { host, r in forwardFn(user, host, r, x) }
+        let n = rows.B * rows.T * rows.C
+        if let bad = (0..<n).first(where: { !x[$0].isFinite }) {
+            throw PluginFailure(
+                pluginID: method.id, what: "hook forward", status: CE_ERR_NUMERIC,
+                message: "plugin \(method.id) wrote \(x[bad]) into block \(layer)'s output (row \(bad / rows.C))")
+        }
+    }
+
+    func backward(_ d: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: HookRows) throws {
+        guard let backwardFn else { return }
+        try call("hook backward on layer \(layer)", rows) { host, r in backwardFn(user, host, r, input, d) }
+    }
+
+    /// Calls into the plugin with the rows as C sees them.
+    func call(
+        _ what: String, _ rows: HookRows,
+        _ f: (UnsafePointer<ce_host>, UnsafePointer<ce_hook_rows>) -> ce_status
+    ) throws {
+        let lengths = rows.layout.lengths.map(Int64.init), queries = rows.layout.queries.map(Int64.init)
+        try lengths.withUnsafeBufferPointer { lp in
+            try queries.withUnsafeBufferPointer { qp in
+                var r = ce_hook_rows()
+                r.struct_size = UInt32(MemoryLayout<ce_hook_rows>.size)
+                r.layer = Int32(rows.layer)
+                r.batch = Int64(rows.B)
+                r.length = Int64(rows.T)
+                r.hidden = Int64(rows.C)
+                r.start = Int64(rows.start)
+                r.lengths = lp.baseAddress
+                r.query = qp.baseAddress
+                r.training = rows.training ? 1 : 0
+                try method.call(what) { host in withUnsafePointer(to: &r) { f(host, $0) } }
+            }
+        }
+    }
+}
