@@ -200,6 +200,12 @@ public struct Experiment {
         trainer.progress = progress
         trainer.transient = transient
         if c.training.save_edits ?? true { trainer.saveEdits = (lm.path, plugin.id) }
+        trainer.makeMethod = { [progress, transient] in
+            let m = PluginMethod(library: plugin, options: options)
+            m.log = progress
+            m.transient = transient
+            return m
+        }
         var stats: [EpochFigures] = []
         var failure: String? = nil
         do { stats = try trainer.run() } catch let e as TrainingFailure {

@@ -27,7 +27,8 @@ func hooksExtension() -> ce_hooks_ext {
         }
         let dims = (0..<Int(ndim)).map { Int(shape[$0]) }
         do {
-            out.pointee = b.handle(try b.session.newParameter(String(cString: name), shape: dims))
+            let full = b.session.stepName(String(cString: name))
+            out.pointee = b.handle(try b.session.newParameter(full, shape: dims))
             return CE_OK
         } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "new_param: \(error)") }
     }
@@ -36,13 +37,14 @@ func hooksExtension() -> ce_hooks_ext {
         guard let key, bytes >= 0, bytes == 0 || data != nil else {
             return b.fail(CE_ERR_INVALID_ARGUMENT, "set_state needs a key and data")
         }
-        b.session.methodState[String(cString: key)] = bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
+        b.session.methodState[b.session.stepName(String(cString: key))] =
+            bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
         return CE_OK
     }
     e.get_state = { ctx, key, data, bytes in
         let b = bridge(ctx)
         guard let key, let data, let bytes else { return b.fail(CE_ERR_INVALID_ARGUMENT, "get_state needs key, out") }
-        let k = String(cString: key)
+        let k = b.session.stepName(String(cString: key))
         guard let value = b.session.methodState[k] else { return b.fail(CE_ERR_NOT_FOUND, "no state saved as \(k)") }
         let copy = UnsafeMutableRawPointer.allocate(byteCount: max(value.count, 1), alignment: 64)
         value.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: value.count)

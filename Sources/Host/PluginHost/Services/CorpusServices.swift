@@ -26,7 +26,7 @@ extension PluginBridge {
             default: return b.fail(CE_ERR_INVALID_ARGUMENT, "unknown text kind \(which)")
             }
             guard let tokens else { return b.fail(CE_ERR_NOT_FOUND, "example \(index) has no text of kind \(which)") }
-            let view = b.pinned(tokens, key: Int(index) * 4 + Int(which))
+            let view = b.pinned(tokens, key: (b.session.examplesVersion << 40) + Int(index) * 4 + Int(which))
             ids.pointee = UnsafePointer(view.baseAddress!)
             count.pointee = Int64(view.count)
             return CE_OK

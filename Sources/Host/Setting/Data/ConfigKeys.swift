@@ -10,8 +10,9 @@ public enum ConfigKeys {
     static let known: [String: [String]] = [
         "": [
             "model", "threshold", "seed", "logfile", "resultsfile", "device", "save_info", "training", "validation",
-            "senses",
+            "senses", "sequential",
         ],
+        "sequential": ["edits_per_step"],
         "training": [
             "dataset_path", "finetune_type", "learning_rate", "loss_type", "num_epochs", "batch_size",
             "grad_acc_steps", "suffix_pair", "regularization_type", "regularization_data_path",

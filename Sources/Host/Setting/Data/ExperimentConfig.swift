@@ -16,6 +16,12 @@ public struct ExperimentConfig: Codable {
     public var training: Training
     public var validation: Validation
     public var senses: [String: YAMLValue]?
+    /// canonedit: sequential editing, `edits_per_step` canonical examples at a time.
+    public var sequential: Sequential?
+
+    public struct Sequential: Codable {
+        public var edits_per_step: Int
+    }
 
     public struct Training: Codable {
         public var dataset_path: String
@@ -131,6 +137,9 @@ public struct ExperimentConfig: Codable {
             throw CanonEditError("\(path): threshold must be a finite number, not \(t)")
         }
         if let s = seed, s < 0 { throw CanonEditError("\(path): seed must be ≥ 0, not \(s)") }
+        if let k = sequential?.edits_per_step, !(1...100_000).contains(k) {
+            throw CanonEditError("\(path): sequential.edits_per_step must be 1…100000, not \(k)")
+        }
         guard gradAccSteps >= 1 else { throw CanonEditError("\(path): training.grad_acc_steps must be ≥ 1") }
         guard (1...4096).contains(batchSize) else {
             throw CanonEditError("\(path): training.batch_size must be 1…4096, not \(batchSize)")

@@ -30,6 +30,9 @@ public enum EditArtifact {
         public var method_state: String?
         /// Since canonedit.edit/3: the plugin's own trained tensors, stored whole.
         public var method_tensors: [String]?
+        /// Since canonedit.edit/3: the number of edits of a sequential run (absent: one). A
+        /// hook-based method is prepared once per edit when the file is applied.
+        public var sequential_steps: Int?
         public struct Adapter: Codable, Equatable {
             public var module: String; public var rank: Int; public var scale: Float
         }
@@ -171,8 +174,15 @@ public enum EditArtifact {
             throw CanonEditError("\(path): a second hook-based edit cannot be applied over another one")
         }
         s.methodState = try info.method_state.map { try MethodStateText.decode($0, source: path) } ?? [:]
-        let method = try load(record)
-        try method.prepare(s)
+        let steps = info.sequential_steps ?? 1
+        guard (1...100_000).contains(steps) else {
+            throw CanonEditError("\(path): sequential_steps \(steps) is out of range")
+        }
+        for step in 0..<steps {
+            s.methodStep = step
+            try load(record).prepare(s)
+        }
+        s.methodStep = 0
         let made = Set(s.methodTensors.map(\.name)), saved = Set(info.method_tensors ?? [])
         guard made == saved else {
             throw CanonEditError(

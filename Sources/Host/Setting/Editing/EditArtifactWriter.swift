@@ -38,6 +38,10 @@ extension EditArtifact {
         }
         items += rows.map(\.1) + sparse.flatMap(\.1)
         info.format = "canonedit.edit/2"
+        if s.methodStep > 0 {
+            info.format = "canonedit.edit/3"
+            info.sequential_steps = s.methodStep + 1
+        }
         if let record = s.hookMethod {
             info.format = "canonedit.edit/3"
             info.method_plugin = record

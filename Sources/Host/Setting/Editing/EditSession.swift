@@ -9,7 +9,10 @@ import Support
 public final class EditSession {
     public let model: CausalLM
     public let tokenizer: BPETokenizer
-    public let examples: [TokenizedExample]
+    /// The canonical examples the method sees (in sequential editing, the current step's).
+    public private(set) var examples: [TokenizedExample]
+    /// Counts changes of `examples`, so that views handed out earlier are not reused.
+    public private(set) var examplesVersion = 0
     public let lossType: LossType
     public var rng: SeededRandom
     /// Every tensor being trained, in the order it was chosen.
@@ -114,6 +117,35 @@ public final class EditSession {
         methodTensors.append(p)
         trained.append(p)
         return p
+    }
+
+    /// Which edit of a sequential run the method prepares (0 otherwise). From step 1 on, the
+    /// method's tensor names and state keys get a "step<k>." prefix, so every step keeps its own.
+    public var methodStep = 0
+
+    /// A name or state key of the method in the current step.
+    public func stepName(_ name: String) -> String { methodStep == 0 ? name : "step\(methodStep).\(name)" }
+
+    /// The examples the next `prepare` and training see.
+    public func useExamples(_ e: [TokenizedExample]) {
+        examples = e
+        examplesVersion += 1
+    }
+
+    /// Every low-rank adapter moved into the weight it adapts (its original kept, as for a trained
+    /// tensor), so the next edit of a sequential run can attach its own; their Adam state goes.
+    public func foldAdapters() {
+        for lin in model.linears {
+            guard let a = lin.slot.adapter else { continue }
+            train(lin.weight)
+            lin.weight.requiresGrad = false
+            lin.weight.dropGrad()
+            a.fold(into: lin.weight.value)
+            lin.slot.adapter = nil
+            trained.removeAll { $0 === a.A || $0 === a.B }
+            for p in [a.A, a.B] { adam.forget(p.name) }
+        }
+        slots.removeAll { $0.adapter == nil }
     }
 
     /// Tensors the method made for itself (newParameter), in the order made.

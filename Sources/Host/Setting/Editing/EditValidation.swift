@@ -52,7 +52,11 @@ enum EditValidation {
             if info.tensors.contains(name), f.shape(of: name) != p.value.shape {
                 throw fail("\(name) is stored as \(f.shape(of: name) ?? []), the model's is \(p.value.shape)")
             }
-            let allowed = modelTensors[info.method].map { $0(name) } ?? false
+            // Sequential LoRA folds each step's adapters into the weights they adapt.
+            let folded =
+                info.method == "lora" && info.sequential_steps != nil
+                && model.linears.contains { $0.weight.name == name }
+            let allowed = folded || (modelTensors[info.method].map { $0(name) } ?? false)
             guard allowed || trust else {
                 throw fail(
                     "an edit of method \(info.method) that changes \(name) directly; \(info.method) does not change "

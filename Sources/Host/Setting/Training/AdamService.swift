@@ -15,6 +15,9 @@ public final class AdamService {
 
     public init() {}
 
+    /// Forgets a tensor's state (an adapter folded away; a new one of that name starts afresh).
+    public func forget(_ name: String) { states[name] = nil }
+
     public func state(for p: Parameter) -> State {
         if let s = states[p.name] { return s }
         let s = State(p.value.shape)

@@ -61,6 +61,18 @@ public final class RunRecorder {
 
     public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
 
+    /// The records the checkpoint holds (index 0 = unedited), without restoring anything.
+    public func savedRecords() throws -> [EpochFigures] {
+        let f = try SafetensorsFile(path: checkpointPath)
+        guard let text = f.metadata["records"],
+            let stats = try? JSONDecoder().decode([EpochFigures].self, from: Data(text.utf8))
+        else {
+            throw CanonEditError(
+                "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
+        }
+        return stats
+    }
+
     /// The method's own state as the checkpoint saved it (handed to the method before its
     /// prepare on resume, so it is not rebuilt from the partly edited model).
     public func savedMethodState() throws -> [String: Data] {

@@ -22,7 +22,12 @@ public final class Trainer {
     public let config: ExperimentConfig
     let data: Data
     let session: EditSession
-    let method: EditMethod
+    /// The method being trained (in sequential editing, the current step's instance).
+    var method: EditMethod
+    /// A new instance of the method, for each step of sequential editing.
+    public var makeMethod: (() -> EditMethod)?
+    /// The canonical examples trained on (in sequential editing, the current step's).
+    var trainSet: [TokenizedExample]
     let recorder: RunRecorder
     public var progress: (String) -> Void = { _ in }
     /// Lines that a terminal may redraw in place (the example being trained); `progress` if nil.
@@ -40,6 +45,7 @@ public final class Trainer {
         self.session = session
         self.method = method
         self.recorder = recorder
+        trainSet = data.train
     }
 
     /// Learning rate during epoch e of E: lr · (1 + cos(π e / E)) / 2 (stepped per epoch).
@@ -56,6 +62,7 @@ public final class Trainer {
     /// Runs (or resumes) the experiment. Returns the per-epoch figures, index 0 = unedited.
     @discardableResult
     public func run() throws -> [EpochFigures] {
+        if let k = config.sequential?.edits_per_step { return try runSequential(editsPerStep: k) }
         let E = config.training.num_epochs
         session.epochs = E
         var stats = try startOrResume(epochs: E)

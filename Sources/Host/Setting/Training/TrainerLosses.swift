@@ -8,7 +8,7 @@ extension Trainer {
     /// the batch's real rows: an example whose suffix is empty counts as padding. Rows are
     /// right-padded with id 0, which a causal model's real positions never see.
     func taskLoss(_ batch: [Int], train: Bool, scale: Double) throws -> Double {
-        let examples = batch.map { data.train[$0].sequences(pair: session.lossType.isPair) }
+        let examples = batch.map { trainSet[$0].sequences(pair: session.lossType.isPair) }
             .filter { $0.allSatisfy { !$0.rows.isEmpty } }
         guard !examples.isEmpty else { return 0 }
         let seqs = examples.flatMap { $0 }
@@ -23,7 +23,7 @@ extension Trainer {
     }
 
     /// The training set in batches of `batch_size`, in file order (the last may be short).
-    var batches: [[Int]] { chunks(data.train.count) }
+    var batches: [[Int]] { chunks(trainSet.count) }
 
     /// The KL documents in batches of `batch_size`, as the authors pre-batch them.
     var klBatches: [[Int]] { chunks(data.klDocs.count) }
