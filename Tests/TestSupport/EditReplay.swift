@@ -9,7 +9,7 @@ import XCTest
 /// Applies the edit a tiny run saved for its tightest ball to a freshly loaded model, as
 /// `eval --edit` does, and checks that evaluation gives that epoch's figures exactly.
 public func checkEditReproducesLastEpoch(
-    _ t: TinyExperiment, config: String, stats: [EpochFigures], pluginPaths: [String] = [],
+    _ t: TinyExperiment, config: String, stats: [EpochFigures], pluginPaths: [String] = [], trust: Bool = false,
     file: StaticString = #filePath, line: UInt = #line
 ) throws {
     let results = try Experiment(configPath: config).resultsPath
@@ -21,7 +21,7 @@ public func checkEditReproducesLastEpoch(
     let lm = try ModelStore.load(t.dir + "/model")
     let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
     session.loadMethod = { try PluginMethod.forEdit($0, pluginPaths: pluginPaths) }
-    _ = try EditArtifact.apply(path, to: session)
+    _ = try EditArtifact.apply(path, to: session, trust: trust)
     let f = try Experiment(configPath: config).evaluator(tokenizer: lm.tokenizer).evaluate(lm.model)
     XCTAssertEqual(f.general, stats[epoch].general, "general loss at epoch \(epoch)", file: file, line: line)
     XCTAssertEqual(f.success, stats[epoch].success, "success at epoch \(epoch)", file: file, line: line)

@@ -233,6 +233,12 @@ typedef struct ce_host {
      * into *written. */
     ce_status (*generate)(void *ctx, const int32_t *prompt, int64_t count, int64_t max_tokens, double temperature,
                           uint64_t seed, int32_t *out, int64_t *written);
+
+    /* Since 1.2 (check struct_size): only these entries (flat row-major indices, copied) of a
+     * linear layer's weight change. The host keeps only their originals, and the gradient
+     * (param_grad) and Adam state hold one value per entry, in ascending index order: a sparse
+     * edit costs memory in proportion to its entries. Select a tensor's entries once. */
+    ce_status (*train_entries)(void *ctx, ce_param *param, const int64_t *indices, int64_t count);
 } ce_host;
 
 /* The optional service tables (activations, linear algebra, Backpack, hooks), found by id. */

@@ -57,6 +57,15 @@ public struct Linear {
                 transA: true, M: outFeatures, N: inFeatures, K: N, A: dout, lda: outFeatures,
                 B: x, ldb: inFeatures, beta: 1, C: dW, ldc: inFeatures)
         }
+        if let g = weight.activeEntryGrad, let entries = weight.entries {
+            // Only the selected entries: dW[o, i] = Σ_n dout[n, o] · x[n, i], O(entries · N).
+            for (k, e) in entries.enumerated() {
+                let (o, i) = (e / inFeatures, e % inFeatures)
+                var s: Float = 0
+                for n in 0..<N { s += dout[n * outFeatures + o] * x[n * inFeatures + i] }
+                g[k] += s
+            }
+        }
         if let bias, let db = bias.activeGrad {
             for n in 0..<N { ce_add(db, dout + n * outFeatures, Int64(outFeatures)) }
         }

@@ -114,6 +114,12 @@ public final class Parameter {
     /// Set while an edit has selected this tensor (trained or written in closed form): its
     /// values may differ from the unedited model's, so nothing computed from them is reused.
     public var isEdited = false
+    /// Set when only these entries (flat indices, sorted) train: the gradient then holds one
+    /// value per entry, in this order, and the dense kernels leave it alone (a linear layer's
+    /// backward computes it entry by entry).
+    public var entries: [Int]? {
+        didSet { grad = nil }
+    }
 
     public init(_ name: String, _ value: Tensor, requiresGrad: Bool = true) {
         self.name = name
@@ -122,11 +128,16 @@ public final class Parameter {
     }
 
     /// The gradient buffer when this parameter is being trained, else nil.
-    public var activeGrad: UnsafeMutablePointer<Float>? { requiresGrad ? ensureGrad().data : nil }
+    public var activeGrad: UnsafeMutablePointer<Float>? { requiresGrad && entries == nil ? ensureGrad().data : nil }
+
+    /// The per-entry gradient (entries.count) while only some entries train, else nil.
+    public var activeEntryGrad: UnsafeMutablePointer<Float>? {
+        requiresGrad && entries != nil ? ensureGrad().data : nil
+    }
 
     @discardableResult public func ensureGrad() -> Tensor {
         if let grad { return grad }
-        let g = Tensor(value.shape)
+        let g = Tensor(entries.map { [$0.count] } ?? value.shape)
         grad = g
         return g
     }

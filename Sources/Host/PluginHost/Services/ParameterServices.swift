@@ -62,5 +62,15 @@ extension PluginBridge {
             b.session.train(p, rows: list)
             return CE_OK
         }
+        t.train_entries = { ctx, h, indices, count in
+            let b = bridge(ctx)
+            guard let p = b.param(h), count > 0, let indices else {
+                return b.fail(CE_ERR_INVALID_ARGUMENT, "train_entries needs a parameter and at least one index")
+            }
+            do {
+                try b.session.train(p, entries: (0..<Int(count)).map { Int(indices[$0]) })
+                return CE_OK
+            } catch { return b.fail(CE_ERR_INVALID_ARGUMENT, "\(error)") }
+        }
     }
 }

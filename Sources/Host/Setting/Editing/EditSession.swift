@@ -61,6 +61,41 @@ public final class EditSession {
     }
 
     private var rowMasks: [ObjectIdentifier: [Int]] = [:]
+    private var entryOriginals: [ObjectIdentifier: [Float]] = [:]
+
+    /// Trains only these entries (flat indices) of a linear layer's weight. Only their original
+    /// values are kept, and the gradient and Adam state hold one value per entry, so a sparse
+    /// edit of a large matrix costs memory in proportion to its entries, not to the matrix.
+    public func train(_ p: Parameter, entries: [Int]) throws {
+        guard model.linears.contains(where: { $0.weight === p }) else {
+            throw CanonEditError("entries can be selected in a linear layer's weight; \(p.name) is not one")
+        }
+        let id = ObjectIdentifier(p)
+        guard snapshots[id] == nil, entryOriginals[id] == nil else {
+            throw CanonEditError("\(p.name) is already selected; select its entries once")
+        }
+        let sorted = Array(Set(entries)).sorted()
+        guard let first = sorted.first, first >= 0, sorted.last! < p.value.count else {
+            throw CanonEditError("entries of \(p.name) must be 0..<\(p.value.count), at least one")
+        }
+        entryOriginals[id] = sorted.map { p.value.data[$0] }
+        p.entries = sorted
+        p.requiresGrad = true
+        p.isEdited = true
+        trained.append(p)
+    }
+
+    /// The original values of an entry-selected tensor's entries, in the order of `entries`.
+    public func entryOriginals(of p: Parameter) -> [Float]? { entryOriginals[ObjectIdentifier(p)] }
+
+    /// Exchanges the entry-selected tensors' entries with their originals (twice: back).
+    private func swapEntries() {
+        for p in trained {
+            guard let e = p.entries, var o = entryOriginals[ObjectIdentifier(p)] else { continue }
+            for (k, i) in e.enumerated() { swap(&p.value.data[i], &o[k]) }
+            entryOriginals[ObjectIdentifier(p)] = o
+        }
+    }
 
     /// Trains only some rows (first dimension) of a tensor: the others' gradients are zeroed
     /// before every update, so they never move.
@@ -179,7 +214,9 @@ public final class EditSession {
         decoder?.hooksEnabled = false
         let swapped = trained.compactMap { p in snapshots[ObjectIdentifier(p)].map { (p, $0) } }
         for (p, o) in swapped { p.value.swapStorage(with: o) }
+        swapEntries()
         defer {
+            swapEntries()
             for (p, o) in swapped { p.value.swapStorage(with: o) }
             for s in slots { s.enabled = true }
             decoder?.hooksEnabled = hooksWere
@@ -190,6 +227,12 @@ public final class EditSession {
     /// Removes the edit: original values back, adapters detached, nothing trainable.
     public func revert() {
         for p in trained { if let o = snapshots[ObjectIdentifier(p)] { p.value.copy(from: o) } }
+        for p in trained {
+            guard let e = p.entries, let o = entryOriginals[ObjectIdentifier(p)] else { continue }
+            for (k, i) in e.enumerated() { p.value.data[i] = o[k] }
+            p.entries = nil
+        }
+        entryOriginals.removeAll()
         for s in slots { s.adapter = nil }
         slots.removeAll()
         (model as? BackpackLM)?.senseDeltas.select([], C: 0)

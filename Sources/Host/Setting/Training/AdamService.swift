@@ -20,7 +20,7 @@ public final class AdamService {
 
     public func state(for p: Parameter) -> State {
         if let s = states[p.name] { return s }
-        let s = State(p.value.shape)
+        let s = State(p.entries.map { [$0.count] } ?? p.value.shape)
         states[p.name] = s
         return s
     }
@@ -32,8 +32,11 @@ public final class AdamService {
         guard let g = p.grad else { return }
         let s = state(for: p)
         s.t += 1
+        // Entry-selected tensors step on their entries, gathered and scattered back.
+        let values = p.entries.map { e in Tensor([e.count], values: e.map { p.value.data[$0] }) } ?? p.value
         ce_adam_step(
-            p.value.data, g.data, s.m.data, s.v.data, Int64(p.value.count), Float(lr), Float(beta1), Float(beta2),
+            values.data, g.data, s.m.data, s.v.data, Int64(values.count), Float(lr), Float(beta1), Float(beta2),
             Float(eps), Float(weightDecay), s.t)
+        if let e = p.entries { for (k, i) in e.enumerated() { p.value.data[i] = values.data[k] } }
     }
 }

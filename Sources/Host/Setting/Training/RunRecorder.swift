@@ -100,7 +100,14 @@ public final class RunRecorder {
                 "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
         }
         for p in session.trained {
-            try f.load(p.name, into: p.value)
+            if let e = p.entries {
+                // Only the entries are saved.
+                let v = Tensor([e.count])
+                try f.load(p.name + ":entries", into: v)
+                for (k, i) in e.enumerated() { p.value.data[i] = v.data[k] }
+            } else {
+                try f.load(p.name, into: p.value)
+            }
             if f.has("adam_m." + p.name) {
                 let s = session.adam.state(for: p)
                 try f.load("adam_m." + p.name, into: s.m)
@@ -133,7 +140,11 @@ public final class RunRecorder {
             meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
         }
         for p in session.trained {
-            tensors.append((p.name, p.value))
+            if let e = p.entries {
+                tensors.append((p.name + ":entries", Tensor([e.count], values: e.map { p.value.data[$0] })))
+            } else {
+                tensors.append((p.name, p.value))
+            }
             if let s = session.adam.states[p.name] {
                 tensors.append(("adam_m." + p.name, s.m))
                 tensors.append(("adam_v." + p.name, s.v))
