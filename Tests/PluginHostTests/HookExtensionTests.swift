@@ -53,6 +53,12 @@ final class HookExtensionTests: XCTestCase {
         let base = try loss(train: true)
         let analytic = tensors.map { $0.grad!.array }
         XCTAssertTrue(analytic.allSatisfy { $0.contains { $0 != 0 } }, "every tensor gets a gradient")
+        // Recomputing block activations in backward gives the same gradients through the hook.
+        model.recomputeActivations = true
+        for p in tensors { p.ensureGrad().zero() }
+        XCTAssertEqual(try loss(train: true), base)
+        XCTAssertEqual(tensors.map { $0.grad!.array }, analytic)
+        model.recomputeActivations = false
         // The hook changes the loss: it is really in the pass.
         let plain = try session.withOriginalModel { try loss(train: false) }
         XCTAssertNotEqual(base, plain)

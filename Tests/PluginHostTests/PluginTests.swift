@@ -11,7 +11,7 @@ import XCTest
 final class PluginTests: XCTestCase {
     func testShippedPluginsAreFoundAndPassTheCheck() throws {
         let (plugins, _) = PluginRegistry.discover()
-        for id in ["full", "lora"] {
+        for id in ["full", "lora", "grace", "loreft"] {
             let p = try XCTUnwrap(plugins.first { $0.id == id }, "plugin \(id) not built next to the tests")
             XCTAssertEqual(p.apiVersion, "\(CE_API_MAJOR).\(CE_API_MINOR)")
             let report = try PluginCheck.run(p)

@@ -72,4 +72,20 @@ final class GRACETests: XCTestCase {
         }
         XCTAssertEqual(original.logits, plain.logits)
     }
+
+    /// Applying a hook-based edit needs its plugin: a missing one, or one of another major
+    /// version, is refused with a message naming it.
+    func testAnEditsPluginMustBeFoundWithTheSameMajorVersion() throws {
+        XCTAssertThrowsError(
+            try PluginMethod.forEdit(MethodRecord(id: "no_such_method", version: "1.0.0", options: [:]))
+        ) {
+            XCTAssertTrue("\($0)".contains("no plugin with id no_such_method"), "\($0)")
+        }
+        XCTAssertThrowsError(try PluginMethod.forEdit(MethodRecord(id: "grace", version: "2.1.0", options: [:]))) {
+            XCTAssertTrue("\($0)".contains("grace 2.1.0") && "\($0)".contains("different major version"), "\($0)")
+        }
+        XCTAssertThrowsError(try PluginMethod.forEdit(MethodRecord(id: "grace", version: "1.0.3", options: [:]))) {
+            XCTAssertTrue("\($0)".contains("does not record grace's option"), "\($0)")
+        }
+    }
 }

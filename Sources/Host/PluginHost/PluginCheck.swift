@@ -42,7 +42,9 @@ public enum PluginCheck {
         let seq = example.sequences(pair: false)[0]
         func loss(train: Bool) throws -> Double {
             let h = TaskLossObjective(sequences: [seq], T: seq.ids.count, lossType: .good)
-            try model.run(tokens: seq.ids, B: 1, T: seq.ids.count, head: h, train: train)
+            let layout = RowLayout(lengths: [seq.ids.count], queries: [seq.query])
+            try model.run(
+                tokens: seq.ids, B: 1, T: seq.ids.count, head: h, train: train, hooks: RunHooks(layout: layout))
             return h.loss
         }
         let before = try loss(train: false)
