@@ -19,6 +19,11 @@ struct Run: ParsableCommand {
             run again; a finished run deletes its checkpoint unless --keep-checkpoint. Prints a table of success \
             and general loss per degradation ball.
 
+            With `sequential: {edits_per_step: k}` in the config, the canonical examples are edited k at a time, one \
+            edit after another on the same model: each record is the model after one edit (the last one's efficacy \
+            is the retention, the success on every edit made), and a checkpoint is written after each edit \
+            (docs/configs.md).
+
             Before loading the model, a memory plan adds up what the run will hold (weights as held, trained \
             tensors and Adam state, activations of the largest training and evaluation passes, logits, caches) and \
             prints it; a run that would not fit in the memory available (or --memory-limit) is refused, naming the \

@@ -27,7 +27,8 @@ public final class RunRecorder {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         var identity = config
-        identity.training.num_epochs = 0
+        // Epochs only extend a run; in sequential editing they are per edit, so they count.
+        if config.sequential == nil { identity.training.num_epochs = 0 }
         let data = try enc.encode(identity)
         self.config = config
         fingerprint = FNV1a.hex(of: Array(data) + Array(modelPath.utf8))
