@@ -38,26 +38,46 @@ public struct Evaluator {
     public var sampleLog: SampleLog?
     /// Told which set is being evaluated (a line a terminal may redraw in place).
     public var progress: ((String) -> Void)?
+    /// Where the last evaluation's time went, set by set (the profile `run` prints).
+    public let times = EvaluationTimes()
 
     public func evaluate(_ model: CausalLM) throws -> EpochFigures {
+        times.parts.removeAll()
         progress?("evaluating: \(intervention.count) evaluation examples")
-        let (s1, s2) = try intervention.sums(model)
+        let (s1, s2) = try times.measure("evaluation set") { try intervention.sums(model) }
         if let sampleLog { sampleLog.record(try samples(model, s1: s1, s2: s2)) }
         progress?("evaluating: general text (\(general.tokenCount) tokens)")
-        let g = try general.meanNLL(model)
+        let g = try times.measure("general") { try general.meanNLL(model) }
         if targeted != nil { progress?("evaluating: targeted text") }
-        let rest = try targeted?.meanNLL(model)
+        let rest = try times.measure("targeted") { try targeted?.meanNLL(model) }
         if hardNegative != nil { progress?("evaluating: hard negatives") }
         var f = EpochFigures(
             intervention: intervention.failureRate(s1: s1, s2: s2), general: g, rest_of_prompt: rest,
-            hard_negative: try hardNegative?.score(model))
+            hard_negative: try times.measure("hard negatives") { try hardNegative?.score(model) })
         if edits != nil { progress?("evaluating: edit prompts and locality") }
-        f.efficacy = try edits.map { 1 - (try $0.failureRate(model)) }
-        f.locality = try locality?.unchangedShare(model)
+        f.efficacy = try times.measure("edit prompts") { try edits.map { 1 - (try $0.failureRate(model)) } }
+        f.locality = try times.measure("locality") { try locality?.unchangedShare(model) }
         if let e = f.efficacy, let l = f.locality {
             let parts = [e, f.success, l]
             f.edit_score = parts.contains(0) ? 0 : 3 / parts.reduce(0) { $0 + 1 / $1 }
         }
         return f
+    }
+}
+
+/// Seconds each part of an evaluation took, in order.
+public final class EvaluationTimes {
+    public internal(set) var parts: [(name: String, seconds: Double)] = []
+
+    func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        let t0 = Date()
+        defer { parts.append((name, Date().timeIntervalSince(t0))) }
+        return try body()
+    }
+
+    /// "general 5.1 s, evaluation set 3.0 s, …", largest first.
+    public var summary: String {
+        parts.filter { $0.seconds >= 0.05 }.sorted { $0.seconds > $1.seconds }
+            .map { $0.name + String(format: " %.1f s", $0.seconds) }.joined(separator: ", ")
     }
 }

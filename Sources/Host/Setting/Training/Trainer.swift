@@ -89,8 +89,8 @@ public final class Trainer {
             progress(
                 Self.describe(epoch + 1, f)
                     + String(
-                        format: " (training %.1f s, evaluation %.1f s)", trained.timeIntervalSince(started),
-                        evaluated.timeIntervalSince(trained)))
+                        format: " (training %.1f s, evaluation %.1f s: ", trained.timeIntervalSince(started),
+                        evaluated.timeIntervalSince(trained)) + data.evaluator.times.summary + ")")
             progress(
                 "  " + Self.ballStatus(f.general, reference: stats[0].general) + "; "
                     + Self.duration(elapsed) + " elapsed, about " + Self.duration(left) + " left")
@@ -170,7 +170,11 @@ public final class Trainer {
     func evaluateWithTrainLoss(timed: Bool) throws -> EpochFigures {
         let t0 = Date()
         var f = try data.evaluator.evaluate(session.model)
-        if timed { progress(String(format: "evaluation took %.1f s", Date().timeIntervalSince(t0))) }
+        if timed {
+            progress(
+                String(format: "evaluation took %.1f s (", Date().timeIntervalSince(t0)) + data.evaluator.times.summary
+                    + ")")
+        }
         f.train_loss = try mean(batches.map { try taskLoss($0, train: false, scale: 1) })
         return f
     }
