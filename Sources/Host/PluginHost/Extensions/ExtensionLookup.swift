@@ -10,37 +10,25 @@ extension PluginBridge {
         t.get_extension = { ctx, id in
             let b = bridge(ctx)
             guard let id else { return nil }
+            let decoder = b.session.model is DecoderLM
             switch String(cString: id) {
-            case CE_EXT_ACTIVATIONS:
-                guard b.session.model is DecoderLM else { return nil }
-                if b.activationsTable == nil {
-                    b.activationsTable = .allocate(capacity: 1)
-                    b.activationsTable!.initialize(to: activationsExtension())
-                }
-                return UnsafeRawPointer(b.activationsTable!)
-            case CE_EXT_LINALG:
-                if b.linalgTable == nil {
-                    b.linalgTable = .allocate(capacity: 1)
-                    b.linalgTable!.initialize(to: linalgExtension())
-                }
-                return UnsafeRawPointer(b.linalgTable!)
-            case CE_EXT_HOOKS:
-                guard b.session.model is DecoderLM else { return nil }
-                if b.hooksTable == nil {
-                    b.hooksTable = .allocate(capacity: 1)
-                    b.hooksTable!.initialize(to: hooksExtension())
-                }
-                return UnsafeRawPointer(b.hooksTable!)
-            case CE_EXT_BACKPACK: break
+            case CE_EXT_ACTIVATIONS: return decoder ? once(&b.activationsTable, activationsExtension) : nil
+            case CE_EXT_HOOKS: return decoder ? once(&b.hooksTable, hooksExtension) : nil
+            case CE_EXT_LINALG: return once(&b.linalgTable, linalgExtension)
+            case CE_EXT_BACKPACK:
+                guard let bp = b.session.model as? BackpackLM else { return nil }
+                return once(&b.backpackTable) { backpackExtension(bp) }
             default: return nil
             }
-            guard let bp = b.session.model as? BackpackLM else { return nil }
-            if b.backpackTable == nil {
-                let e = UnsafeMutablePointer<ce_backpack_ext>.allocate(capacity: 1)
-                e.initialize(to: backpackExtension(bp))
-                b.backpackTable = e
-            }
-            return UnsafeRawPointer(b.backpackTable!)
         }
     }
+}
+
+/// The table in `slot`, made on first use; it lives as long as the bridge.
+private func once<T>(_ slot: inout UnsafeMutablePointer<T>?, _ make: () -> T) -> UnsafeRawPointer {
+    if slot == nil {
+        slot = .allocate(capacity: 1)
+        slot!.initialize(to: make())
+    }
+    return UnsafeRawPointer(slot!)
 }
