@@ -76,6 +76,22 @@ final class SensesTests: XCTestCase {
         XCTAssertTrue(bp.parameters.allSatisfy { !$0.requiresGrad })
     }
 
+    /// Sequential sense finetuning: each edit chooses and trains its own deltas, the earlier ones
+    /// kept; the edit file sums them per (token, sense) and reproduces the last record.
+    func testSequentialEditsKeepEarlierDeltas() throws {
+        let t = try TinyExperiment(self)
+        FileManager.default.createFile(
+            atPath: t.dir + "/bg.jsonl", contents: Data("{\"text\": \"a bg text\"}\n{\"text\": \"Cap is far\"}\n".utf8))
+        let cfg = t.config(
+            method: "senses", lr: 0.05, epochs: 2, name: "seq-senses", model: backpackDir,
+            top: "senses: {background_data_path: \(t.dir)/bg.jsonl, max_senses_per_example: 3}\n"
+                + "sequential: {edits_per_step: 1}")
+        let o = try t.run(cfg)
+        XCTAssertNil(o.error)
+        XCTAssertEqual(o.stats.count, 4)
+        try checkEditReproducesLastEpoch(t, config: cfg, stats: o.stats, model: backpackDir)
+    }
+
     func testSensesRefuseANonBackpack() throws {
         let t = try TinyExperiment(self)
         let cfg = t.config(

@@ -10,6 +10,7 @@ import XCTest
 /// `eval --edit` does, and checks that evaluation gives that epoch's figures exactly.
 public func checkEditReproducesLastEpoch(
     _ t: TinyExperiment, config: String, stats: [EpochFigures], pluginPaths: [String] = [], trust: Bool = false,
+    model: String? = nil,
     file: StaticString = #filePath, line: UInt = #line
 ) throws {
     let results = try Experiment(configPath: config).resultsPath
@@ -18,7 +19,7 @@ public func checkEditReproducesLastEpoch(
     let path = try XCTUnwrap(saved, "the run saved no edit", file: file, line: line)
     let (info, _) = try EditArtifact.read(path)
     let epoch = try XCTUnwrap(info.epoch)
-    let lm = try ModelStore.load(t.dir + "/model")
+    let lm = try ModelStore.load(model ?? t.dir + "/model")
     let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
     session.loadMethod = { try PluginMethod.forEdit($0, pluginPaths: pluginPaths) }
     _ = try EditArtifact.apply(path, to: session, trust: trust)

@@ -259,20 +259,57 @@ public final class SenseDeltas {
     public private(set) var pairs: [(token: Int32, sense: Int)] = []
     public private(set) var delta: Parameter?
     public var enabled = true
+    /// Deltas of earlier edits of a sequential run, still added, no longer trained.
+    public private(set) var earlier: [(index: [Int: Int], delta: Parameter)] = []
 
-    /// Chooses the pairs to edit; the delta tensor (pairs, C) is zero and trainable.
-    public func select(_ chosen: [(token: Int32, sense: Int)], C: Int) {
+    /// Chooses the pairs to edit; the delta tensor (pairs, C) is zero and trainable. Choosing
+    /// none removes every delta, earlier ones included.
+    public func select(_ chosen: [(token: Int32, sense: Int)], C: Int, name: String = "backpack.sense_deltas") {
         pairs = chosen
         index = [:]
         for (i, p) in chosen.enumerated() { index[Int(p.token) * 65536 + p.sense] = i }
-        delta = chosen.isEmpty ? nil : Parameter("backpack.sense_deltas", Tensor([chosen.count, C]))
+        delta = chosen.isEmpty ? nil : Parameter(name, Tensor([chosen.count, C]))
+        if chosen.isEmpty { earlier.removeAll() }
+    }
+
+    /// Keeps the current deltas as they are (added, not trained), so the next edit of a
+    /// sequential run can choose its own.
+    public func freeze() {
+        guard let delta else { return }
+        delta.requiresGrad = false
+        earlier.append((index, delta))
+        (self.delta, pairs, index) = (nil, [], [:])
+    }
+
+    /// Every delta, earlier edits' included, as one set: the pairs and, per pair, the sum.
+    public func combined(C: Int) -> (pairs: [(token: Int32, sense: Int)], delta: Tensor)? {
+        let layers = earlier + (delta.map { [(index, $0)] } ?? [])
+        guard !layers.isEmpty else { return nil }
+        let keys = Array(Set(layers.flatMap { $0.index.keys })).sorted()
+        let out = Tensor([keys.count, C])
+        for (k, key) in keys.enumerated() {
+            for layer in layers {
+                if let i = layer.index[key] { ce_add(out.data + k * C, layer.delta.value.data + i * C, Int64(C)) }
+            }
+        }
+        return (keys.map { (Int32($0 / 65536), $0 % 65536) }, out)
     }
 
     func add(into S: UnsafeMutablePointer<Float>, tokens: [Int32], senses k: Int, C: Int) {
-        guard enabled, let delta, !index.isEmpty else { return }
+        guard enabled else { return }
+        let layers = earlier + (delta.map { [(index, $0)] } ?? [])
+        guard !layers.isEmpty else { return }
+        // Summed over the edits first, then added: what the combined set of an edit file adds.
+        let sum = UnsafeMutablePointer<Float>.allocate(capacity: C)
+        defer { sum.deallocate() }
         for (n, t) in tokens.enumerated() {
             for l in 0..<k {
-                if let i = index[Int(t) * 65536 + l] { ce_add(S + (n * k + l) * C, delta.value.data + i * C, Int64(C)) }
+                let key = Int(t) * 65536 + l
+                let hits = layers.compactMap { layer in layer.index[key].map { layer.delta.value.data + $0 * C } }
+                guard !hits.isEmpty else { continue }
+                sum.update(repeating: 0, count: C)
+                for h in hits { ce_add(sum, h, Int64(C)) }
+                ce_add(S + (n * k + l) * C, sum, Int64(C))
             }
         }
     }

@@ -69,7 +69,7 @@ func backpackExtension(_ bp: BackpackLM) -> ce_backpack_ext {
             }
             pairs.append((tokens[i], Int(senses[i])))
         }
-        bp.senseDeltas.select(pairs, C: bp.C)
+        bp.senseDeltas.select(pairs, C: bp.C, name: b.session.stepName("backpack.sense_deltas"))
         b.session.train(bp.senseDeltas.delta!)
         out.pointee = b.handle(bp.senseDeltas.delta!)
         return CE_OK

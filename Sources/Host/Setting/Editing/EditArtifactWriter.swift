@@ -19,9 +19,10 @@ extension EditArtifact {
             info.adapters.append(.init(module: lin.name, rank: a.rank, scale: a.scale))
             items += [.tensor(a.A.name, a.A.value), .tensor(a.B.name, a.B.value)]
         }
-        if let bp = s.model as? BackpackLM, let d = bp.senseDeltas.delta {
-            info.senses = bp.senseDeltas.pairs.map { [Int($0.token), $0.sense] }
-            items.append(.tensor(d.name, d.value))
+        // Sense deltas of every edit so far, summed per (token, sense): one set applies them all.
+        if let bp = s.model as? BackpackLM, let all = bp.senseDeltas.combined(C: bp.C) {
+            info.senses = all.pairs.map { [Int($0.token), $0.sense] }
+            items.append(.tensor("backpack.sense_deltas", all.delta))
         }
         let names = Set(s.model.parameters.map(\.name))
         var rows: [(Info.Rows, SafetensorsWriter.Item)] = [], sparse: [(String, [SafetensorsWriter.Item])] = []

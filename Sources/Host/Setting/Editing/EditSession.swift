@@ -167,9 +167,11 @@ public final class EditSession {
         examplesVersion += 1
     }
 
-    /// Every low-rank adapter moved into the weight it adapts (its original kept, as for a trained
-    /// tensor), so the next edit of a sequential run can attach its own; their Adam state goes.
-    public func foldAdapters() {
+    /// Ends an edit of a sequential run: every low-rank adapter moved into the weight it adapts
+    /// (its original kept, as for a trained tensor; its Adam state gone) and a Backpack's sense
+    /// deltas kept as they are, so the next edit can attach and choose its own.
+    public func endEdit() {
+        (model as? BackpackLM)?.senseDeltas.freeze()
         for lin in model.linears {
             guard let a = lin.slot.adapter else { continue }
             train(lin.weight)

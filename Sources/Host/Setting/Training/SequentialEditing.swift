@@ -15,9 +15,6 @@ extension Trainer {
         let all = data.train
         let steps = stride(from: 0, to: all.count, by: k).map { Array(all[$0..<min($0 + k, all.count)]) }
         guard !steps.isEmpty else { throw CanonEditError("sequential editing needs canonical examples") }
-        guard !(session.model is BackpackLM) else {
-            throw CanonEditError("sequential editing of a Backpack is not supported: its sense deltas are chosen once")
-        }
         let E = config.training.num_epochs, S = steps.count
         session.epochs = E
         var stats: [EpochFigures] = [], done = 0
@@ -67,7 +64,7 @@ extension Trainer {
     func prepareStep(_ s: Int, _ steps: [[TokenizedExample]]) throws {
         if s > 0 {
             guard let makeMethod else { throw CanonEditError("sequential editing needs a way to make the method") }
-            session.foldAdapters()
+            session.endEdit()
             method = makeMethod()
         }
         session.methodStep = s
