@@ -106,6 +106,31 @@ final class MEMITTests: XCTestCase {
         XCTAssertLessThan(numbers[1], numbers[0] * 0.05, report)
     }
 
+    /// Sequentially, MEMIT applies one closed-form edit per canonical example on the model the
+    /// earlier ones left; the edits accumulate in the same tensors.
+    func testSequentialClosedFormEditsAccumulate() throws {
+        let t = try TinyExperiment(self)
+        setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
+        defer { unsetenv("CANONEDIT_CACHE") }
+        let cfg = t.config(
+            method: "memit", lr: 0, epochs: 1, name: "seq-memit",
+            training: """
+                  method:
+                    layers: "1"
+                    mom2_update_weight: 0.001
+                    mom2_corpus: \(t.dir)/kl.jsonl
+                    context_templates: 0
+                    v_num_grad_steps: 40
+                    clamp_norm_factor: 4
+                    kl_factor: 0.01
+                """, top: "sequential: {edits_per_step: 1}")
+        let o = try t.run(cfg)
+        XCTAssertNil(o.error)
+        XCTAssertEqual(o.stats.count, 4)
+        XCTAssertLessThan(o.stats[1].efficacy!, o.stats[3].efficacy! + 1e-9, "edits accumulate")
+        XCTAssertNotEqual(o.stats[3].general, o.stats[1].general, "later edits change the model again")
+    }
+
     /// Key statistics from fewer tokens than the MLP is wide (24 here) are singular; a ridge
     /// (mom2_ridge, a share of the mean diagonal) makes the solve well posed and moves the edit.
     func testARidgeLetsFewStatisticsTokensSolve() throws {
