@@ -69,12 +69,10 @@ final class MEMITTests: XCTestCase {
         XCTAssertNotEqual(other.array, moment.array)
     }
 
-    func testClosedFormReachesTheTargetsAndRaisesTheTargetProbability() throws {
-        let t = try TinyExperiment(self)
-        setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
-        defer { unsetenv("CANONEDIT_CACHE") }
-        let cfg = t.config(
-            method: "memit", lr: 0, epochs: 1, name: "memit",
+    /// MEMIT on the tiny model's layer 1 alone, with a tiny λ and no random prefixes.
+    func oneLayerConfig(_ t: TinyExperiment, name: String, top: String = "") -> String {
+        t.config(
+            method: "memit", lr: 0, epochs: 1, name: name,
             training: """
                   method:
                     layers: "1"
@@ -84,7 +82,14 @@ final class MEMITTests: XCTestCase {
                     v_num_grad_steps: 40
                     clamp_norm_factor: 4
                     kl_factor: 0.01
-                """)
+                """, top: top)
+    }
+
+    func testClosedFormReachesTheTargetsAndRaisesTheTargetProbability() throws {
+        let t = try TinyExperiment(self)
+        setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
+        defer { unsetenv("CANONEDIT_CACHE") }
+        let cfg = oneLayerConfig(t, name: "memit")
         var lines: [String] = []
         var e = try Experiment(configPath: cfg)
         e.progress = { lines.append($0) }
@@ -112,18 +117,7 @@ final class MEMITTests: XCTestCase {
         let t = try TinyExperiment(self)
         setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
         defer { unsetenv("CANONEDIT_CACHE") }
-        let cfg = t.config(
-            method: "memit", lr: 0, epochs: 1, name: "seq-memit",
-            training: """
-                  method:
-                    layers: "1"
-                    mom2_update_weight: 0.001
-                    mom2_corpus: \(t.dir)/kl.jsonl
-                    context_templates: 0
-                    v_num_grad_steps: 40
-                    clamp_norm_factor: 4
-                    kl_factor: 0.01
-                """, top: "sequential: {edits_per_step: 1}")
+        let cfg = oneLayerConfig(t, name: "seq-memit", top: "sequential: {edits_per_step: 1}")
         let o = try t.run(cfg)
         XCTAssertNil(o.error)
         XCTAssertEqual(o.stats.count, 4)

@@ -12,16 +12,18 @@ import XCTest
 final class SensesTests: XCTestCase {
     let backpackDir = Fixtures.folder + "/zoo/backpack"
 
-    func testSelectionIsTheFormulasAndOnlyDeltasTrain() throws {
-        let t = try TinyExperiment(self)
-        // Background texts within the tiny Backpack's 16-token context.
+    /// A senses config on the tiny Backpack, with background texts within its 16-token context.
+    func sensesConfig(_ t: TinyExperiment, name: String, options: String, top: String = "") -> String {
         FileManager.default.createFile(
             atPath: t.dir + "/bg.jsonl", contents: Data("{\"text\": \"a bg text\"}\n{\"text\": \"Cap is far\"}\n".utf8))
-        let cfg = t.config(
-            method: "senses", lr: 0.05, epochs: 2, name: "senses", model: backpackDir,
-            top:
-                "senses: {background_data_path: \(t.dir)/bg.jsonl, max_senses_per_example: 3, regularization_lambda: 2.0}"
-        )
+        return t.config(
+            method: "senses", lr: 0.05, epochs: 2, name: name, model: backpackDir,
+            top: "senses: {background_data_path: \(t.dir)/bg.jsonl, \(options)}\n" + top)
+    }
+
+    func testSelectionIsTheFormulasAndOnlyDeltasTrain() throws {
+        let t = try TinyExperiment(self)
+        let cfg = sensesConfig(t, name: "senses", options: "max_senses_per_example: 3, regularization_lambda: 2.0")
         let outcome = try t.run(cfg)
         XCTAssertNil(outcome.error)
         XCTAssertLessThan(outcome.stats.last!.train_loss!, outcome.stats[0].train_loss!)
@@ -80,12 +82,8 @@ final class SensesTests: XCTestCase {
     /// kept; the edit file sums them per (token, sense) and reproduces the last record.
     func testSequentialEditsKeepEarlierDeltas() throws {
         let t = try TinyExperiment(self)
-        FileManager.default.createFile(
-            atPath: t.dir + "/bg.jsonl", contents: Data("{\"text\": \"a bg text\"}\n{\"text\": \"Cap is far\"}\n".utf8))
-        let cfg = t.config(
-            method: "senses", lr: 0.05, epochs: 2, name: "seq-senses", model: backpackDir,
-            top: "senses: {background_data_path: \(t.dir)/bg.jsonl, max_senses_per_example: 3}\n"
-                + "sequential: {edits_per_step: 1}")
+        let cfg = sensesConfig(
+            t, name: "seq-senses", options: "max_senses_per_example: 3", top: "sequential: {edits_per_step: 1}")
         let o = try t.run(cfg)
         XCTAssertNil(o.error)
         XCTAssertEqual(o.stats.count, 4)
