@@ -69,6 +69,19 @@ final class MemoryPlanTests: XCTestCase {
     }
 
     /// The plan's parameter and module lists are the loaded model's, for every decoder architecture.
+    /// The hook methods' own tensors are counted, and their backward starts at the hooked block.
+    func testThePlanCountsHookMethods() throws {
+        let t = try TinyExperiment(self)
+        let full = try experiment(t, method: "full").plan()!
+        for method in ["grace", "loreft"] {
+            let plan = try experiment(t, method: method).plan()!
+            let text = plan.render()
+            XCTAssertFalse(text.contains("not counted"), text)
+            XCTAssertLessThan(plan.total, full.total, "\(method) trains no model tensor")
+        }
+        XCTAssertTrue(try experiment(t, method: "grace").plan()!.render().contains("GRACE's keys"))
+    }
+
     func testThePlanCountsTheParametersTheModelHas() throws {
         for name in ["llama", "gpt2", "gpt_neox", "gptj", "gemma3", "qwen2", "mistral"] {
             let outline = try ModelStore.outline(Fixtures.folder + "/zoo/" + name)

@@ -34,6 +34,8 @@ public struct MemoryPlan {
         /// Tokens of every evaluation set's batches (B·T each), per set, for prefix caches.
         var evalSetTokens: [[Int]]
         var longestExample: Int
+        /// Canonical examples, and whether they are edited one step after another.
+        var examples: Int, sequential: Bool
 
         public init(data: ExperimentData.Tokenized, config c: ExperimentConfig, contextLength: Int) {
             let pair = c.training.loss_type.isPair
@@ -50,6 +52,7 @@ public struct MemoryPlan {
                 setTokens.append(batches.map { $0.0 * $0.1 })
             }
             (self.eval, evalSetTokens) = (eval, setTokens)
+            (examples, sequential) = (data.train.count, c.sequential != nil)
             longestExample =
                 data.train.map { $0.prefix.count + max($0.suffix.count, $0.suffix2?.count ?? 0) }.max() ?? 0
         }
@@ -142,7 +145,7 @@ extension MemoryPlan {
         outline o: ModelOutline, recipe r: DecoderRecipe, method id: String, options: [String: PluginOption],
         passes p: Passes, recompute mode: Recompute, limit: Int?
     ) throws -> MemoryPlan {
-        let footprint = try MethodFootprint(id: id, options: options, recipe: r, longestExample: p.longestExample)
+        let footprint = try MethodFootprint(id: id, options: options, recipe: r, passes: p)
         let kept = MemoryPlan(outline: o, recipe: r, method: footprint, passes: p, recompute: false)
         let again = MemoryPlan(outline: o, recipe: r, method: footprint, passes: p, recompute: true)
         let available = limit ?? ModelStore.availableMemory()
@@ -162,7 +165,7 @@ extension MemoryPlan {
         if id == "full" || (id == "condft" && options["params"] == .string("full")) {
             let lora = try MethodFootprint(
                 id: "lora", options: ["lora_rank": .number(8), "layer_fraction": .number(0.5)], recipe: r,
-                longestExample: p.longestExample)
+                passes: p)
             let total = MemoryPlan(outline: o, recipe: r, method: lora, passes: p, recompute: plan.recompute).total
             fixes.append(
                 "LoRA instead of full finetuning (finetune_type: lora, rank 8, middle half) needs \(gib(total))")

@@ -23,8 +23,8 @@ struct MethodFootprint {
     /// Set when the method's tensors are unknown before it runs.
     var unknown: String? = nil
 
-    init(id: String, options o: [String: PluginOption], recipe r: DecoderRecipe, longestExample: Int) throws {
-        let s = r.spec
+    init(id: String, options o: [String: PluginOption], recipe r: DecoderRecipe, passes: MemoryPlan.Passes) throws {
+        let (s, longestExample) = (r.spec, passes.longestExample)
         lowestBlock = s.L
         func text(_ k: String) -> String { if case .string(let v) = o[k] { return v } else { return "" } }
         func number(_ k: String) -> Double { if case .number(let v) = o[k] { return v } else { return 0 } }
@@ -54,10 +54,14 @@ struct MethodFootprint {
                     + ")\\.mlp\\.(up_proj|down_proj|c_fc|c_proj|dense_h_to_4h|dense_4h_to_h|fc_in|fc_out)"
             }
             let re = try regex(pattern), rank = Int(number("lora_rank"))
+            var folded = 0
             for m in r.linearModules where matches(re, m.name) {
                 adapterElements += rank * (m.in + m.out)
                 lowestBlock = min(lowestBlock, m.layer)
+                folded += m.in * m.out
             }
+            // Sequential editing folds each step's adapters into their weights: fp32 and original.
+            if passes.sequential { own = (folded * 8, "adapted weights the edits are folded into, with originals") }
         }
         switch id {
         case "full": try trainWhole(text("params_regex"))
@@ -78,6 +82,18 @@ struct MethodFootprint {
             lowestBlock = layers.max() ?? s.L
             extraPass = (1, Int(number("context_length")) + longestExample)
             trainsOnData = false
+        case "grace":
+            // Plugins/GRACE's default layer; at most one key per canonical example, its value
+            // trained like an adapter, the key and radius held.
+            let asked = Int(number("grace_layer"))
+            lowestBlock = min(asked >= 0 ? asked : s.L * 2 / 3, s.L)
+            adapterElements = passes.examples * s.C
+            own = (passes.examples * (s.C + 1) * 4, "GRACE's keys and radii")
+        case "loreft":
+            // loreft.c's default layer; R, W (rank, C) and b (rank) per edit.
+            let asked = Int(number("reft_layer")), steps = passes.sequential ? passes.examples : 1
+            lowestBlock = min(asked >= 0 ? asked : s.L / 2, s.L)
+            adapterElements = steps * Int(number("reft_rank")) * (2 * s.C + 1)
         default:
             unknown = "method \(id): its tensors are chosen when it runs; not counted"
             lowestBlock = 0
