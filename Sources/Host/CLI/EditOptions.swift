@@ -33,7 +33,8 @@ struct EditOptions: ParsableArguments {
         for path in edits {
             let applied = try stack.apply(path, trust: trust)
             let ball = applied.ball ?? "?", epoch = applied.epoch ?? -1
-            stderr("edit \(path): \(applied.method), certified in ball \(ball) at epoch \(epoch)")
+            let when = applied.sequential_steps.map { "after edit \($0) of a sequential run" } ?? "at epoch \(epoch)"
+            stderr("edit \(path): \(applied.method), certified in ball \(ball) \(when)")
         }
         if edits.count > 1 {
             stderr("the \(edits.count) edits were certified one by one; together they are not (see general-loss)")
