@@ -130,6 +130,17 @@ public final class Parameter {
     /// The gradient buffer when this parameter is being trained, else nil.
     public var activeGrad: UnsafeMutablePointer<Float>? { requiresGrad && entries == nil ? ensureGrad().data : nil }
 
+    /// The selected entries' values (entries.count), in the order of `entries`.
+    public func entryValues() -> Tensor {
+        let e = entries ?? []
+        return Tensor([e.count], values: e.map { value.data[$0] })
+    }
+
+    /// Writes `values` (entries.count) back into the selected entries.
+    public func setEntryValues(_ values: Tensor) {
+        for (k, i) in (entries ?? []).enumerated() { value.data[i] = values.data[k] }
+    }
+
     /// The per-entry gradient (entries.count) while only some entries train, else nil.
     public var activeEntryGrad: UnsafeMutablePointer<Float>? {
         requiresGrad && entries != nil ? ensureGrad().data : nil

@@ -69,10 +69,9 @@ extension EditArtifact {
     /// against 4 per entry), or the whole tensor.
     static func storage(of p: Parameter, in s: EditSession) -> Storage {
         let t = p.value
-        if let entries = p.entries, let o = s.entryOriginals(of: p) {
-            let changed = zip(entries, o).filter { t.data[$0.0].bitPattern != $0.1.bitPattern }.map { Int64($0.0) }
+        if let changed = s.changedEntries(of: p) {
             guard !changed.isEmpty else { return .unchanged }
-            return .sparse(changed, Tensor([changed.count], values: changed.map { t.data[Int($0)] }))
+            return .sparse(changed.map(Int64.init), Tensor([changed.count], values: changed.map { t.data[$0] }))
         }
         if let rows = s.rows(of: p) {
             let width = t.count / max(t.shape[0], 1)

@@ -85,8 +85,12 @@ public final class EditSession {
         trained.append(p)
     }
 
-    /// The original values of an entry-selected tensor's entries, in the order of `entries`.
-    public func entryOriginals(of p: Parameter) -> [Float]? { entryOriginals[ObjectIdentifier(p)] }
+    /// The entries of an entry-selected tensor whose value differs from the original (bit for
+    /// bit), ascending; nil for a tensor not selected by entries.
+    public func changedEntries(of p: Parameter) -> [Int]? {
+        guard let e = p.entries, let o = entryOriginals[ObjectIdentifier(p)] else { return nil }
+        return zip(e, o).filter { p.value.data[$0.0].bitPattern != $0.1.bitPattern }.map(\.0)
+    }
 
     /// Exchanges the entry-selected tensors' entries with their originals (twice: back).
     private func swapEntries() {

@@ -58,10 +58,7 @@ extension EditSession {
         for p in trained {
             if let o = original(of: p), memcmp(o.data, p.value.data, o.count * 4) != 0 { return true }
         }
-        for p in trained {
-            guard let e = p.entries, let o = entryOriginals(of: p) else { continue }
-            if zip(e, o).contains(where: { p.value.data[$0.0].bitPattern != $0.1.bitPattern }) { return true }
-        }
+        for p in trained where !(changedEntries(of: p)?.isEmpty ?? true) { return true }
         for lin in model.linears {
             guard let a = lin.slot.adapter, a.scale != 0 else { continue }
             if !isZero(a.A.value) && !isZero(a.B.value) { return true }

@@ -33,10 +33,10 @@ public final class AdamService {
         let s = state(for: p)
         s.t += 1
         // Entry-selected tensors step on their entries, gathered and scattered back.
-        let values = p.entries.map { e in Tensor([e.count], values: e.map { p.value.data[$0] }) } ?? p.value
+        let values = p.entries == nil ? p.value : p.entryValues()
         ce_adam_step(
             values.data, g.data, s.m.data, s.v.data, Int64(values.count), Float(lr), Float(beta1), Float(beta2),
             Float(eps), Float(weightDecay), s.t)
-        if let e = p.entries { for (k, i) in e.enumerated() { p.value.data[i] = values.data[k] } }
+        if p.entries != nil { p.setEntryValues(values) }
     }
 }
