@@ -62,24 +62,31 @@ public final class RunRecorder {
 
     public var hasCheckpoint: Bool { FileManager.default.fileExists(atPath: checkpointPath) }
 
-    /// The records the checkpoint holds (index 0 = unedited), without restoring anything.
-    public func savedRecords() throws -> [EpochFigures] {
+    /// The checkpoint and its records, refused when it belongs to another config, model or data.
+    func openCheckpoint() throws -> (file: SafetensorsFile, records: [EpochFigures]) {
         let f = try SafetensorsFile(path: checkpointPath)
+        guard f.metadata["fingerprint"] == fingerprint else {
+            throw CanonEditError(
+                "\(checkpointPath): belongs to a different config or model; delete it (and \(logPath)) to start over")
+        }
+        try checkData(f)
         guard let text = f.metadata["records"],
             let stats = try? JSONDecoder().decode([EpochFigures].self, from: Data(text.utf8))
         else {
             throw CanonEditError(
                 "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
         }
-        return stats
+        return (f, stats)
     }
+
+    /// The records the checkpoint holds (index 0 = unedited), without restoring anything.
+    public func savedRecords() throws -> [EpochFigures] { try openCheckpoint().records }
 
     /// The method's own state as the checkpoint saved it (handed to the method before its
     /// prepare on resume, so it is not rebuilt from the partly edited model).
     public func savedMethodState() throws -> [String: Data] {
         guard hasCheckpoint else { return [:] }
-        let f = try SafetensorsFile(path: checkpointPath)
-        guard let text = f.metadata["method_state"] else { return [:] }
+        guard let text = try openCheckpoint().file.metadata["method_state"] else { return [:] }
         return try MethodStateText.decode(text, source: checkpointPath)
     }
 
@@ -87,16 +94,8 @@ public final class RunRecorder {
     /// to the end of the last epoch. Empty when there is nothing to resume.
     public func resume(session: EditSession) throws -> (stats: [EpochFigures], afterPrepare: EpochFigures?) {
         guard hasCheckpoint else { return ([], nil) }
-        let f = try SafetensorsFile(path: checkpointPath)
-        guard f.metadata["fingerprint"] == fingerprint else {
-            throw CanonEditError(
-                "\(checkpointPath): belongs to a different config or model; delete it (and \(logPath)) to start over")
-        }
-        try checkData(f)
-        guard let recText = f.metadata["records"], let rec = recText.data(using: .utf8),
-            let stats = try? JSONDecoder().decode([EpochFigures].self, from: rec),
-            let rngText = f.metadata["rng"], let rng = UInt64(rngText)
-        else {
+        let (f, stats) = try openCheckpoint()
+        guard let rngText = f.metadata["rng"], let rng = UInt64(rngText) else {
             throw CanonEditError(
                 "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
         }
@@ -105,7 +104,7 @@ public final class RunRecorder {
                 // Only the entries are saved.
                 let v = Tensor([e.count])
                 try f.load(p.name + ":entries", into: v)
-                for (k, i) in e.enumerated() { p.value.data[i] = v.data[k] }
+                p.setEntryValues(v)
             } else {
                 try f.load(p.name, into: p.value)
             }
@@ -141,8 +140,8 @@ public final class RunRecorder {
             meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
         }
         for p in session.trained {
-            if let e = p.entries {
-                tensors.append((p.name + ":entries", Tensor([e.count], values: e.map { p.value.data[$0] })))
+            if p.entries != nil {
+                tensors.append((p.name + ":entries", p.entryValues()))
             } else {
                 tensors.append((p.name, p.value))
             }
