@@ -281,9 +281,12 @@ public final class SenseDeltas {
         (self.delta, pairs, index) = (nil, [], [:])
     }
 
+    /// Earlier edits' deltas and the current one, in the order they were made.
+    var layers: [(index: [Int: Int], delta: Parameter)] { earlier + (delta.map { [(index, $0)] } ?? []) }
+
     /// Every delta, earlier edits' included, as one set: the pairs and, per pair, the sum.
     public func combined(C: Int) -> (pairs: [(token: Int32, sense: Int)], delta: Tensor)? {
-        let layers = earlier + (delta.map { [(index, $0)] } ?? [])
+        let layers = layers
         guard !layers.isEmpty else { return nil }
         let keys = Array(Set(layers.flatMap { $0.index.keys })).sorted()
         let out = Tensor([keys.count, C])
@@ -297,19 +300,27 @@ public final class SenseDeltas {
 
     func add(into S: UnsafeMutablePointer<Float>, tokens: [Int32], senses k: Int, C: Int) {
         guard enabled else { return }
-        let layers = earlier + (delta.map { [(index, $0)] } ?? [])
+        let layers = layers
         guard !layers.isEmpty else { return }
-        // Summed over the edits first, then added: what the combined set of an edit file adds.
+        // A pair several edits changed gets their sum first, then added: what the combined set of
+        // an edit file adds (one edit's delta is added as it is, as 0 + d = d).
         let sum = UnsafeMutablePointer<Float>.allocate(capacity: C)
         defer { sum.deallocate() }
         for (n, t) in tokens.enumerated() {
             for l in 0..<k {
                 let key = Int(t) * 65536 + l
-                let hits = layers.compactMap { layer in layer.index[key].map { layer.delta.value.data + $0 * C } }
-                guard !hits.isEmpty else { continue }
-                sum.update(repeating: 0, count: C)
-                for h in hits { ce_add(sum, h, Int64(C)) }
-                ce_add(S + (n * k + l) * C, sum, Int64(C))
+                var first: UnsafePointer<Float>? = nil, summed = false
+                for layer in layers {
+                    guard let i = layer.index[key] else { continue }
+                    let row = UnsafePointer(layer.delta.value.data + i * C)
+                    if let f = first {
+                        if !summed { sum.update(from: f, count: C); summed = true }
+                        ce_add(sum, row, Int64(C))
+                    } else {
+                        first = row
+                    }
+                }
+                if let first { ce_add(S + (n * k + l) * C, summed ? UnsafePointer(sum) : first, Int64(C)) }
             }
         }
     }
