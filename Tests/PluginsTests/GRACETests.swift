@@ -87,5 +87,15 @@ final class GRACETests: XCTestCase {
         XCTAssertThrowsError(try PluginMethod.forEdit(MethodRecord(id: "grace", version: "1.0.3", options: [:]))) {
             XCTAssertTrue("\($0)".contains("does not record grace's option"), "\($0)")
         }
+        // Recorded options are checked against the schema as a config's are.
+        let out = MethodRecord(
+            id: "grace", version: "1.0.0",
+            options: ["grace_layer": "-5.0", "grace_epsilon": "10.0", "beta1": "0.9", "beta2": "0.995", "eps": "1e-08"])
+        XCTAssertThrowsError(try PluginMethod.forEdit(out)) {
+            XCTAssertTrue("\($0)".contains("grace_layer") && "\($0)".contains("outside"), "\($0)")
+        }
+        var fine = out
+        fine.options["grace_layer"] = "20.0"
+        XCTAssertNoThrow(try PluginMethod.forEdit(fine))
     }
 }

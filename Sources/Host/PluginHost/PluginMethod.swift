@@ -80,20 +80,22 @@ public final class PluginMethod: EditMethod {
                 "the edit was made with plugin \(record.id) \(record.version); the one found (\(library.path)) is "
                     + "\(library.version), a different major version")
         }
-        var options: [String: PluginOption] = [:]
+        // As written in a config, then checked against the schema as a config's options are.
+        var given: [String: YAMLValue] = [:]
         for h in library.schema {
             guard let text = record.options[h.name] else {
                 throw CanonEditError("the edit does not record \(record.id)'s option \(h.name)")
             }
             if h.kind == .string {
-                options[h.name] = .string(text)
+                given[h.name] = .string(text)
             } else {
                 guard let x = Double(text) else {
                     throw CanonEditError("the edit records \(record.id)'s option \(h.name) as '\(text)', not a number")
                 }
-                options[h.name] = .number(x)
+                given[h.name] = h.kind == .bool ? .bool(x != 0) : .double(x)
             }
         }
+        let options = try library.options(given, source: "the edit's options for \(record.id)")
         return PluginMethod(library: library, options: options)
     }
 
