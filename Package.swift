@@ -59,7 +59,7 @@ let package = Package(
         host("Support", [.product(name: "Crypto", package: "swift-crypto")]),
         host("Engine", ["Support", "Kernels", "CBLAS"]),
         host("Setting", ["Support", "Engine", "Kernels", "Yams"]),
-        host("PluginHost", ["Support", "Engine", "Setting", "PluginAPI", "CLAPACKE"]),
+        host("PluginHost", ["Support", "Engine", "Setting", "PluginAPI", "CLAPACKE", "Kernels"]),
         host("CompanionTraining", ["Support", "Engine", "Setting"]),
         host("Experiments", ["Support", "Engine", "Setting", "PluginHost", "Yams"]),
         .executableTarget(name: "CanonEditCLI",

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import PluginAPI
 import Setting
 import Support
@@ -81,7 +82,8 @@ final class PluginBlockHook: BlockOutputHook {
     func forward(_ x: UnsafeMutablePointer<Float>, rows: HookRows) throws {
         try call("hook forward on layer \(layer)", rows) { host, r in forwardFn(user, host, r, x) }
         let n = rows.B * rows.T * rows.C
-        if let bad = (0..<n).first(where: { !x[$0].isFinite }) {
+        // The kernel's vectorised check first; the search for the bad value only on failure.
+        if ce_all_finite(x, Int64(n)) == 0, let bad = (0..<n).first(where: { !x[$0].isFinite }) {
             throw PluginFailure(
                 pluginID: method.id, what: "hook forward", status: CE_ERR_NUMERIC,
                 message: "plugin \(method.id) wrote \(x[bad]) into block \(layer)'s output (row \(bad / rows.C))")
