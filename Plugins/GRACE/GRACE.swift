@@ -21,15 +21,21 @@ final class GRACE {
     /// The smallest distance between two examples' keys (for choosing grace_epsilon).
     var closest = Float.infinity
 
+    /// ‖h − key j‖².
+    func squaredDistance(_ h: UnsafePointer<Float>, toKey j: Int) -> Float {
+        var d: Float = 0
+        for c in 0..<C {
+            let e = h[c] - keys[j * C + c]
+            d += e * e
+        }
+        return d
+    }
+
     /// The entry whose key is nearest h, when h is within its radius.
     func entry(for h: UnsafePointer<Float>) -> Int? {
         var best: Int? = nil, bestDistance = Float.infinity
         for j in radii.indices {
-            var d: Float = 0
-            for c in 0..<C {
-                let e = h[c] - keys[j * C + c]
-                d += e * e
-            }
+            let d = squaredDistance(h, toKey: j)
             if d <= radii[j] * radii[j], d < bestDistance { best = j; bestDistance = d }
         }
         return best
@@ -62,9 +68,8 @@ final class GRACE {
                 "residual")
             var nearest: (j: Int, d: Float)? = nil
             for j in radii.indices {
-                var d: Float = 0
-                for c in 0..<C { d += (key[c] - keys[j * C + c]) * (key[c] - keys[j * C + c]) }
-                if nearest == nil || d.squareRoot() < nearest!.d { nearest = (j, d.squareRoot()) }
+                let d = key.withUnsafeBufferPointer { squaredDistance($0.baseAddress!, toKey: j) }.squareRoot()
+                if nearest == nil || d < nearest!.d { nearest = (j, d) }
             }
             var radius = initialRadius
             if let d = nearest?.d { closest = min(closest, d) }
