@@ -22,6 +22,8 @@ struct EditOptions: ParsableArguments {
         help: "Extra folder to search for the plugin a hook-based edit (GRACE) runs through (repeatable).")
     var pluginPath: [String] = []
 
+    func validate() throws { try requireFolders(pluginPath, "--plugin-path") }
+
     /// Applies the edits to `lm`'s model; the session keeps them (and can revert them).
     @discardableResult
     func apply(to lm: LoadedModel) throws -> EditSession? {
