@@ -15,7 +15,7 @@
 import PackageDescription
 
 // Kernels are hot loops: build them optimised even in debug so that tests on the real
-// model run in seconds. Each hot function carries target_clones("arch=haswell","default"),
+// model run in seconds. Each hot function carries target_clones("arch=x86-64-v3","default"),
 // so the binary still runs on any x86-64.
 let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 let v5: [SwiftSetting] = [.swiftLanguageMode(.v5)]

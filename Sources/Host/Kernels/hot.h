@@ -5,10 +5,12 @@
 #include <stdint.h>
 #include <string.h>
 
-// Each hot function is compiled twice, for AVX2+FMA and for baseline x86-64; the loader
-// picks one at start-up (GNU ifunc), so the library runs on any x86-64 CPU.
+// Each hot function is compiled twice, for x86-64-v3 (AVX2, FMA, F16C) and for baseline x86-64;
+// the loader picks one at start-up (GNU ifunc), so the library runs on any x86-64 CPU. The
+// clone is named by feature level, not by CPU: clang's "arch=haswell" clone is chosen only on
+// an Intel Haswell-family model, so AMD CPUs with AVX2 got the baseline code.
 #if defined(__x86_64__) && !defined(CE_NO_CLONES)
-#define CE_HOT __attribute__((target_clones("arch=haswell", "default")))
+#define CE_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define CE_HOT
 #endif
