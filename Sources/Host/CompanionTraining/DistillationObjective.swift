@@ -36,9 +36,11 @@ final class DistillationObjective: HeadObjective {
             transB: true, M: k.count, N: V, K: C, A: teacher + k.lowerBound * C, lda: C, B: head.value.data, ldb: C,
             C: ref, ldc: V)
         if let b = bias?.value.data { for i in 0..<k.count { ce_add(ref + i * V, b, Int64(V)) } }
-        ce_logsoftmax(ref, Int64(k.count), Int32(V))
+        VocabularySoftmax.logSoftmax(ref, R: k.count, V: V)
         kl.withUnsafeMutableBufferPointer { out in
-            ce_kl_rows(logits, out.baseAddress! + k.lowerBound, ref, weight, Int64(k.count), Int32(V), wantGrad ? 1 : 0)
+            VocabularySoftmax.kl(
+                logits, kl: out.baseAddress! + k.lowerBound, reference: ref, weight: weight, R: k.count, V: V,
+                writeGrad: wantGrad)
         }
     }
 }

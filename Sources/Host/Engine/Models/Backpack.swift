@@ -244,7 +244,7 @@ final class ProbabilitySum: HeadObjective {
     }
     deinit { total.deallocate() }
     func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
-        ce_logsoftmax(logits, Int64(k.count), Int32(V))
+        VocabularySoftmax.logSoftmax(logits, R: k.count, V: V)
         for i in 0..<k.count {
             let row = logits + i * V
             for v in 0..<min(V, self.V) { total[v] += expf(row[v]) }

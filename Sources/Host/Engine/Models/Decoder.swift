@@ -263,11 +263,15 @@ public final class DecoderLM: CausalLM {
 
     /// h (N, F) from the MLP's pre-activations.
     func mlpActivate(_ h: UnsafeMutablePointer<Float>, gate: UnsafePointer<Float>?, up: UnsafePointer<Float>, n: Int) {
-        switch spec.mlp {
-        case .swiglu: ce_swiglu_forward(h, gate!, up, Int64(n))
-        case .gegluTanh: ce_geglu_forward(h, gate!, up, Int64(n))
-        case .geluTanh: ce_gelu_forward(h, up, Int64(n), 1)
-        case .geluErf: ce_gelu_forward(h, up, Int64(n), 0)
+        // Elementwise, so split over threads (each element computed as the serial loop would).
+        Parallel.split(n, align: 64, cost: 16) { _, r in
+            let (h, up, m, o) = (h + r.lowerBound, up + r.lowerBound, Int64(r.count), r.lowerBound)
+            switch spec.mlp {
+            case .swiglu: ce_swiglu_forward(h, gate! + o, up, m)
+            case .gegluTanh: ce_geglu_forward(h, gate! + o, up, m)
+            case .geluTanh: ce_gelu_forward(h, up, m, 1)
+            case .geluErf: ce_gelu_forward(h, up, m, 0)
+            }
         }
     }
 

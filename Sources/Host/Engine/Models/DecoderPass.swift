@@ -65,9 +65,9 @@ extension DecoderLM {
         normalizeHeads(b, a, N: N, scratchMean: scratch.get("tmp.headMean", N * H))
         applyRope(a.q, N: N, heads: H, pos: pos, sign: 1, layer: l)
         applyRope(a.k, N: N, heads: G, pos: pos, sign: 1, layer: l)
-        ce_attention_forward(
-            a.att, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
-            spec.attentionScale(layer: l), Int32(spec.window(layer: l)))
+        BatchAttention.forward(
+            out: a.att, probs: a.probs, q: a.q, k: a.k, v: a.v, B: B, T: T, H: H, G: G, D: D,
+            scale: spec.attentionScale(layer: l), window: spec.window(layer: l))
         if b.postAttnNorm != nil {
             b.o.forward(a.attnOut, a.att, N: N)
             addToResidual(x, out: a.attnOut, postNorm: b.postAttnNorm, rstd: a.attnRstd, N: N)
@@ -221,7 +221,7 @@ extension DecoderLM {
         let dxnM = s.get("dxnM", N * C), dacc = s.get("dacc", N * C)
         let datt = s.get("datt", N * H * D), dq = s.get("dq", N * H * D)
         let dk = s.get("dk", N * G * D), dv = s.get("dv", N * G * D)
-        let attScratch = s.get("attScratch", T * T)
+        let attScratch = s.get("attScratch", Parallel.threads * T * T)
         let tmpMean = s.get("tmpMean", N), tmpRstd = s.get("tmpRstd", N)
         for l in stride(from: L - 1, through: max(lowest, 0), by: -1) {
             // dx is d(block l's output after its hooks): back through them, last first.
@@ -246,11 +246,14 @@ extension DecoderLM {
             b.down.backward(
                 dx: dh, dout: postNormBackward(b.postMLPNorm, dout: dx, out: a.mlpOut, rstd: a.mlpRstd, N: N), x: h,
                 N: N)
-            switch spec.mlp {
-            case .swiglu: ce_swiglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
-            case .gegluTanh: ce_geglu_backward(dgate, dup, dh, a.gate, a.up, Int64(N * F))
-            case .geluTanh: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 1)
-            case .geluErf: ce_gelu_backward(dup, dh, a.up, Int64(N * F), 0)
+            Parallel.split(N * F, align: 64, cost: 16) { _, r in
+                let (o, m) = (r.lowerBound, Int64(r.count))
+                switch spec.mlp {
+                case .swiglu: ce_swiglu_backward(dgate + o, dup + o, dh + o, a.gate + o, a.up + o, m)
+                case .gegluTanh: ce_geglu_backward(dgate + o, dup + o, dh + o, a.gate + o, a.up + o, m)
+                case .geluTanh: ce_gelu_backward(dup + o, dh + o, a.up + o, m, 1)
+                case .geluErf: ce_gelu_backward(dup + o, dh + o, a.up + o, m, 0)
+                }
             }
             dxnM.update(repeating: 0, count: N * C)
             b.gate?.backward(dx: dxnM, dout: dgate, x: xn, N: N)
@@ -267,9 +270,9 @@ extension DecoderLM {
                 x: a.att, N: N)
             dk.update(repeating: 0, count: N * G * D)
             dv.update(repeating: 0, count: N * G * D)
-            ce_attention_backward(
-                dq, dk, dv, attScratch, datt, a.probs, a.q, a.k, a.v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
-                spec.attentionScale(layer: l))
+            BatchAttention.backward(
+                dq: dq, dk: dk, dv: dv, scratch: attScratch, dout: datt, probs: a.probs, q: a.q, k: a.k, v: a.v, B: B,
+                T: T, H: H, G: G, D: D, scale: spec.attentionScale(layer: l))
             applyRope(dq, N: N, heads: H, pos: pos, sign: -1, layer: l)
             applyRope(dk, N: N, heads: G, pos: pos, sign: -1, layer: l)
             headNormsBackward(b, a, dq: dq, dk: dk, N: N)

@@ -70,8 +70,8 @@ final class EnsembleHead: HeadObjective {
         let l0 = Tensor([n, Vb]), l1 = Tensor([n, Vb])
         Blas.gemm(transB: true, M: n, N: Vb, K: C, A: h0.data, lda: C, B: embed.value.data, ldb: C, C: l0.data, ldc: Vb)
         Blas.gemm(transB: true, M: n, N: Vb, K: C, A: h1.data, lda: C, B: embed.value.data, ldb: C, C: l1.data, ldc: Vb)
-        ce_logsoftmax(l0.data, Int64(n), Int32(Vb))
-        ce_logsoftmax(l1.data, Int64(n), Int32(Vb))
+        VocabularySoftmax.logSoftmax(l0.data, R: n, V: Vb)
+        VocabularySoftmax.logSoftmax(l1.data, R: n, V: Vb)
         for i in 0..<n {
             let row = logits + i * V
             for v in 0..<Vb { row[v] += beta * (l1.data[i * Vb + v] - l0.data[i * Vb + v]) }

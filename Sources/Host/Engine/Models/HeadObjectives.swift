@@ -33,22 +33,17 @@ public final class TokenNLL: HeadObjective {
     }
 
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
-        targets.withUnsafeBufferPointer { tg in
-            nll.withUnsafeMutableBufferPointer { out in
-                let scale = wantGrad ? Array(weights?[k] ?? ArraySlice(repeating: 1, count: k.count)) : nil
-                if let scale {
-                    scale.withUnsafeBufferPointer {
-                        ce_softmax_xent(
-                            logits, out.baseAddress! + k.lowerBound, tg.baseAddress! + k.lowerBound,
-                            $0.baseAddress!, Int64(k.count), Int32(V))
-                    }
-                } else {
-                    ce_softmax_xent(
-                        logits, out.baseAddress! + k.lowerBound, tg.baseAddress! + k.lowerBound,
-                        nil, Int64(k.count), Int32(V))
+        let scale = wantGrad ? Array(weights?[k] ?? ArraySlice(repeating: 1, count: k.count)) : nil
+        func run(_ gradScale: UnsafePointer<Float>?) {
+            targets.withUnsafeBufferPointer { tg in
+                nll.withUnsafeMutableBufferPointer { out in
+                    VocabularySoftmax.crossEntropy(
+                        logits, nll: out.baseAddress! + k.lowerBound, targets: tg.baseAddress! + k.lowerBound,
+                        gradScale: gradScale, R: k.count, V: V)
                 }
             }
         }
+        if let scale { scale.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
     }
 }
 
@@ -91,9 +86,9 @@ public final class KLObjective: HeadObjective {
 
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
         kl.withUnsafeMutableBufferPointer { out in
-            ce_kl_rows(
-                logits, out.baseAddress! + k.lowerBound, reference.data + k.lowerBound * V, weight,
-                Int64(k.count), Int32(V), wantGrad ? 1 : 0)
+            VocabularySoftmax.kl(
+                logits, kl: out.baseAddress! + k.lowerBound, reference: reference.data + k.lowerBound * V,
+                weight: weight, R: k.count, V: V, writeGrad: wantGrad)
         }
     }
 }
@@ -114,7 +109,7 @@ public final class LogSoftmaxRows: HeadObjective {
     }
 
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
-        ce_logsoftmax(logits, Int64(k.count), Int32(V))
+        VocabularySoftmax.logSoftmax(logits, R: k.count, V: V)
         (out.data + k.lowerBound * V).update(from: logits, count: k.count * V)
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import Kernels
 
@@ -26,27 +25,14 @@ enum StoredProduct {
         return scratch
     }
 
-    static var threads: Int { max(1, min(Blas.threads, 8)) }
-
-    /// `work(part, range)` for `parts` contiguous ranges of 0..<n, aligned to `align`, in parallel.
-    static func split(_ n: Int, align: Int = 1, _ work: (Int, Range<Int>) -> Void) {
-        let parts = n >= 2 * align * 8 ? threads : 1
-        let units = (n + align - 1) / align
-        if parts == 1 { work(0, 0..<n); return }
-        DispatchQueue.concurrentPerform(iterations: parts) { t in
-            let a = min(n, units * t / parts * align), b = min(n, units * (t + 1) / parts * align)
-            if a < b { work(t, a..<b) }
-        }
-    }
-
     /// out (N, M) = x (N, K) Wᵀ, or += with `accumulate`.
     static func forward(
         _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, w: StoredBlocks, accumulate: Bool
     ) {
         let (M, K) = (w.rows, w.cols)
         if N < fusedRows {
-            let rows = buffer(threads * K), kernel = w.type.kernel
-            split(M) { t, r in
+            let rows = buffer(Parallel.threads * K), kernel = w.type.kernel
+            Parallel.split(M, cost: N * K) { t, r in
                 ce_qmatmul_forward(
                     out, x, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,
                     accumulate ? 1 : 0, Int64(r.lowerBound), Int64(r.upperBound))
@@ -57,7 +43,8 @@ enum StoredProduct {
         let panel = buffer(rows * K)  // (rows, K)
         for r0 in stride(from: 0, to: M, by: rows) {
             let n = min(rows, M - r0)
-            split(n) { _, r in w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
+            Parallel.split(n, cost: K) { _, r in
+                w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
             }
             Blas.gemm(
                 transB: true, M: N, N: n, K: K, A: x, lda: K, B: panel, ldb: K, beta: accumulate ? 1 : 0,
@@ -71,8 +58,8 @@ enum StoredProduct {
     ) {
         let (M, K) = (w.rows, w.cols)
         if N < fusedRows {
-            let rows = buffer(threads * K), kernel = w.type.kernel
-            split(K, align: w.type.blockValues) { t, k in
+            let rows = buffer(Parallel.threads * K), kernel = w.type.kernel
+            Parallel.split(K, align: w.type.blockValues, cost: N * M) { t, k in
                 ce_qmatmul_backward_input(
                     dx, dout, Int64(N), Int64(K), Int64(M), w.base, Int64(w.rowBytes), kernel, rows + t * K,
                     Int64(k.lowerBound), Int64(k.upperBound), Int64(w.type.blockValues), Int64(w.type.blockBytes))
@@ -83,7 +70,8 @@ enum StoredProduct {
         let panel = buffer(rows * K)
         for r0 in stride(from: 0, to: M, by: rows) {
             let n = min(rows, M - r0)
-            split(n) { _, r in w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
+            Parallel.split(n, cost: K) { _, r in
+                w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
             }
             Blas.gemm(M: N, N: K, K: n, A: dout + r0, lda: M, B: panel, ldb: K, beta: 1, C: dx, ldc: K)
         }

@@ -34,9 +34,14 @@ public final class AdamService {
         s.t += 1
         // Entry-selected tensors step on their entries, gathered and scattered back.
         let values = p.entries == nil ? p.value : p.entryValues()
-        ce_adam_step(
-            values.data, g.data, s.m.data, s.v.data, Int64(values.count), Float(lr), Float(beta1), Float(beta2),
-            Float(eps), Float(weightDecay), s.t)
+        // Element by element, so the tensor is split over threads (memory-bound: 16 bytes a value).
+        let (x, dx, m, v, t) = (values.data, g.data, s.m.data, s.v.data, s.t)
+        Parallel.split(values.count, align: 64, cost: 8) { _, r in
+            let o = r.lowerBound
+            ce_adam_step(
+                x + o, dx + o, m + o, v + o, Int64(r.count), Float(lr), Float(beta1), Float(beta2), Float(eps),
+                Float(weightDecay), t)
+        }
         if p.entries != nil { p.setEntryValues(values) }
     }
 }

@@ -70,9 +70,9 @@ public final class TaskLossObjective: HeadObjective {
     public func observe(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int) {
         targets.withUnsafeBufferPointer { tg in
             observed.withUnsafeMutableBufferPointer { out in
-                ce_softmax_xent(
-                    logits, out.baseAddress! + k.lowerBound, tg.baseAddress! + k.lowerBound, nil, Int64(k.count),
-                    Int32(V))
+                VocabularySoftmax.crossEntropy(
+                    logits, nll: out.baseAddress! + k.lowerBound, targets: tg.baseAddress! + k.lowerBound,
+                    gradScale: nil, R: k.count, V: V)
             }
         }
     }
@@ -93,14 +93,14 @@ public final class TaskLossObjective: HeadObjective {
             nll.withUnsafeMutableBufferPointer { out in
                 if let weights {
                     weights.withUnsafeBufferPointer { w in
-                        ce_softmax_xent(
-                            logits, out.baseAddress! + k.lowerBound, tg.baseAddress! + k.lowerBound, w.baseAddress!,
-                            Int64(k.count), Int32(V))
+                        VocabularySoftmax.crossEntropy(
+                            logits, nll: out.baseAddress! + k.lowerBound, targets: tg.baseAddress! + k.lowerBound,
+                            gradScale: w.baseAddress!, R: k.count, V: V)
                     }
                 } else {
-                    ce_softmax_xent(
-                        logits, out.baseAddress! + k.lowerBound, tg.baseAddress! + k.lowerBound, nil, Int64(k.count),
-                        Int32(V))
+                    VocabularySoftmax.crossEntropy(
+                        logits, nll: out.baseAddress! + k.lowerBound, targets: tg.baseAddress! + k.lowerBound,
+                        gradScale: nil, R: k.count, V: V)
                 }
             }
         }

@@ -1,0 +1,73 @@
+import Foundation
+import TestSupport
+import XCTest
+
+@testable import Engine
+
+/// Loops split over threads (attention over sequences, MLP activations, the vocabulary softmax,
+/// Adam) compute what the serial loop computes, bit for bit.
+final class ParallelSplitTests: XCTestCase {
+    /// Runs `body` once with no loop split and once with every loop split over two threads,
+    /// however small. OpenBLAS has two threads both times: its own results for some shapes
+    /// depend on its thread count, which is not what this checks.
+    func serialAndSplit<T>(_ body: () throws -> T) rethrows -> (T, T) {
+        let (threads, minimum) = (Blas.threads, Parallel.minimumWork)
+        defer { Blas.setThreads(threads); Parallel.minimumWork = minimum }
+        Blas.setThreads(2)
+        Parallel.minimumWork = Int.max
+        let serial = try body()
+        Parallel.minimumWork = 0
+        XCTAssertEqual(Parallel.threads, 2)
+        return (serial, try body())
+    }
+
+    /// Loss, KL and every parameter's gradient of a training pass on four sequences.
+    func pass(_ model: DecoderLM, B: Int, T: Int) throws -> [[Float]] {
+        let ids = (0..<(B * T)).map { Int32(($0 * 7919 + 13) % min(model.vocabSize, 300)) }
+        let trained = model.parameters.filter(\.requiresGrad)
+        for p in trained { p.dropGrad() }
+        let head = TokenNLL(nextTokensOf: ids, B: B, T: T)
+        try model.run(tokens: ids, B: B, T: T, head: head, train: true)
+        let reference = LogSoftmaxRows(T: B * T, V: model.vocabSize)
+        try model.run(tokens: ids, B: B, T: T, head: reference, train: false)
+        let kl = KLObjective(reference: reference.out, weight: 0.5)
+        try model.run(tokens: ids.reversed(), B: B, T: T, head: kl, train: true)
+        return [head.nll, kl.kl, reference.out.array] + trained.map { $0.grad!.array }
+    }
+
+    func testTrainingPassesAreIdenticalSplitOverThreads() throws {
+        for name in ["llama", "gpt_neox", "gemma3", "gpt2"] {
+            let model = try ModelStore.load(Fixtures.folder + "/zoo/" + name).model as! DecoderLM
+            model.setTrainable(true)
+            let (serial, split) = try serialAndSplit { try pass(model, B: 4, T: 10) }
+            XCTAssertEqual(serial.count, split.count, name)
+            for (i, (a, b)) in zip(serial, split).enumerated() {
+                XCTAssertEqual(a, b, "\(name): output \(i) differs when split over threads")
+            }
+            XCTAssertTrue(serial.last!.contains { $0 != 0 }, name)
+        }
+    }
+
+    func testSplitCoversEveryItemOnce() {
+        let (threads, minimum) = (Blas.threads, Parallel.minimumWork)
+        defer { Blas.setThreads(threads); Parallel.minimumWork = minimum }
+        Blas.setThreads(2)
+        Parallel.minimumWork = 0
+        for (n, align) in [(0, 1), (1, 1), (3, 1), (4, 1), (1000, 1), (1000, 64), (129, 32)] {
+            let seen = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
+            seen.initialize(repeating: 0, count: max(n, 1))
+            defer { seen.deallocate() }
+            var parts = Set<Int>()
+            let lock = NSLock()
+            Parallel.split(n, align: align) { part, r in
+                lock.lock()
+                parts.insert(part)
+                lock.unlock()
+                XCTAssertTrue(r.lowerBound % align == 0, "\(n) \(align): part starts off the alignment")
+                for i in r { seen[i] += 1 }
+            }
+            XCTAssertEqual((0..<n).filter { seen[$0] != 1 }, [], "\(n) items, align \(align)")
+            XCTAssertTrue(parts.isSubset(of: [0, 1]))
+        }
+    }
+}
