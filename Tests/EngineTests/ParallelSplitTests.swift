@@ -1,4 +1,6 @@
 import Foundation
+import Kernels
+import Support
 import TestSupport
 import XCTest
 
@@ -46,6 +48,46 @@ final class ParallelSplitTests: XCTestCase {
             }
             XCTAssertTrue(serial.last!.contains { $0 != 0 }, name)
         }
+    }
+
+    /// Products large enough for OpenBLAS to thread (128 × 128 × 32) are not split over
+    /// sequences (OpenBLAS's results at that size depend on its thread count, and setting it to
+    /// one thread around each split cost 15% of the forward pass): attention gives what one call
+    /// with OpenBLAS on two threads gives.
+    func testAttentionSplitMatchesThreadedProducts() {
+        let (B, T, H, G, D) = (4, 128, 4, 2, 32)
+        var rng = SeededRandom(seed: 3)
+        func random(_ n: Int) -> Tensor { Tensor([n], values: (0..<n).map { _ in Float(rng.normal()) }) }
+        let q = random(B * T * H * D), k = random(B * T * G * D), v = random(B * T * G * D)
+        let dout = random(B * T * H * D)
+        func run(split: Bool) -> [[Float]] {
+            let out = Tensor([B * T * H * D]), probs = Tensor([B * H * T * T])
+            let (dq, dk, dv) = (Tensor([B * T * H * D]), Tensor([B * T * G * D]), Tensor([B * T * G * D]))
+            let scratch = Tensor([2 * T * T])
+            if split {
+                BatchAttention.forward(
+                    out: out.data, probs: probs.data, q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G,
+                    D: D, scale: 0.2, window: 0)
+                BatchAttention.backward(
+                    dq: dq.data, dk: dk.data, dv: dv.data, scratch: scratch.data, dout: dout.data, probs: probs.data,
+                    q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G, D: D, scale: 0.2)
+            } else {
+                ce_attention_forward(
+                    out.data, probs.data, q.data, k.data, v.data, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
+                    0.2, 0)
+                ce_attention_backward(
+                    dq.data, dk.data, dv.data, scratch.data, dout.data, probs.data, q.data, k.data, v.data, Int32(B),
+                    Int32(T), Int32(H), Int32(G), Int32(D), 0.2)
+            }
+            return [out.array, dq.array, dk.array, dv.array]
+        }
+        let threads = Blas.threads
+        defer { Blas.setThreads(threads) }
+        Blas.setThreads(2)
+        let whole = run(split: false), split = run(split: true)
+        XCTAssertEqual(Blas.threads, 2, "OpenBLAS's thread count is restored")
+        for i in 0..<4 { XCTAssertEqual(whole[i], split[i], "output \(i)") }
+        XCTAssertTrue(whole[1].contains { $0 != 0 })
     }
 
     func testSplitCoversEveryItemOnce() {

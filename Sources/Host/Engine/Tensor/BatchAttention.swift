@@ -4,7 +4,8 @@ import Kernels
 /// sequence's heads read and write only its own rows, so each part computes what the serial
 /// loop would. Only when every per-head product is at most 64³: OpenBLAS runs those on the
 /// calling thread (its multithreading threshold), so two parts never share its thread pool;
-/// larger products stay one call at a time and OpenBLAS threads them itself.
+/// larger products stay one call at a time and OpenBLAS threads them itself. (Setting OpenBLAS
+/// to one thread around each split instead cost 15% of the forward pass at 16 × 64.)
 enum BatchAttention {
     static let callerThreadProduct = 1 << 18
 
