@@ -89,7 +89,9 @@ public struct MemoryPlan {
             let frozenBlock = m.lowestBlock > 0 ? trainBlock : 0  // blocks below the lowest trained share it
             add("one block's activations for evaluation and frozen blocks", max(evalBlock, frozenBlock) * 4)
         }
-        add("residual stream and shared buffers", max(trainRows, evalRows) * s.sharedFloatsPerRow * 4)
+        add(
+            "residual stream and shared buffers",
+            max(trainRows, evalRows) * s.sharedFloatsPerRow * 4 + StoredProduct.panelFloats * 4)
         add("backward gradient buffers", (train.map { s.backwardFloats(B: $0.B, T: $0.T) }.max() ?? 0) * 4)
         let headRows = min(DecoderSpec.outputChunkRows, max(trainRows, evalRows))
         add(
