@@ -5,12 +5,16 @@
 // Row sums may be reordered so they vectorise; results differ from serial order in the last bits.
 #pragma clang fp reassociate(on)
 
+// The sum is kept in double: in float, the many terms far below the largest (most of a
+// vocabulary) fall under half an ulp of the running sum and are dropped, so the sum came out
+// short by an amount that depended on the vector width (general loss 3.3e-6 relative apart
+// between the AVX2 and SSE2 builds of this file; 2.4e-10 in double).
 CE_HOT static float row_logsumexp(const float *x, int V) {
     float mx = -INFINITY;
     for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
-    float sum = 0.0f;
-    for (int i = 0; i < V; i++) sum += ce_expf(x[i] - mx);
-    return mx + logf(sum);
+    double sum = 0.0;
+    for (int i = 0; i < V; i++) sum += (double)ce_expf(x[i] - mx);
+    return mx + (float)log(sum);
 }
 
 CE_HOT void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const float *grad_scale, int64_t R,
