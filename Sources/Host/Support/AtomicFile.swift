@@ -42,6 +42,24 @@ public enum AtomicFile {
         if dir >= 0 { fsync(dir); close(dir) }
     }
 
+    /// Makes `path` a second name for the file at `existing` (a hard link), replacing whatever
+    /// `path` named in one step; the folder is flushed. Throws where links are not possible.
+    public static func link(_ existing: String, to path: String) throws {
+        removeStaleTemporaries(of: path)
+        var random = SystemRandomNumberGenerator()
+        let tmp = path + ".tmp-\(getpid())-" + String(random.next() as UInt64, radix: 16)
+        guard Foundation.link(existing, tmp) == 0 else {
+            throw CanonEditError("\(path): cannot link \(existing) (\(String(cString: strerror(errno))))")
+        }
+        guard rename(tmp, path) == 0 else {
+            let e = String(cString: strerror(errno))
+            unlink(tmp)
+            throw CanonEditError("\(path): rename failed (\(e))")
+        }
+        let dir = open(folder(of: path), O_RDONLY | O_CLOEXEC)
+        if dir >= 0 { fsync(dir); close(dir) }
+    }
+
     static func folder(of path: String) -> String {
         let d = (path as NSString).deletingLastPathComponent
         return d.isEmpty ? "." : d

@@ -195,12 +195,22 @@ public final class RunRecorder {
     {
         let epoch = stats.count - 1
         let dtype: SafetensorsWriter.DType = config.training.edit_dtype == "f16" ? .f16 : .f32
-        var written: [String] = []
-        for ball in Ball.paper where ball.contains(stats[epoch].general, reference: stats[0].general) {
+        let balls = Ball.paper.filter { $0.contains(stats[epoch].general, reference: stats[0].general) }
+        // Balls are nested, so an epoch inside several is one edit: written once, recording the
+        // tightest ball, and linked under the other balls' names (no second copy on disk).
+        guard let tightest = balls.min(by: { $0.epsilon < $1.epsilon }) else { return [] }
+        let first = editPath(ball: balls[0])
+        let bytes = try EditArtifact.save(
+            session, method: method, basePath: modelPath, ball: tightest.key, epoch: epoch, to: first, dtype: dtype)
+        var written = ["edit certified in ball \(balls[0].label) (epoch \(epoch)): \(first), \(Self.size(bytes))"]
+        for ball in balls.dropFirst() {
             let path = editPath(ball: ball)
-            let bytes = try EditArtifact.save(
-                session, method: method, basePath: modelPath, ball: ball.key, epoch: epoch, to: path, dtype: dtype)
-            written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), \(Self.size(bytes))")
+            if (try? AtomicFile.link(first, to: path)) == nil {
+                try EditArtifact.save(
+                    session, method: method, basePath: modelPath, ball: tightest.key, epoch: epoch, to: path,
+                    dtype: dtype)
+            }
+            written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), the same file as \(first)")
         }
         return written
     }
