@@ -10,9 +10,7 @@ public enum AtomicFile {
 
     /// Streams the file's contents through `body`, then flushes and renames it into place.
     public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
-        removeStaleTemporaries(of: path)
-        var random = SystemRandomNumberGenerator()
-        let tmp = path + ".tmp-\(getpid())-" + String(random.next() as UInt64, radix: 16)
+        let tmp = temporaryName(for: path)
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw CanonEditError("\(path): cannot create \(tmp) (\(String(cString: strerror(errno))))")
@@ -45,9 +43,7 @@ public enum AtomicFile {
     /// Makes `path` a second name for the file at `existing` (a hard link), replacing whatever
     /// `path` named in one step; the folder is flushed. Throws where links are not possible.
     public static func link(_ existing: String, to path: String) throws {
-        removeStaleTemporaries(of: path)
-        var random = SystemRandomNumberGenerator()
-        let tmp = path + ".tmp-\(getpid())-" + String(random.next() as UInt64, radix: 16)
+        let tmp = temporaryName(for: path)
         guard Foundation.link(existing, tmp) == 0 else {
             throw CanonEditError("\(path): cannot link \(existing) (\(String(cString: strerror(errno))))")
         }
@@ -58,6 +54,14 @@ public enum AtomicFile {
         }
         let dir = open(folder(of: path), O_RDONLY | O_CLOEXEC)
         if dir >= 0 { fsync(dir); close(dir) }
+    }
+
+    /// A fresh, unpredictable sibling name for `path` (`<name>.tmp-<pid>-<random>`), after
+    /// removing those a killed process left.
+    static func temporaryName(for path: String) -> String {
+        removeStaleTemporaries(of: path)
+        var random = SystemRandomNumberGenerator()
+        return path + ".tmp-\(getpid())-" + String(random.next() as UInt64, radix: 16)
     }
 
     static func folder(of path: String) -> String {
