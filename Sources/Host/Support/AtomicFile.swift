@@ -30,14 +30,7 @@ public enum AtomicFile {
             throw CanonEditError(
                 "\(path): write failed (\(posixReason(error))); the previous file, if any, is unchanged")
         }
-        guard rename(tmp, path) == 0 else {
-            let e = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw CanonEditError("\(path): rename failed (\(e))")
-        }
-        // The rename itself is durable only once the folder is flushed.
-        let dir = open(folder(of: path), O_RDONLY | O_CLOEXEC)
-        if dir >= 0 { fsync(dir); close(dir) }
+        try moveIntoPlace(tmp, path)
     }
 
     /// Makes `path` a second name for the file at `existing` (a hard link), replacing whatever
@@ -47,9 +40,15 @@ public enum AtomicFile {
         guard Foundation.link(existing, tmp) == 0 else {
             throw CanonEditError("\(path): cannot link \(existing) (\(String(cString: strerror(errno))))")
         }
+        try moveIntoPlace(tmp, path)
+    }
+
+    /// Renames the finished temporary file over `path` (removing it if that fails), then
+    /// flushes the folder: the rename itself is durable only once the folder is.
+    static func moveIntoPlace(_ tmp: String, _ path: String) throws {
         guard rename(tmp, path) == 0 else {
             let e = String(cString: strerror(errno))
-            unlink(tmp)
+            try? FileManager.default.removeItem(atPath: tmp)
             throw CanonEditError("\(path): rename failed (\(e))")
         }
         let dir = open(folder(of: path), O_RDONLY | O_CLOEXEC)

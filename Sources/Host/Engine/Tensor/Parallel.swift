@@ -15,11 +15,8 @@ public enum Parallel {
     /// `work(part, range)` for contiguous ranges of 0..<n, aligned to `align`, in parallel.
     /// `cost` is the rough work per item; parts are numbered so callers can hand each its own
     /// scratch.
-    /// `threads` overrides the count (a caller that has set OpenBLAS to one thread meanwhile).
-    public static func split(
-        _ n: Int, align: Int = 1, cost: Int = 1, threads: Int? = nil, _ work: (Int, Range<Int>) -> Void
-    ) {
-        let threads = threads.map { max(1, min($0, 8)) } ?? Self.threads
+    public static func split(_ n: Int, align: Int = 1, cost: Int = 1, _ work: (Int, Range<Int>) -> Void) {
+        let threads = Self.threads
         let parts = n >= 2 * align * threads && n * cost >= minimumWork ? threads : 1
         if parts == 1 {
             if n > 0 { work(0, 0..<n) }

@@ -205,12 +205,14 @@ public final class RunRecorder {
         var written = ["edit certified in ball \(balls[0].label) (epoch \(epoch)): \(first), \(Self.size(bytes))"]
         for ball in balls.dropFirst() {
             let path = editPath(ball: ball)
-            if (try? AtomicFile.link(first, to: path)) == nil {
-                try EditArtifact.save(
-                    session, method: method, basePath: modelPath, ball: tightest.key, epoch: epoch, to: path,
-                    dtype: dtype)
+            var how = "the same file as \(first)"
+            if (try? AtomicFile.link(first, to: path)) == nil {  // a filesystem without hard links: a copy
+                how = Self.size(
+                    try EditArtifact.save(
+                        session, method: method, basePath: modelPath, ball: tightest.key, epoch: epoch, to: path,
+                        dtype: dtype))
             }
-            written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), the same file as \(first)")
+            written.append("edit certified in ball \(ball.label) (epoch \(epoch)): \(path), \(how)")
         }
         return written
     }
