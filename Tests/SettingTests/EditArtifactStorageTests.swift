@@ -45,6 +45,29 @@ final class EditArtifactStorageTests: XCTestCase {
         XCTAssertEqual(fresh.parameter(whole.name)!.value.array, s.original(of: whole)!.array, "revert restores")
     }
 
+    /// Sparse while fewer than a third of the entries differ (bit patterns: -0 differs from 0),
+    /// whole from a third on; the changed entries listed in order.
+    func testSparseUpToAThirdOfTheEntries() throws {
+        let model = try TinyModels.llama(seed: 5)
+        let s = EditSession(model: model, tokenizer: TinyModels.byteTokenizer(), examples: [], lossType: .good, seed: 0)
+        let p = model.parameter("model.layers.1.mlp.up_proj.weight")!
+        s.train(p)
+        let n = p.value.count, third = (n + 2) / 3
+        let o = s.original(of: p)!
+        // Spread over the tensor, last entry included, so no part of the scan is skipped.
+        let changed = (0..<(third - 1)).map { n - 1 - $0 * 3 }.sorted()
+        for i in changed { p.value[i] = o[i] == 0 ? -0.0 : -o[i] }
+        guard case .sparse(let ix, let values) = EditArtifact.storage(of: p, in: s) else {
+            return XCTFail("\(third - 1) of \(n) changed: sparse")
+        }
+        XCTAssertEqual(ix, changed.map(Int64.init))
+        XCTAssertEqual(values.array.map(\.bitPattern), changed.map { p.value[$0].bitPattern })
+        p.value[1] = o[1] + 1
+        guard case .whole = EditArtifact.storage(of: p, in: s) else { return XCTFail("a third changed: whole") }
+        p.value.copy(from: o)
+        guard case .unchanged = EditArtifact.storage(of: p, in: s) else { return XCTFail("nothing changed") }
+    }
+
     func testHalfPrecisionEditsStoreRoundedValues() throws {
         let model = try TinyModels.llama(seed: 6)
         let s = EditSession(model: model, tokenizer: TinyModels.byteTokenizer(), examples: [], lossType: .good, seed: 0)

@@ -122,5 +122,8 @@ void ce_add(float *y, const float *x, int64_t n);            // y += x
 void ce_scale(float *y, float a, int64_t n);                 // y *= a
 double ce_sum_squares(const float *x, int64_t n);
 int ce_all_finite(const float *x, int64_t n);                // 1 when no NaN/Inf
+// Entries whose bit patterns differ: counted (stopping once `limit` is reached), or listed.
+int64_t ce_count_differing(const float *a, const float *b, int64_t n, int64_t limit);
+int64_t ce_differing_indices(const float *a, const float *b, int64_t n, int64_t *out);
 
 #endif

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Kernels
 import Support
 
 extension EditArtifact {
@@ -80,12 +81,13 @@ extension EditArtifact {
             return .rows(rows, out)
         }
         guard let o = s.original(of: p) else { return .whole }
-        var changed: [Int64] = []
-        for i in 0..<t.count where t.data[i].bitPattern != o.data[i].bitPattern {
-            changed.append(Int64(i))
-            if changed.count * 3 >= t.count { return .whole }
-        }
-        if changed.isEmpty { return .unchanged }
+        // Sparse only while fewer than a third of the entries changed.
+        let third = Int64((t.count + 2) / 3)
+        let count = ce_count_differing(t.data, o.data, Int64(t.count), third)
+        if count == 0 { return .unchanged }
+        if count >= third { return .whole }
+        var changed = [Int64](repeating: 0, count: Int(count))
+        _ = ce_differing_indices(t.data, o.data, Int64(t.count), &changed)
         let values = Tensor([changed.count])
         for (k, i) in changed.enumerated() { values.data[k] = t.data[Int(i)] }
         return .sparse(changed, values)
