@@ -272,11 +272,23 @@ public final class EditSession {
 
     public func zeroGrads() { for p in trained { p.grad?.zero() } }
 
+    /// No NaN or infinity in `t` (read by every thread: checked after every step, memory-bound).
+    static func allFinite(_ t: Tensor) -> Bool {
+        var parts = [Int32](repeating: 1, count: Parallel.threads)
+        let data = t.data
+        parts.withUnsafeMutableBufferPointer { ok in
+            Parallel.split(t.count, align: 64, cost: 1) { part, r in
+                ok[part] = ce_all_finite(data + r.lowerBound, Int64(r.count))
+            }
+        }
+        return !parts.contains(0)
+    }
+
     /// The first trained tensor holding a NaN or infinity, if any (`grads` checks gradients).
     public func firstNonFinite(grads: Bool = false) -> String? {
         for p in trained {
             let t = grads ? p.grad : p.value
-            if let t, ce_all_finite(t.data, Int64(t.count)) == 0 { return p.name + (grads ? " (gradient)" : "") }
+            if let t, !Self.allFinite(t) { return p.name + (grads ? " (gradient)" : "") }
         }
         return nil
     }
