@@ -87,6 +87,26 @@ final class RunIntegrityTests: XCTestCase {
         XCTAssertEqual(Array(three.stats.prefix(3)), two.stats)
     }
 
+    /// A run deletes its checkpoint when it finishes, so its last epoch writes none; a kept
+    /// checkpoint holds every epoch. Read as each epoch's line is printed (after its records).
+    func testTheLastEpochIsCheckpointedOnlyWhenTheCheckpointIsKept() throws {
+        let t = try TinyExperiment(self)
+        for keep in [false, true] {
+            let cfg = t.config(method: "lora", lr: 0.05, epochs: 2, name: "last-\(keep)")
+            var held: [String: Int] = [:]
+            _ = try t.run(cfg, keepCheckpoint: keep) { line in
+                guard let epoch = ["epoch 1:", "epoch 2:"].first(where: line.hasPrefix) else { return }
+                let f = try? SafetensorsFile(path: t.dir + "/last-\(keep).log.jsonl.ckpt.safetensors")
+                let records = f?.metadata["records"].flatMap {
+                    try? JSONDecoder().decode([EpochFigures].self, from: Data($0.utf8))
+                }
+                held[epoch] = (records?.count ?? 0) - 1
+            }
+            XCTAssertEqual(held, ["epoch 1:": 1, "epoch 2:": keep ? 2 : 1], "keep \(keep)")
+            XCTAssertEqual(try RunRecorder.readLog(t.dir + "/last-\(keep).log.jsonl").count, 3)
+        }
+    }
+
     func testSweepRunsOfTwoBaseConfigsOfOneTaskAndMethodKeepTheirOwnNames() throws {
         let t = try TinyExperiment(self)
         let a = t.config(method: "lora", lr: 0.05, epochs: 1, name: "first")

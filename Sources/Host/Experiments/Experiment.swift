@@ -200,6 +200,7 @@ public struct Experiment {
         trainer.progress = progress
         trainer.transient = transient
         if c.training.save_edits ?? true { trainer.saveEdits = (lm.path, plugin.id) }
+        trainer.checkpointsLastEpoch = keepCheckpoint
         trainer.makeMethod = { [progress, transient] in
             let m = PluginMethod(library: plugin, options: options)
             m.log = progress

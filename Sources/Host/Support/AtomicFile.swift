@@ -10,27 +10,56 @@ public enum AtomicFile {
 
     /// Streams the file's contents through `body`, then flushes and renames it into place.
     public static func write(to path: String, _ body: (FileHandle) throws -> Void) throws {
-        let tmp = temporaryName(for: path)
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw CanonEditError("\(path): cannot create \(tmp) (\(String(cString: strerror(errno))))")
+        let file = try Pending(path)
+        do { try body(file.handle) } catch {
+            file.discard()
+            throw error as? CanonEditError ?? file.failure(error)
         }
-        let h = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
-        do {
-            try body(h)
-            try h.synchronize()
-            try h.close()
-        } catch let e as CanonEditError {
-            try? h.close()
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw e
-        } catch {
-            try? h.close()
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw CanonEditError(
-                "\(path): write failed (\(posixReason(error))); the previous file, if any, is unchanged")
+        try file.commit()
+    }
+
+    /// A file being written under its temporary name: `commit` flushes it and renames it into
+    /// place; `discard` removes it (the previous file, if any, stays as it was).
+    public final class Pending {
+        public let path: String
+        public let handle: FileHandle
+        let tmp: String
+        var open = true
+
+        public init(_ path: String) throws {
+            self.path = path
+            tmp = temporaryName(for: path)
+            let fd = Foundation.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                throw CanonEditError("\(path): cannot create \(tmp) (\(String(cString: strerror(errno))))")
+            }
+            handle = FileHandle(fileDescriptor: fd, closeOnDealloc: false)
         }
-        try moveIntoPlace(tmp, path)
+
+        public func commit() throws {
+            precondition(open, "\(path): committed or discarded already")
+            do {
+                try handle.synchronize()
+                try handle.close()
+            } catch {
+                discard()
+                throw failure(error)
+            }
+            open = false
+            try moveIntoPlace(tmp, path)
+        }
+
+        public func discard() {
+            guard open else { return }
+            open = false
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: tmp)
+        }
+
+        /// The error a failed write reports.
+        public func failure(_ error: Error) -> CanonEditError {
+            CanonEditError("\(path): write failed (\(posixReason(error))); the previous file, if any, is unchanged")
+        }
     }
 
     /// Makes `path` a second name for the file at `existing` (a hard link), replacing whatever

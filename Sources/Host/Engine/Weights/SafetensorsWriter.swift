@@ -29,6 +29,16 @@ public enum SafetensorsWriter {
     public static func write(
         items: [Item], to path: String, dtype: DType = .f32, metadata: [String: String] = [:]
     ) throws {
+        let json = try header(items, dtype: dtype, metadata: metadata)
+        try AtomicFile.write(to: path) { out in
+            try out.write(contentsOf: lengthPrefixed(json))
+            try writeArrays(items, dtype: dtype, to: out)
+        }
+    }
+
+    /// The JSON header (without its length), padded with spaces to a multiple of 8 bytes (or
+    /// to `size`) so the data starts aligned.
+    static func header(_ items: [Item], dtype: DType, metadata: [String: String], size: Int = 0) throws -> Data {
         var header: [String: Any] = [:]
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
@@ -42,32 +52,45 @@ public enum SafetensorsWriter {
             offset += bytes
         }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) }  // pad with spaces so data starts aligned
-        try AtomicFile.write(to: path) { out in
-            var head = Data()
-            withUnsafeBytes(of: UInt64(json.count).littleEndian) { head.append(contentsOf: $0) }
-            head.append(json)
-            try out.write(contentsOf: head)
-            for item in items {
-                switch item {
-                case .tensor(_, let t): try writeValues(t, dtype: dtype, to: out)
-                case .indices(_, let ix):
-                    try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
-                }
+        while json.count % 8 != 0 || json.count < size { json.append(0x20) }
+        return json
+    }
+
+    /// The header as the file holds it: its length (u64 little-endian), then the JSON.
+    static func lengthPrefixed(_ json: Data) -> Data {
+        var head = Data()
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { head.append(contentsOf: $0) }
+        head.append(json)
+        return head
+    }
+
+    static func writeArrays(_ items: [Item], dtype: DType, to out: FileHandle) throws {
+        for item in items {
+            switch item {
+            case .tensor(_, let t): try writeValues(t, dtype: dtype, to: out)
+            case .indices(_, let ix):
+                try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
             }
         }
     }
 
     /// A tensor's values in pieces of at most 16M numbers (no whole-file copy in memory).
     static func writeValues(_ t: Tensor, dtype: DType, to out: FileHandle) throws {
+        try writeValues(t.data, count: t.count, dtype: dtype, to: out)
+    }
+
+    static func writeValues(_ values: UnsafePointer<Float>, count: Int, dtype: DType, to out: FileHandle) throws {
         let piece = 1 << 24
-        for start in stride(from: 0, to: t.count, by: piece) {
-            let n = min(piece, t.count - start)
+        for start in stride(from: 0, to: count, by: piece) {
+            let n = min(piece, count - start)
             if dtype == .f32 {
-                try out.write(contentsOf: Data(bytesNoCopy: t.data + start, count: n * 4, deallocator: .none))
+                try out.write(
+                    contentsOf: Data(
+                        bytesNoCopy: UnsafeMutableRawPointer(mutating: values + start), count: n * 4,
+                        deallocator: .none))
             } else {
                 var half = [UInt16](repeating: 0, count: n)
-                ce_quant_f16(&half, t.data + start, Int64(n))
+                ce_quant_f16(&half, values + start, Int64(n))
                 try half.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
             }
         }

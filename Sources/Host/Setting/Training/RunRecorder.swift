@@ -124,21 +124,41 @@ public final class RunRecorder {
         return (stats, after)
     }
 
-    /// Called after every epoch (index 0 = unedited).
-    public func record(_ stats: [EpochFigures], session: EditSession, afterPrepare: EpochFigures? = nil) throws {
-        var tensors: [(String, Tensor)] = []
-        var meta = [
-            "fingerprint": fingerprint, "rng": String(session.rng.state),
-            "records": String(decoding: try JSONEncoder().encode(stats), as: UTF8.self),
-        ]
+    /// How `record` writes the checkpoint: whole, now; finishing one `beginCheckpoint` started;
+    /// or not at all (the last epoch of a run whose checkpoint is deleted when it finishes).
+    public enum CheckpointWrite {
+        case now
+        case begun(PendingSafetensors)
+        case skipped
+    }
+
+    /// Called after every epoch (index 0 = unedited): the checkpoint, then the epoch log.
+    public func record(
+        _ stats: [EpochFigures], session: EditSession, afterPrepare: EpochFigures? = nil,
+        checkpoint: CheckpointWrite = .now
+    ) throws {
         self.afterPrepare = afterPrepare
-        meta["data"] = String(decoding: try JSONEncoder().encode(dataHashes), as: UTF8.self)
-        if !session.methodState.isEmpty {
-            meta["method_state"] = try MethodStateText.encode(session.methodState)
+        switch checkpoint {
+        case .now:
+            let meta = try checkpointMetadata(stats, session: session)
+            try SafetensorsWriter.write(checkpointTensors(session), to: checkpointPath, metadata: meta)
+        case .begun(let pending): try pending.finish(metadata: try checkpointMetadata(stats, session: session))
+        case .skipped: break
         }
-        if let afterPrepare {
-            meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
-        }
+        try writeLog(stats)
+    }
+
+    /// Starts writing the checkpoint's arrays (trained tensors and Adam moments) while the
+    /// epoch is evaluated; `record` adds its records. `stats` are the records so far, for the
+    /// header's room. Nothing may train until `record` has finished.
+    public func beginCheckpoint(_ stats: [EpochFigures], session: EditSession) throws -> PendingSafetensors {
+        let estimate = try checkpointMetadata(stats + stats.suffix(1), session: session)
+        return try PendingSafetensors(
+            items: checkpointTensors(session).map { .tensor($0.0, $0.1) }, to: checkpointPath, estimate: estimate)
+    }
+
+    func checkpointTensors(_ session: EditSession) -> [(String, Tensor)] {
+        var tensors: [(String, Tensor)] = []
         for p in session.trained {
             if p.entries != nil {
                 tensors.append((p.name + ":entries", p.entryValues()))
@@ -148,11 +168,27 @@ public final class RunRecorder {
             if let s = session.adam.states[p.name] {
                 tensors.append(("adam_m." + p.name, s.m))
                 tensors.append(("adam_v." + p.name, s.v))
-                meta["adam_t." + p.name] = String(s.t)
             }
         }
-        try SafetensorsWriter.write(tensors, to: checkpointPath, metadata: meta)
-        try writeLog(stats)
+        return tensors
+    }
+
+    func checkpointMetadata(_ stats: [EpochFigures], session: EditSession) throws -> [String: String] {
+        var meta = [
+            "fingerprint": fingerprint, "rng": String(session.rng.state),
+            "records": String(decoding: try JSONEncoder().encode(stats), as: UTF8.self),
+        ]
+        meta["data"] = String(decoding: try JSONEncoder().encode(dataHashes), as: UTF8.self)
+        if !session.methodState.isEmpty {
+            meta["method_state"] = try MethodStateText.encode(session.methodState)
+        }
+        if let afterPrepare {
+            meta["after_prepare"] = String(decoding: try JSONEncoder().encode(afterPrepare), as: UTF8.self)
+        }
+        for p in session.trained {
+            if let s = session.adam.states[p.name] { meta["adam_t." + p.name] = String(s.t) }
+        }
+        return meta
     }
 
     func writeLog(_ stats: [EpochFigures]) throws {

@@ -34,6 +34,9 @@ public final class Trainer {
     public var transient: ((String) -> Void)?
     /// When set, the edit is saved for each ball after every epoch inside it.
     public var saveEdits: (modelPath: String, method: String)?
+    /// Whether the last epoch writes a checkpoint: a run that deletes its checkpoint when it
+    /// finishes needs none (about three copies of the trained tensors), one that keeps it does.
+    public var checkpointsLastEpoch = true
 
     /// The model after the method's `prepare`, when that already changed what it computes
     /// (recorded beside epoch 0; balls stay relative to the untouched epoch 0).
@@ -79,11 +82,16 @@ public final class Trainer {
             let losses = try trainEpoch(epoch, of: E, step: &step)
             try Cancellation.check()
             let trained = Date()
+            // The epoch's trained values are final: they go to disk while it is evaluated.
+            var checkpoint = RunRecorder.CheckpointWrite.skipped
+            if epoch < E - 1 || checkpointsLastEpoch {
+                checkpoint = .begun(try recorder.beginCheckpoint(stats, session: session))
+            }
             var f = try data.evaluator.evaluate(session.model)
             f.train_loss = mean(losses)
             try saveSamples(epoch: epoch + 1)
             let evaluated = Date()
-            try record(f, into: &stats)
+            try record(f, into: &stats, checkpoint: checkpoint)
             let elapsed = Date().timeIntervalSince(runStarted)
             let left = elapsed / Double(epoch + 1 - first) * Double(E - epoch - 1)
             progress(
@@ -195,14 +203,16 @@ public final class Trainer {
     /// An epoch's figures appended and recorded; the edit saved for each ball it is inside.
     /// The edits go to disk before the checkpoint that records their epoch, so a crash between
     /// the two never leaves a certified epoch without its edit.
-    func record(_ f: EpochFigures, into stats: inout [EpochFigures]) throws {
+    func record(
+        _ f: EpochFigures, into stats: inout [EpochFigures], checkpoint: RunRecorder.CheckpointWrite = .now
+    ) throws {
         stats.append(f)
         if let e = saveEdits {
             for line in try recorder.saveEdits(stats, session: session, method: e.method, modelPath: e.modelPath) {
                 progress(line)
             }
         }
-        try recorder.record(stats, session: session, afterPrepare: afterPrepare)
+        try recorder.record(stats, session: session, afterPrepare: afterPrepare, checkpoint: checkpoint)
     }
 
     /// One pass over the canonical examples in a seeded order (epoch counts from 0). Returns
