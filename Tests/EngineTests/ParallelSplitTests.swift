@@ -90,6 +90,56 @@ final class ParallelSplitTests: XCTestCase {
         XCTAssertTrue(whole[1].contains { $0 != 0 })
     }
 
+    /// The forward pass in blocks of query rows (each seeing only the keys up to its last row),
+    /// split over threads, against attention written out in double: a last block shorter than
+    /// the others, grouped heads and a sliding window included.
+    func testBlockedAttentionMatchesAttentionWrittenOut() {
+        let (B, T, H, G, D) = (2, 130, 4, 2, 64)
+        let rows = Int(ce_attention_block_rows(Int32(T), Int32(D)))
+        XCTAssertTrue(rows < T && T % rows != 0, "several blocks, the last one shorter: \(rows)")
+        var rng = SeededRandom(seed: 9)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
+        let (q, k, v) = (random(B * T * H * D), random(B * T * G * D), random(B * T * G * D))
+        let threads = Blas.threads
+        defer { Blas.setThreads(threads) }
+        Blas.setThreads(2)
+        for window in [0, 40] {
+            let out = Tensor([B * T * H * D]), probs = Tensor([B * H * T * T])
+            BatchAttention.forward(
+                out: out.data, probs: probs.data, q: q, k: k, v: v, B: B, T: T, H: H, G: G, D: D, scale: 0.125,
+                window: window)
+            var worst = 0.0
+            for b in 0..<B {
+                for h in 0..<H {
+                    let g = h / (H / G)
+                    for t in 0..<T {
+                        let first = window > 0 ? max(0, t - window + 1) : 0
+                        var scores = [Double](repeating: -.infinity, count: T)
+                        for s in first...t {
+                            var dot = 0.0
+                            for d in 0..<D {
+                                dot +=
+                                    Double(q[(b * T + t) * H * D + h * D + d])
+                                    * Double(k[(b * T + s) * G * D + g * D + d])
+                            }
+                            scores[s] = 0.125 * dot
+                        }
+                        let top = scores.max()!, e = scores.map { exp($0 - top) }, sum = e.reduce(0, +)
+                        for s in 0..<T {
+                            worst = max(worst, abs(e[s] / sum - Double(probs[((b * H + h) * T + t) * T + s])))
+                        }
+                        for d in 0..<D {
+                            var o = 0.0
+                            for s in 0..<T { o += e[s] / sum * Double(v[(b * T + s) * G * D + g * D + d]) }
+                            worst = max(worst, abs(o - Double(out[(b * T + t) * H * D + h * D + d])))
+                        }
+                    }
+                }
+            }
+            XCTAssertLessThan(worst, 1e-5, "window \(window)")
+        }
+    }
+
     func testSplitCoversEveryItemOnce() {
         let (threads, minimum) = (Blas.threads, Parallel.minimumWork)
         defer { Blas.setThreads(threads); Parallel.minimumWork = minimum }

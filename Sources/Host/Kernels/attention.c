@@ -22,24 +22,34 @@ CE_HOT static void causal_softmax_row(float *p, int t, int T, int window) {
     for (int s = t + 1; s < T; s++) p[s] = 0.0f;
 }
 
+int ce_attention_block_rows(int T, int D) {
+    int64_t rows = CE_CALLER_THREAD_PRODUCT / ((int64_t)T * D);
+    return rows >= 16 && rows < T ? (int)rows : T;
+}
+
+void ce_attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v, int T,
+                               int H, int G, int D, float scale, int window, int b, int h, int r0, int r1) {
+    int qs = H * D, ks = G * D, g = h / (H / G), R = r1 - r0;
+    const float *Q = q + ((int64_t)b * T + r0) * qs + h * D;   // (R, D), row stride qs
+    const float *K = k + (int64_t)b * T * ks + g * D;          // (r1, D), row stride ks
+    const float *Vv = v + (int64_t)b * T * ks + g * D;
+    float *P = probs + ((int64_t)b * H + h) * T * T + (int64_t)r0 * T;  // (R, T)
+    float *O = out + ((int64_t)b * T + r0) * qs + h * D;
+    // scores = scale * Q K^T over the keys these rows can see
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, D, scale, Q, qs, K, ks, 0.0f, P, T);
+    for (int t = r0; t < r1; t++) causal_softmax_row(P + (int64_t)(t - r0) * T, t, T, window);
+    // out = P V
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, r1, 1.0f, P, T, Vv, ks, 0.0f, O, qs);
+}
+
 void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                           int B, int T, int H, int G, int D, float scale, int window) {
-    int qs = H * D, ks = G * D, per = H / G;
-    for (int b = 0; b < B; b++) {
-        for (int h = 0; h < H; h++) {
-            int g = h / per;
-            const float *Q = q + (int64_t)b * T * qs + h * D;   // (T, D), row stride qs
-            const float *K = k + (int64_t)b * T * ks + g * D;   // (T, D), row stride ks
-            const float *Vv = v + (int64_t)b * T * ks + g * D;
-            float *P = probs + ((int64_t)b * H + h) * T * T;     // (T, T)
-            float *O = out + (int64_t)b * T * qs + h * D;
-            // scores = scale * Q K^T
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, Q, qs, K, ks, 0.0f, P, T);
-            for (int t = 0; t < T; t++) causal_softmax_row(P + (int64_t)t * T, t, T, window);
-            // out = P V
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, P, T, Vv, ks, 0.0f, O, qs);
-        }
-    }
+    int rows = ce_attention_block_rows(T, D);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int r0 = 0; r0 < T; r0 += rows)
+                ce_attention_forward_rows(out, probs, q, k, v, T, H, G, D, scale, window, b, h, r0,
+                                          r0 + rows < T ? r0 + rows : T);
 }
 
 // dS = P * (dP - rowsum(P * dP)), the softmax backward, row by row. Masked entries have P = 0,

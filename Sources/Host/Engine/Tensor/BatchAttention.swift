@@ -1,13 +1,18 @@
 import Kernels
 
-/// Causal self-attention (attention.c) with the batch's sequences split over threads: a
-/// sequence's heads read and write only its own rows, so each part computes what the serial
-/// loop would. Only when every per-head product is at most 64³: OpenBLAS runs those on the
-/// calling thread (its multithreading threshold), so two parts never share its thread pool;
-/// larger products stay one call at a time and OpenBLAS threads them itself. (Setting OpenBLAS
-/// to one thread around each split instead cost 15% of the forward pass at 16 × 64.)
+/// Causal self-attention (attention.c) split over threads. OpenBLAS runs a product of at
+/// most 64³ multiply-adds on the calling thread (its multithreading threshold), so parts whose
+/// products are that small never share its thread pool; larger products stay one call at a
+/// time and OpenBLAS threads them itself. (Setting OpenBLAS to one thread around each split
+/// instead cost 15% of the forward pass at 16 × 64.) Each part computes what the serial loop
+/// would, so results do not depend on the thread count.
+///
+/// The forward pass splits over (sequence, head, block of query rows): a block sees only the
+/// keys up to its last row, so its products are small enough, and smaller with causality
+/// (ce_attention_block_rows). The backward pass splits over sequences, whose heads share
+/// key/value gradients, while a whole sequence's products are that small.
 enum BatchAttention {
-    static let callerThreadProduct = 1 << 18
+    static let callerThreadProduct = Int(CE_CALLER_THREAD_PRODUCT)
 
     static func splits(B: Int, T: Int, D: Int) -> Bool { B > 1 && T * T * D <= callerThreadProduct }
 
@@ -17,15 +22,21 @@ enum BatchAttention {
         k: UnsafePointer<Float>, v: UnsafePointer<Float>, B: Int, T: Int, H: Int, G: Int, D: Int, scale: Float,
         window: Int
     ) {
-        let (qs, ks) = (T * H * D, T * G * D)  // floats per sequence
-        func run(_ b: Range<Int>) {
-            let o = b.lowerBound
-            ce_attention_forward(
-                out + o * qs, probs + o * H * T * T, q + o * qs, k + o * ks, v + o * ks, Int32(b.count), Int32(T),
-                Int32(H), Int32(G), Int32(D), scale, Int32(window))
+        let rows = Int(ce_attention_block_rows(Int32(T), Int32(D)))
+        guard rows * T * D <= callerThreadProduct else {
+            return ce_attention_forward(
+                out, probs, q, k, v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale, Int32(window))
         }
-        guard splits(B: B, T: T, D: D) else { return run(0..<B) }
-        Parallel.split(B, cost: 4 * H * T * T * D) { _, b in run(b) }
+        let blocks = (T + rows - 1) / rows
+        Parallel.split(B * H * blocks, cost: 4 * rows * T * D) { _, items in
+            for item in items {
+                let (sequence, block) = (item / (H * blocks), item % blocks), head = item / blocks % H
+                let r0 = block * rows
+                ce_attention_forward_rows(
+                    out, probs, q, k, v, Int32(T), Int32(H), Int32(G), Int32(D), scale, Int32(window),
+                    Int32(sequence), Int32(head), Int32(r0), Int32(min(T, r0 + rows)))
+            }
+        }
     }
 
     /// dq = d(q); dk and dv accumulate into what they hold. `scratch` holds T·T floats for each

@@ -49,6 +49,16 @@ void ce_geglu_backward(float *dgate, float *dup, const float *dout, const float 
 // q (B*T, H*D), k and v (B*T, G*D), rows b*T+t; query head h reads key/value head h/(H/G).
 // probs (B, H, T, T) saved for backward; out (B*T, H*D) SET. scale is usually 1/sqrt(D).
 // window > 0: position t sees only positions s > t - window (sliding-window layers).
+// OpenBLAS runs a product of at most this many multiply-adds (M·N·K) on the calling thread
+// (its multithreading threshold), so products this small may run in parallel callers.
+#define CE_CALLER_THREAD_PRODUCT (1 << 18)
+// Query rows per block of ce_attention_forward_rows: blocks whose products stay on the calling
+// thread, or all T rows when such blocks would be under 16 rows.
+int ce_attention_block_rows(int T, int D);
+// Rows [r0, r1) of sequence b's head h; they see keys [0, r1) only (causal), so a block's
+// products shrink with it. ce_attention_forward runs every block in order.
+void ce_attention_forward_rows(float *out, float *probs, const float *q, const float *k, const float *v, int T,
+                               int H, int G, int D, float scale, int window, int b, int h, int r0, int r1);
 void ce_attention_forward(float *out, float *probs, const float *q, const float *k, const float *v,
                           int B, int T, int H, int G, int D, float scale, int window);
 // dq SET; dk, dv ADDED (several query heads share one key/value head). scratch: T*T floats.
