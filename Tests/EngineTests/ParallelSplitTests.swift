@@ -50,42 +50,32 @@ final class ParallelSplitTests: XCTestCase {
         }
     }
 
-    /// Products large enough for OpenBLAS to thread (128 × 128 × 32) are not split over
-    /// sequences (OpenBLAS's results at that size depend on its thread count, and setting it to
-    /// one thread around each split cost 15% of the forward pass): attention gives what one call
-    /// with OpenBLAS on two threads gives.
-    func testAttentionSplitMatchesThreadedProducts() {
+    /// Sequences of 128 are taken in blocks of 64 query (and key) rows, each block's products
+    /// small enough for OpenBLAS's calling thread: attention split over two threads gives what
+    /// it gives on one, bit for bit, forward and backward.
+    func testAttentionIsTheSameOnOneThreadAndTwo() {
         let (B, T, H, G, D) = (4, 128, 4, 2, 32)
         var rng = SeededRandom(seed: 3)
         func random(_ n: Int) -> Tensor { Tensor([n], values: (0..<n).map { _ in Float(rng.normal()) }) }
         let q = random(B * T * H * D), k = random(B * T * G * D), v = random(B * T * G * D)
         let dout = random(B * T * H * D)
-        func run(split: Bool) -> [[Float]] {
+        func run(threads: Int) -> [[Float]] {
+            Blas.setThreads(threads)
             let out = Tensor([B * T * H * D]), probs = Tensor([B * H * T * T])
             let (dq, dk, dv) = (Tensor([B * T * H * D]), Tensor([B * T * G * D]), Tensor([B * T * G * D]))
             let scratch = Tensor([2 * T * T])
-            if split {
-                BatchAttention.forward(
-                    out: out.data, probs: probs.data, q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G,
-                    D: D, scale: 0.2, window: 0)
-                BatchAttention.backward(
-                    dq: dq.data, dk: dk.data, dv: dv.data, scratch: scratch.data, dout: dout.data, probs: probs.data,
-                    q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G, D: D, scale: 0.2)
-            } else {
-                ce_attention_forward(
-                    out.data, probs.data, q.data, k.data, v.data, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D),
-                    0.2, 0)
-                ce_attention_backward(
-                    dq.data, dk.data, dv.data, scratch.data, dout.data, probs.data, q.data, k.data, v.data, Int32(B),
-                    Int32(T), Int32(H), Int32(G), Int32(D), 0.2)
-            }
+            BatchAttention.forward(
+                out: out.data, probs: probs.data, q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G,
+                D: D, scale: 0.2, window: 0)
+            BatchAttention.backward(
+                dq: dq.data, dk: dk.data, dv: dv.data, scratch: scratch.data, dout: dout.data, probs: probs.data,
+                q: q.data, k: k.data, v: v.data, B: B, T: T, H: H, G: G, D: D, scale: 0.2)
             return [out.array, dq.array, dk.array, dv.array]
         }
         let threads = Blas.threads
         defer { Blas.setThreads(threads) }
-        Blas.setThreads(2)
-        let whole = run(split: false), split = run(split: true)
-        XCTAssertEqual(Blas.threads, 2, "OpenBLAS's thread count is restored")
+        XCTAssertLessThan(Int(ce_attention_block_rows(Int32(T), Int32(D))), T, "in blocks")
+        let whole = run(threads: 1), split = run(threads: 2)
         for i in 0..<4 { XCTAssertEqual(whole[i], split[i], "output \(i)") }
         XCTAssertTrue(whole[1].contains { $0 != 0 })
     }
@@ -137,6 +127,43 @@ final class ParallelSplitTests: XCTestCase {
                 }
             }
             XCTAssertLessThan(worst, 1e-5, "window \(window)")
+        }
+    }
+
+    /// The backward pass in blocks (dV and dK by key rows, dQ by query rows) against the one
+    /// that multiplies whole sequences, at 2 threads, a short last block and grouped heads.
+    func testBlockedAttentionBackwardMatchesWholeProducts() {
+        let (B, T, H, G, D) = (2, 130, 4, 2, 64)
+        var rng = SeededRandom(seed: 11)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float(rng.normal()) } }
+        let (q, k, v, dout) = (
+            random(B * T * H * D), random(B * T * G * D), random(B * T * G * D), random(B * T * H * D)
+        )
+        let threads = Blas.threads
+        defer { Blas.setThreads(threads) }
+        Blas.setThreads(2)
+        func gradients(blocked: Bool) -> [[Float]] {
+            let out = Tensor([B * T * H * D]), probs = Tensor([B * H * T * T]), scratch = Tensor([2 * T * T])
+            let (dq, dk, dv) = (Tensor([B * T * H * D]), Tensor([B * T * G * D]), Tensor([B * T * G * D]))
+            for i in 0..<dk.count { dk[i] = 0.5; dv[i] = -0.25 }  // both accumulate
+            BatchAttention.forward(
+                out: out.data, probs: probs.data, q: q, k: k, v: v, B: B, T: T, H: H, G: G, D: D, scale: 0.125,
+                window: 0)
+            if blocked {
+                BatchAttention.backward(
+                    dq: dq.data, dk: dk.data, dv: dv.data, scratch: scratch.data, dout: dout, probs: probs.data, q: q,
+                    k: k, v: v, B: B, T: T, H: H, G: G, D: D, scale: 0.125)
+            } else {
+                ce_attention_backward(
+                    dq.data, dk.data, dv.data, scratch.data, dout, probs.data, q, k, v, Int32(B), Int32(T), Int32(H),
+                    Int32(G), Int32(D), 0.125)
+            }
+            return [dq.array, dk.array, dv.array]
+        }
+        let whole = gradients(blocked: false), blocked = gradients(blocked: true)
+        for (i, name) in ["dq", "dk", "dv"].enumerated() {
+            let worst = zip(whole[i], blocked[i]).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst, 1e-5, name)
         }
     }
 

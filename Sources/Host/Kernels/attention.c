@@ -89,6 +89,49 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
     }
 }
 
+void ce_attention_backward_values(float *dv, const float *dout, const float *probs, int T, int H, int G, int D,
+                                  int b, int g, int s0, int s1) {
+    int qs = H * D, ks = G * D, per = H / G;
+    for (int h = g * per; h < (g + 1) * per; h++) {
+        const float *P = probs + (((int64_t)b * H + h) * T + s0) * T + s0;  // rows [s0, T), keys [s0, s1)
+        const float *dO = dout + ((int64_t)b * T + s0) * qs + h * D;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s1 - s0, D, T - s0, 1.0f, P, T, dO, qs, 1.0f,
+                    dv + ((int64_t)b * T + s0) * ks + g * D, ks);
+    }
+}
+
+void ce_attention_backward_rows(float *dq, float *probs, float *scratch, const float *dout, const float *k,
+                                const float *v, int T, int H, int G, int D, float scale, int b, int h, int r0,
+                                int r1) {
+    int qs = H * D, ks = G * D, g = h / (H / G), R = r1 - r0;
+    float *P = probs + (((int64_t)b * H + h) * T + r0) * T;   // (R, T)
+    const float *dO = dout + ((int64_t)b * T + r0) * qs + h * D;
+    const float *K = k + (int64_t)b * T * ks + g * D, *Vv = v + (int64_t)b * T * ks + g * D;
+    // dP = dO V^T over the keys these rows see, then dS = P (dP - rowsum(P dP)) over P
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, D, 1.0f, dO, qs, Vv, ks, 0.0f, scratch, T);
+    for (int t = r0; t < r1; t++) {
+        float *p = P + (int64_t)(t - r0) * T;
+        const float *d = scratch + (int64_t)(t - r0) * T;
+        float dot = 0.0f;
+        for (int s = 0; s <= t; s++) dot += p[s] * d[s];
+        for (int s = 0; s <= t; s++) p[s] = p[s] * (d[s] - dot);
+    }
+    // dQ = scale dS K
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, r1, scale, P, T, K, ks, 0.0f,
+                dq + ((int64_t)b * T + r0) * qs + h * D, qs);
+}
+
+void ce_attention_backward_keys(float *dk, const float *dscores, const float *q, int T, int H, int G, int D,
+                                float scale, int b, int g, int s0, int s1) {
+    int qs = H * D, ks = G * D, per = H / G;
+    for (int h = g * per; h < (g + 1) * per; h++) {
+        const float *dS = dscores + (((int64_t)b * H + h) * T + s0) * T + s0;
+        const float *Q = q + ((int64_t)b * T + s0) * qs + h * D;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s1 - s0, D, T - s0, scale, dS, T, Q, qs, 1.0f,
+                    dk + ((int64_t)b * T + s0) * ks + g * D, ks);
+    }
+}
+
 void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
                          int H, int G, int D, float scale, int window, float *scratch) {
     int per = H / G, ks = G * D;

@@ -67,6 +67,18 @@ void ce_attention_backward(float *dq, float *dk, float *dv, float *scratch, cons
                            const float *probs, const float *q, const float *k, const float *v,
                            int B, int T, int H, int G, int D, float scale);
 
+// The backward pass in blocks, in three steps that may each run their blocks in parallel:
+// dV rows [s0, s1) of sequence b's key/value head g (ADDED, from probs and dout); then per
+// query-row block of head h, dQ (SET) and dS written over probs (scratch: (r1-r0)*T floats);
+// then dK rows [s0, s1) (ADDED, from dS and q). Blocks as in ce_attention_block_rows.
+void ce_attention_backward_values(float *dv, const float *dout, const float *probs, int T, int H, int G, int D,
+                                  int b, int g, int s0, int s1);
+void ce_attention_backward_rows(float *dq, float *probs, float *scratch, const float *dout, const float *k,
+                                const float *v, int T, int H, int G, int D, float scale, int b, int h, int r0,
+                                int r1);
+void ce_attention_backward_keys(float *dk, const float *dscores, const float *q, int T, int H, int G, int D,
+                                float scale, int b, int g, int s0, int s1);
+
 // One new query per sequence against a key/value cache: q (B, H*D) at position len-1;
 // kc, vc (B, maxT, G*D) hold positions 0..len-1. out (B, H*D) SET. scratch: len floats.
 void ce_attention_decode(float *out, const float *q, const float *kc, const float *vc, int B, int len, int maxT,
