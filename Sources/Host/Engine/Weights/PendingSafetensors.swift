@@ -31,16 +31,11 @@ public final class PendingSafetensors {
         let json = try SafetensorsWriter.header(items, dtype: dtype, metadata: estimate)
         reserved = (json.count + slack + 7) / 8 * 8
         file = try AtomicFile.Pending(path)
-        let sources = items.map(Source.init)
+        let sources = items.map(SafetensorsWriter.Source.init)
         let (out, start, dtype) = (file.handle, UInt64(8 + reserved), dtype)
         job = Job {
             try out.seek(toOffset: start)
-            for source in sources {
-                switch source {
-                case .values(let p, let n): try SafetensorsWriter.writeValues(p, count: n, dtype: dtype, to: out)
-                case .indices(let ix): try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
-                }
-            }
+            try SafetensorsWriter.writeArrays(sources, dtype: dtype, to: out)
         }
         let thread = Thread { [job, done] in
             job.run()
@@ -87,19 +82,6 @@ public final class PendingSafetensors {
     }
 
     deinit { discard() }
-
-    /// What the writer thread reads: addresses and counts, not tensors.
-    enum Source {
-        case values(UnsafePointer<Float>, Int)
-        case indices([Int64])
-
-        init(_ item: SafetensorsWriter.Item) {
-            switch item {
-            case .tensor(_, let t): self = .values(t.data, t.count)
-            case .indices(_, let ix): self = .indices(ix)
-            }
-        }
-    }
 
     /// The background work and the error it ended with.
     final class Job: @unchecked Sendable {

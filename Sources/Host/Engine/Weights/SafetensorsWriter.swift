@@ -32,7 +32,7 @@ public enum SafetensorsWriter {
         let json = try header(items, dtype: dtype, metadata: metadata)
         try AtomicFile.write(to: path) { out in
             try out.write(contentsOf: lengthPrefixed(json))
-            try writeArrays(items, dtype: dtype, to: out)
+            try writeArrays(items.map(Source.init), dtype: dtype, to: out)
         }
     }
 
@@ -64,21 +64,30 @@ public enum SafetensorsWriter {
         return head
     }
 
-    static func writeArrays(_ items: [Item], dtype: DType, to out: FileHandle) throws {
-        for item in items {
+    /// What the arrays' writer reads: addresses and counts, taken from the items up front (so a
+    /// writer on another thread is not disturbed by a tensor's storage being swapped meanwhile).
+    enum Source {
+        case values(UnsafePointer<Float>, Int)
+        case indices([Int64])
+
+        init(_ item: Item) {
             switch item {
-            case .tensor(_, let t): try writeValues(t, dtype: dtype, to: out)
-            case .indices(_, let ix):
-                try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
+            case .tensor(_, let t): self = .values(t.data, t.count)
+            case .indices(_, let ix): self = .indices(ix)
             }
         }
     }
 
-    /// A tensor's values in pieces of at most 16M numbers (no whole-file copy in memory).
-    static func writeValues(_ t: Tensor, dtype: DType, to out: FileHandle) throws {
-        try writeValues(t.data, count: t.count, dtype: dtype, to: out)
+    static func writeArrays(_ sources: [Source], dtype: DType, to out: FileHandle) throws {
+        for source in sources {
+            switch source {
+            case .values(let p, let n): try writeValues(p, count: n, dtype: dtype, to: out)
+            case .indices(let ix): try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
+            }
+        }
     }
 
+    /// Values in pieces of at most 16M numbers (no whole-file copy in memory).
     static func writeValues(_ values: UnsafePointer<Float>, count: Int, dtype: DType, to out: FileHandle) throws {
         let piece = 1 << 24
         for start in stride(from: 0, to: count, by: piece) {
