@@ -29,13 +29,16 @@ public final class PendingSafetensors {
         self.items = items
         self.dtype = dtype
         let json = try SafetensorsWriter.header(items, dtype: dtype, metadata: estimate)
-        reserved = (json.count + slack + 7) / 8 * 8
+        // The arrays start on a page boundary, so they can be written direct (StagedFileWriter).
+        let page = StagedFileWriter.alignment
+        reserved = (8 + json.count + slack + page - 1) / page * page - 8
         file = try AtomicFile.Pending(path)
         let sources = items.map(SafetensorsWriter.Source.init)
-        let (out, start, dtype) = (file.handle, UInt64(8 + reserved), dtype)
+        let (fd, start, dtype) = (file.handle.fileDescriptor, 8 + reserved, dtype)
         job = Job {
-            try out.seek(toOffset: start)
+            let out = StagedFileWriter(fd: fd, path: path, offset: start)
             try SafetensorsWriter.writeArrays(sources, dtype: dtype, to: out)
+            try out.finish(endsFile: true)
         }
         let thread = Thread { [job, done] in
             job.run()
@@ -60,11 +63,12 @@ public final class PendingSafetensors {
             return
         }
         do {
-            try file.handle.seek(toOffset: 0)
-            try file.handle.write(contentsOf: SafetensorsWriter.lengthPrefixed(json))
+            let out = StagedFileWriter(fd: file.handle.fileDescriptor, path: file.path, offset: 0)
+            try out.write(SafetensorsWriter.lengthPrefixed(json))
+            try out.finish(endsFile: false)
         } catch {
             file.discard()
-            throw file.failure(error)
+            throw error as? CanonEditError ?? file.failure(error)
         }
         try file.commit()
     }

@@ -3,7 +3,8 @@ import Kernels
 import Support
 
 /// Writes a safetensors file atomically (a temporary name, then renamed), streaming each
-/// array from its own memory: F32 or F16 values, and I64 index arrays.
+/// array through a staging buffer that goes to disk past the page cache (StagedFileWriter):
+/// F32 or F16 values, and I64 index arrays.
 public enum SafetensorsWriter {
     public enum DType: String { case f32 = "F32", f16 = "F16" }
 
@@ -31,8 +32,10 @@ public enum SafetensorsWriter {
     ) throws {
         let json = try header(items, dtype: dtype, metadata: metadata)
         try AtomicFile.write(to: path) { out in
-            try out.write(contentsOf: lengthPrefixed(json))
-            try writeArrays(items.map(Source.init), dtype: dtype, to: out)
+            let writer = StagedFileWriter(fd: out.fileDescriptor, path: path, offset: 0)
+            try writer.write(lengthPrefixed(json))
+            try writeArrays(items.map(Source.init), dtype: dtype, to: writer)
+            try writer.finish(endsFile: true)
         }
     }
 
@@ -78,29 +81,16 @@ public enum SafetensorsWriter {
         }
     }
 
-    static func writeArrays(_ sources: [Source], dtype: DType, to out: FileHandle) throws {
+    static func writeArrays(_ sources: [Source], dtype: DType, to out: StagedFileWriter) throws {
         for source in sources {
             switch source {
-            case .values(let p, let n): try writeValues(p, count: n, dtype: dtype, to: out)
-            case .indices(let ix): try ix.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
-            }
-        }
-    }
-
-    /// Values in pieces of at most 16M numbers (no whole-file copy in memory).
-    static func writeValues(_ values: UnsafePointer<Float>, count: Int, dtype: DType, to out: FileHandle) throws {
-        let piece = 1 << 24
-        for start in stride(from: 0, to: count, by: piece) {
-            let n = min(piece, count - start)
-            if dtype == .f32 {
-                try out.write(
-                    contentsOf: Data(
-                        bytesNoCopy: UnsafeMutableRawPointer(mutating: values + start), count: n * 4,
-                        deallocator: .none))
-            } else {
-                var half = [UInt16](repeating: 0, count: n)
-                ce_quant_f16(&half, values + start, Int64(n))
-                try half.withUnsafeBytes { try out.write(contentsOf: Data($0)) }
+            case .values(let p, let n) where dtype == .f32:
+                try out.write(UnsafeRawBufferPointer(start: p, count: n * 4))
+            case .values(let p, let n):
+                try out.write(count: n, size: 2) { dst, k, start in
+                    ce_quant_f16(dst.assumingMemoryBound(to: UInt16.self), p + start, Int64(k))
+                }
+            case .indices(let ix): try ix.withUnsafeBytes { try out.write($0) }
             }
         }
     }

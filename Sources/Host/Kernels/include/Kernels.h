@@ -133,6 +133,10 @@ void ce_qmatmul_backward_input(float *dx, const float *dout, int64_t N, int64_t 
                                int64_t k0, int64_t k1, int64_t block_values, int64_t block_bytes);
 void ce_quant_f16(uint16_t *dst, const float *src, int64_t n);
 
+// ---- files (direct_io.c) ----
+// O_DIRECT where the platform has it (writes bypass the page cache), else 0.
+int ce_direct_io_flag(void);
+
 // ---- optimiser (adam.c) ----
 // One Adam(W) step over n parameters. m, v are the moment buffers; t is the 1-based step.
 void ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
