@@ -139,7 +139,11 @@ int ce_direct_io_flag(void);
 
 // ---- optimiser (adam.c) ----
 // One Adam(W) step over n parameters. m, v are the moment buffers; t is the 1-based step.
-void ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+// Returns which of the gradients and the updated values held a NaN or infinity (flags below),
+// so the trainer's checks need no second pass over memory.
+#define CE_ADAM_NONFINITE_GRADIENT 1
+#define CE_ADAM_NONFINITE_VALUE 2
+int ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                   float beta2, float eps, float weight_decay, int64_t t);
 
 // ---- small helpers (vector.c) ----

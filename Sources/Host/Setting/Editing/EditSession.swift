@@ -285,10 +285,17 @@ public final class EditSession {
     }
 
     /// The first trained tensor holding a NaN or infinity, if any (`grads` checks gradients).
-    public func firstNonFinite(grads: Bool = false) -> String? {
+    /// Tensors in `known` (what the Adam steps found) are not read again.
+    public func firstNonFinite(grads: Bool = false, known: [String: AdamService.Finite] = [:]) -> String? {
         for p in trained {
-            let t = grads ? p.grad : p.value
-            if let t, !Self.allFinite(t) { return p.name + (grads ? " (gradient)" : "") }
+            let finite: Bool
+            if let k = known[p.name] {
+                finite = grads ? k.gradient : k.value
+            } else {
+                guard let t = grads ? p.grad : p.value else { continue }
+                finite = Self.allFinite(t)
+            }
+            if !finite { return p.name + (grads ? " (gradient)" : "") }
         }
         return nil
     }

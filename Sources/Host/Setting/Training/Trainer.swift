@@ -261,11 +261,18 @@ public final class Trainer {
         return losses
     }
 
+    /// The method's update, then the NaN checks: gradients first (a bad gradient is the cause
+    /// to report), then values. The Adam steps checked the tensors they stepped on the way; a
+    /// failed run keeps its last good epoch, so the values a bad gradient spoilt are not used.
     func update(lr: Double, step: inout Int) throws {
-        if let bad = session.firstNonFinite(grads: true) { throw TrainingFailure("non-finite gradient in \(bad)") }
+        _ = session.adam.takeChecks()
         step += 1
         try session.update(with: method, learningRate: lr, step: step)
-        if let bad = session.firstNonFinite() { throw TrainingFailure("the update made \(bad) non-finite") }
+        let known = session.adam.takeChecks()
+        if let bad = session.firstNonFinite(grads: true, known: known) {
+            throw TrainingFailure("non-finite gradient in \(bad)")
+        }
+        if let bad = session.firstNonFinite(known: known) { throw TrainingFailure("the update made \(bad) non-finite") }
     }
 
     func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
