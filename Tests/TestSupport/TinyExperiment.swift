@@ -44,7 +44,8 @@ public struct TinyExperiment {
 
     /// A config in the authors' schema; `extra` lines are appended under training.
     public func config(
-        method: String, lr: Double, epochs: Int = 3, name: String = "run", training extra: String = "",
+        method: String, lr: Double, epochs: Int = 3, name: String = "run", gradAccSteps: Int = 1,
+        training extra: String = "",
         methodBlock: String = "",
         model: String? = nil, top: String = ""
     ) -> String {
@@ -63,7 +64,7 @@ public struct TinyExperiment {
               learning_rate: \(lr)
               num_epochs: \(epochs)
               batch_size: 1
-              grad_acc_steps: 1
+              grad_acc_steps: \(gradAccSteps)
               regularization_type: KL
               regularization_data_path: \(dir)/kl.jsonl
               regularization_weight: 0.3

@@ -53,7 +53,10 @@ extension EditArtifact {
         }
         if !rows.isEmpty { info.rows = rows.map(\.0) }
         if !sparse.isEmpty { info.sparse = sparse.map(\.0) }
-        let json = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
+        // Keys sorted: the same edit is the same bytes (Foundation's key order varies per process).
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: try encoder.encode(info), as: UTF8.self)
         let meta = ["canonedit_edit": json, "sha256": digest(json, items, dtype: dtype)]
         try SafetensorsWriter.write(items: items, to: path, dtype: dtype, metadata: meta)
         return (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0

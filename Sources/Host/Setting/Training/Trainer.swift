@@ -38,6 +38,12 @@ public final class Trainer {
     /// finishes needs none (about three copies of the trained tensors), one that keeps it does.
     public var checkpointsLastEpoch = true
 
+    /// Whether iterations whose gradients the authors' rule discards run forward only (a
+    /// variable so a test can compare with running them in full).
+    nonisolated(unsafe) static var skipsDiscardedPasses = true
+    /// Iterations run forward only so far (for that test).
+    nonisolated(unsafe) static var forwardOnlyIterations = 0
+
     /// The model after the method's `prepare`, when that already changed what it computes
     /// (recorded beside epoch 0; balls stay relative to the untouched epoch 0).
     public private(set) var afterPrepare: EpochFigures?
@@ -235,12 +241,21 @@ public final class Trainer {
             // Authors' rule: gradients are cleared every iteration, so a step sees one example.
             if !accumulate { session.zeroGrads() }
             let scale = accumulate ? 1 / Double(accSteps) : 1
-            losses.append(try taskLoss(batches[idx], train: true, scale: scale))
+            // Under the authors' rule only the iteration that completes a group reaches the
+            // optimizer; the others' gradients would be cleared unused, so they run forward only
+            // (their loss is logged) and skip the KL term (its document is still drawn). Methods
+            // with hooks see every training pass, as they may keep state from it.
+            let reachesUpdate =
+                accumulate || acc + 1 == accSteps || session.hookMethod != nil || !Self.skipsDiscardedPasses
+            if !reachesUpdate { Self.forwardOnlyIterations += 1 }
+            losses.append(try taskLoss(batches[idx], train: reachesUpdate, scale: scale))
             acc += 1
             if klWeight > 0, !klBatches.isEmpty {
                 // KL summed over the batch's documents, divided by the batch size (spec §3.5).
                 let kl = klBatches[Int(session.rng.next() % UInt64(klBatches.count))]
-                for doc in kl { _ = try klLoss(doc, weight: klWeight * scale / Double(config.batchSize)) }
+                if reachesUpdate {
+                    for doc in kl { _ = try klLoss(doc, weight: klWeight * scale / Double(config.batchSize)) }
+                }
             }
             if acc == accSteps {
                 try update(lr: lr, step: &step)
