@@ -33,6 +33,26 @@ public enum Scoring {
         return Array(head.row(0))
     }
 
+    /// The greedy next token after each prompt (its last `contextLength` tokens). Prompts are
+    /// batched by length as SequenceScorer batches texts: one pass per batch, not per prompt.
+    public static func nextTokens(_ model: CausalLM, prompts: [[Int32]]) throws -> [Int32] {
+        let ps = prompts.map { Array($0.suffix(model.contextLength)) }
+        guard ps.allSatisfy({ !$0.isEmpty }) else { throw CanonEditError("next token of an empty prompt") }
+        var out = [Int32](repeating: -1, count: ps.count)
+        for batch in SequenceScorer.batches(ps.map(\.count)) {
+            let T = ps[batch.last!].count
+            var tokens = [Int32](repeating: 0, count: batch.count * T)  // right-padded (B, T)
+            for (b, i) in batch.enumerated() { for (t, id) in ps[i].enumerated() { tokens[b * T + t] = id } }
+            let last = batch.map { ps[$0].count - 1 }
+            let head = LogitRows(rows: last.enumerated().map { $0.offset * T + $0.element })
+            let layout = RowLayout(lengths: batch.map { ps[$0].count }, queries: last)
+            try model.run(
+                tokens: tokens, B: batch.count, T: T, head: head, train: false, hooks: RunHooks(layout: layout))
+            for (k, i) in batch.enumerated() { out[i] = argmax(Array(head.row(k))) }
+        }
+        return out
+    }
+
     /// Greedy (temperature 0) or sampled continuation of `prompt`.
     public static func generate(
         _ model: CausalLM, prompt: [Int32], maxTokens: Int, temperature: Double = 0,

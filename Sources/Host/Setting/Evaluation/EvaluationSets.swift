@@ -99,9 +99,7 @@ public final class LocalityPrompts {
 
     public func unchangedShare(_ model: CausalLM) throws -> Double? {
         guard !prompts.isEmpty else { return nil }
-        let now = try prompts.map {
-            Scoring.argmax(try Scoring.lastLogits(model, ids: Array($0.suffix(model.contextLength))))
-        }
+        let now = try Scoring.nextTokens(model, prompts: prompts)
         guard let original else { original = now; return 1 }
         return Double(zip(now, original).filter { $0 == $1 }.count) / Double(prompts.count)
     }
