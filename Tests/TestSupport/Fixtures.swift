@@ -70,4 +70,9 @@ public func randomArray(_ n: Int, _ rng: inout SeededRandom, scale: Float = 1) -
 }
 
 /// The canonedit executable the build puts beside the test bundle.
-public func canoneditExecutable() -> String { HostPaths.folder + "/canonedit" }
+/// The canonedit executable beside the tests. Processes started from here on run their products
+/// on the kernels this process uses (CANONEDIT_BLAS_CORE), so their numbers compare bit for bit.
+public func canoneditExecutable() -> String {
+    setenv("CANONEDIT_BLAS_CORE", Blas.coreName, 1)
+    return HostPaths.folder + "/canonedit"
+}

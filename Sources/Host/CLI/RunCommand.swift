@@ -87,6 +87,7 @@ struct Run: ParsableCommand {
             exp.keepCheckpoint = keepCheckpoint
             exp.logSamples = logSamples
             exp.transient = ProgressPrinter.transient
+            if let k = Blas.kernelChoice { stderr(k) }
             let started = Date()
             let outcome = try exp.run()
             if json {

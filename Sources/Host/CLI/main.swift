@@ -17,7 +17,10 @@ struct CanonEdit: ParsableCommand {
             Models: --model takes a built-in name (smollm2), a GGUF file, or a Hugging Face folder \
             (config.json, *.safetensors, tokenizer.json). Output: run prints a table (its results as JSON with \
             --json), report Markdown (JSON with --json), senses show text (JSON with --json), plugins list text \
-            (JSON with --json); every other command prints JSON. Progress, warnings and errors go to stderr.
+            (JSON with --json); every other command prints JSON. Progress, warnings and errors go to stderr. \
+            Products run on OpenBLAS's AVX-512 kernels (SkylakeX) when the processor has AVX-512 and OpenBLAS \
+            chose AVX2 ones; CANONEDIT_BLAS_CORE names the kernels (as OPENBLAS_CORETYPE does), or openblas keeps \
+            OpenBLAS's choice. Kernels round differently: results repeat bit for bit on the same kernels.
             """ + "\n\n"
                 + examples(
                     "canonedit run configs/builtin/smollm2-country_capital-lora.yaml", "canonedit help run",
@@ -94,4 +97,9 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
 
 Cancellation.install()
 ce_map_large_allocations()
+// Before any product: choosing the kernels restarts OpenBLAS.
+do { Blas.kernelChoice = try Blas.chooseKernels() } catch let e as CanonEditError {
+    stderr("error: \(e.message)")
+    exit(64)
+}
 CanonEdit.main()

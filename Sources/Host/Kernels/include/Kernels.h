@@ -133,6 +133,13 @@ void ce_qmatmul_backward_input(float *dx, const float *dout, int64_t N, int64_t 
                                int64_t k0, int64_t k1, int64_t block_values, int64_t block_bytes);
 void ce_quant_f16(uint16_t *dst, const float *src, int64_t n);
 
+// ---- OpenBLAS kernels (blas_cores.c) ----
+// 1 when the processor (and the OS) run AVX-512 F, CD, BW, DQ and VL.
+int ce_cpu_has_avx512(void);
+// Restarts OpenBLAS on the kernels named `core` (as OPENBLAS_CORETYPE names them), before any
+// product runs; 1 when it now reports that core.
+int ce_blas_switch_core(const char *core);
+
 // ---- files (direct_io.c) ----
 // O_DIRECT where the platform has it (writes bypass the page cache), else 0.
 int ce_direct_io_flag(void);
