@@ -52,15 +52,20 @@ void ce_attention_forward(float *out, float *probs, const float *q, const float 
                                           r0 + rows < T ? r0 + rows : T);
 }
 
-// dS = P * (dP - rowsum(P * dP)), the softmax backward, row by row. Masked entries have P = 0,
-// so the same loop serves windows.
+// dS = P * (dP - rowsum(P * dP)), the softmax backward, for row t over keys 0…t. `out` may be
+// `p` or `d` (each entry is read before it is written). Masked entries have P = 0, so the same
+// loop serves windows. Inline, so each caller keeps its own code generation.
+static inline void softmax_backward_row(float *out, const float *p, const float *d, int t) {
+    float dot = 0.0f;
+    for (int s = 0; s <= t; s++) dot += p[s] * d[s];
+    for (int s = 0; s <= t; s++) out[s] = p[s] * (d[s] - dot);
+}
+
+// The softmax backward of a whole (T, T) head, in place over dP.
 CE_HOT static void softmax_backward_rows(float *dS, const float *P, int T) {
     for (int t = 0; t < T; t++) {
         float *d = dS + (int64_t)t * T;
-        const float *p = P + (int64_t)t * T;
-        float dot = 0.0f;
-        for (int s = 0; s <= t; s++) dot += p[s] * d[s];
-        for (int s = 0; s <= t; s++) d[s] = p[s] * (d[s] - dot);
+        softmax_backward_row(d, P + (int64_t)t * T, d, t);
         for (int s = t + 1; s < T; s++) d[s] = 0.0f;
     }
 }
@@ -111,10 +116,7 @@ void ce_attention_backward_rows(float *dq, float *probs, float *scratch, const f
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, R, r1, D, 1.0f, dO, qs, Vv, ks, 0.0f, scratch, T);
     for (int t = r0; t < r1; t++) {
         float *p = P + (int64_t)(t - r0) * T;
-        const float *d = scratch + (int64_t)(t - r0) * T;
-        float dot = 0.0f;
-        for (int s = 0; s <= t; s++) dot += p[s] * d[s];
-        for (int s = 0; s <= t; s++) p[s] = p[s] * (d[s] - dot);
+        softmax_backward_row(p, p, scratch + (int64_t)(t - r0) * T, t);
     }
     // dQ = scale dS K
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, R, D, r1, scale, P, T, K, ks, 0.0f,

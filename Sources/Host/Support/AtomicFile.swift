@@ -57,9 +57,12 @@ public enum AtomicFile {
         }
 
         /// The error a failed write reports.
-        public func failure(_ error: Error) -> CanonEditError {
-            CanonEditError("\(path): write failed (\(posixReason(error))); the previous file, if any, is unchanged")
-        }
+        public func failure(_ error: Error) -> CanonEditError { writeFailure(path, reason: posixReason(error)) }
+    }
+
+    /// The error a failed write of `path` reports (`reason` in the operating system's words).
+    public static func writeFailure(_ path: String, reason: String) -> CanonEditError {
+        CanonEditError("\(path): write failed (\(reason)); the previous file, if any, is unchanged")
     }
 
     /// Makes `path` a second name for the file at `existing` (a hard link), replacing whatever

@@ -40,9 +40,7 @@ public enum Scoring {
         guard ps.allSatisfy({ !$0.isEmpty }) else { throw CanonEditError("next token of an empty prompt") }
         var out = [Int32](repeating: -1, count: ps.count)
         for batch in SequenceScorer.batches(ps.map(\.count)) {
-            let T = ps[batch.last!].count
-            var tokens = [Int32](repeating: 0, count: batch.count * T)  // right-padded (B, T)
-            for (b, i) in batch.enumerated() { for (t, id) in ps[i].enumerated() { tokens[b * T + t] = id } }
+            let (tokens, T) = SequenceScorer.rightPadded(batch.map { ps[$0] })
             let last = batch.map { ps[$0].count - 1 }
             let head = LogitRows(rows: last.enumerated().map { $0.offset * T + $0.element })
             let layout = RowLayout(lengths: batch.map { ps[$0].count }, queries: last)

@@ -64,11 +64,10 @@ public enum SequenceScorer {
                 throw CanonEditError(
                     "a sequence of \(T) tokens is longer than the model's context of \(model.contextLength)")
             }
-            var tokens = [Int32](repeating: 0, count: batch.count * T)
+            let tokens = rightPadded(batch.map { seqs[$0].ids }).tokens
             var rows: [Int] = [], targets: [Int32] = []
             for (b, s) in batch.enumerated() {
                 let q = seqs[s]
-                for (t, id) in q.ids.enumerated() { tokens[b * T + t] = id }
                 for r in q.rows { rows.append(b * T + r); targets.append(q.ids[r + 1]) }
             }
             let head = TokenNLL(rows: rows, targets: targets)
@@ -84,6 +83,15 @@ public enum SequenceScorer {
             }
         }
         return out
+    }
+
+    /// Sequences right-padded with id 0 (which a causal model's real positions never see) into
+    /// one (B, T) batch, T the longest.
+    public static func rightPadded(_ seqs: [[Int32]]) -> (tokens: [Int32], T: Int) {
+        let T = seqs.map(\.count).max() ?? 0
+        var tokens = [Int32](repeating: 0, count: seqs.count * T)
+        for (b, s) in seqs.enumerated() { for (t, id) in s.enumerated() { tokens[b * T + t] = id } }
+        return (tokens, T)
     }
 
     /// Sequences of these lengths in the batches they are scored in: sorted by length and

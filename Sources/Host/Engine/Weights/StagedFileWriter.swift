@@ -130,7 +130,6 @@ final class StagedFileWriter {
     }
 
     private func failure(_ code: Int32) -> CanonEditError {
-        CanonEditError(
-            "\(path): write failed (\(String(cString: strerror(code)))); the previous file, if any, is unchanged")
+        AtomicFile.writeFailure(path, reason: String(cString: strerror(code)))
     }
 }

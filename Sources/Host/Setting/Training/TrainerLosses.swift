@@ -12,9 +12,7 @@ extension Trainer {
             .filter { $0.allSatisfy { !$0.rows.isEmpty } }
         guard !examples.isEmpty else { return 0 }
         let seqs = examples.flatMap { $0 }
-        let T = seqs.map(\.ids.count).max()!
-        var tokens = [Int32](repeating: 0, count: seqs.count * T)
-        for (b, s) in seqs.enumerated() { for (i, id) in s.ids.enumerated() { tokens[b * T + i] = id } }
+        let (tokens, T) = SequenceScorer.rightPadded(seqs.map(\.ids))
         let head = TaskLossObjective(examples: examples, T: T, lossType: session.lossType, scale: scale)
         let layout = RowLayout(lengths: seqs.map(\.ids.count), queries: seqs.map(\.query))
         try session.model.run(
