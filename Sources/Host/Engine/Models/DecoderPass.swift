@@ -51,14 +51,16 @@ extension DecoderLM {
 
 extension DecoderLM {
     /// Block l on the residual stream x (N, C), updated in place; its activations go to `a`.
+    /// With `keeps` false no backward pass reads them, so copies only backward needs are skipped.
     func blockForward(
-        _ l: Int, x: UnsafeMutablePointer<Float>, a: BlockActivations, B: Int, T: Int, pos: [Int32]
+        _ l: Int, x: UnsafeMutablePointer<Float>, a: BlockActivations, B: Int, T: Int, pos: [Int32], keeps: Bool
     ) {
         let (C, H, G, D, F, N) = (spec.C, spec.H, spec.G, spec.D, spec.F, B * T)
         let b = blocks[l]
         let xn = scratch.get("xn", N * C)  // a sublayer's normalised input (N, C)
         let h = scratch.get("h", N * F)  // MLP activations (N, F)
-        a.xIn.update(from: x, count: N * C)
+        // x entering the block: parallel residuals read it again; backward reads it.
+        if keeps || spec.residual != .sequential { a.xIn.update(from: x, count: N * C) }
         // attention sublayer on n1(x)
         normForward(b.norm1, out: xn, mean: a.mean1, rstd: a.rstd1, x: x, N: N)
         projectQKV(b, xn: xn, q: a.q, k: a.k, v: a.v, N: N)
@@ -77,7 +79,7 @@ extension DecoderLM {
         // MLP sublayer on n2(x) (sequential), n2(x_in) (two norms) or n1(x_in) (one norm)
         switch spec.residual {
         case .sequential:
-            a.mid.update(from: x, count: N * C)
+            if keeps { a.mid.update(from: x, count: N * C) }
             normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: x, N: N)
         case .parallelTwoNorms:
             normForward(b.norm2!, out: xn, mean: a.mean2, rstd: a.rstd2, x: a.xIn, N: N)
@@ -173,7 +175,7 @@ extension DecoderLM {
         for l in start..<end {
             hooks?.save(layer: l, x: x, N: N, C: C)
             if train && recomputeActivations && l >= lowest { s.get("l\(l).x", N * C).update(from: x, count: N * C) }
-            blockForward(l, x: x, a: acts(l), B: B, T: T, pos: pos)
+            blockForward(l, x: x, a: acts(l), B: B, T: T, pos: pos, keeps: keepAll && l >= lowest)
             for (i, h) in outputHooks(at: l).enumerated() {
                 // The hook's input, for its backward pass.
                 if train && l >= lowest { s.get("l\(l).hook\(i)", N * C).update(from: x, count: N * C) }
@@ -208,7 +210,7 @@ extension DecoderLM {
             // Block l again from its saved input, into the one shared set of activations.
             let a = blockActivations(B: B, T: T) { s.get("tmp.\($0)", $1) }, x = s.get("recompute.x", N * C)
             x.update(from: saved(l, "x", N * C), count: N * C)
-            blockForward(l, x: x, a: a, B: B, T: T, pos: pos)
+            blockForward(l, x: x, a: a, B: B, T: T, pos: pos, keeps: true)
             return a
         }
         let xn = s.get("xn", N * C), h = s.get("h", N * F), dxn = s.get("dxnB", N * C)
