@@ -140,7 +140,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Timed repetitions (after one warm-up).") var reps = 3
     @Option(
         help: ArgumentHelp(
-            "What forward+backward trains: all (every parameter, with its gradient), or norms (only the 1-D "
+            "What forward+backward trains: all (every parameter, with its gradient, its values fp32 as "
+                + "training holds them; the forward pass reads frozen weights as stored), or norms (only the 1-D "
                 + "norm weights: the backward pass still crosses every block, as a LoRA step's does, but no "
                 + "weight gradient is made for the matrices, which stay frozen)."))
     var train: Bench.Training = .all

@@ -1,8 +1,9 @@
 import Foundation
 import Support
 
-/// Throughput of the engine on a model: forward and forward+backward (all parameters
-/// trainable) over a (B, T) batch of fixed pseudo-random tokens; median of `reps` timed runs
+/// Throughput of the engine on a model: forward (frozen, weights as stored) and forward+backward
+/// (all parameters trained, fp32 as training holds them) over a (B, T) batch of fixed
+/// pseudo-random tokens; median of `reps` timed runs
 /// after one warm-up. Peak memory is the process's high-water resident set. For decoders it
 /// also counts the matrix-product work (MatmulWork) and reports the rate achieved against this
 /// machine's sgemm rate, measured in the same run.
@@ -80,6 +81,9 @@ public enum Bench {
         }
         if train == .all {
             model.setTrainable(true)
+            // As an edit session does when it trains a tensor: an fp32 copy of the stored values,
+            // which products then read (a frozen weight is decoded panel by panel instead).
+            for p in model.parameters { _ = p.value.data }
         } else {
             for p in model.parameters { p.requiresGrad = p.value.shape.count == 1 }
         }
