@@ -43,8 +43,11 @@ for k, name in [("forward_tokens_per_s", "forward tok/s"), ("forward_backward_to
     print(f"  {name}: canonedit {med(k, 0):.0f}, PyTorch {med(k, 1):.0f}, ratio median {statistics.median(rs):.2f}x "
           f"(range {min(rs):.2f}-{max(rs):.2f})")
 if "gemm_gflops" in rows[0][0]:
+    fr = lambda k: ", ".join(f"{100 * x[0][k]:.0f}%" for x in rows)
     print(f"  canonedit's matrix products: forward {med('forward_gflops', 0):.1f} GFLOP/s "
-          f"({100 * med('forward_fraction_of_gemm', 0):.0f}% of this machine's sgemm, "
-          f"{med('gemm_gflops', 0):.1f} GFLOP/s), forward+backward {med('forward_backward_gflops', 0):.1f} GFLOP/s "
-          f"({100 * med('forward_backward_fraction_of_gemm', 0):.0f}%)")
+          f"({100 * med('forward_fraction_of_gemm', 0):.0f}% of this machine's sgemm; "
+          f"rounds {fr('forward_fraction_of_gemm')}), forward+backward "
+          f"{med('forward_backward_gflops', 0):.1f} GFLOP/s ({100 * med('forward_backward_fraction_of_gemm', 0):.0f}%; "
+          f"rounds {fr('forward_backward_fraction_of_gemm')}); sgemm {med('gemm_gflops', 0):.1f} GFLOP/s, "
+          f"sampled (1024^3, best of 3) before each timed pass, each pass compared with its own sample")
 PY

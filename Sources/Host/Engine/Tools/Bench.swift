@@ -3,10 +3,9 @@ import Support
 
 /// Throughput of the engine on a model: forward (frozen, weights as stored) and forward+backward
 /// (all parameters trained, fp32 as training holds them) over a (B, T) batch of fixed
-/// pseudo-random tokens; median of `reps` timed runs
-/// after one warm-up. Peak memory is the process's high-water resident set. For decoders it
+/// pseudo-random tokens; median of `reps` timed runs after one warm-up. Peak memory is the process's high-water resident set. For decoders it
 /// also counts the matrix-product work (MatmulWork) and reports the rate achieved against this
-/// machine's sgemm rate, measured in the same run.
+/// machine's sgemm rate, sampled before each timed pass (GemmRate).
 public struct BenchResult: Codable {
     public var model: String
     public var batch: Int
@@ -18,9 +17,12 @@ public struct BenchResult: Codable {
     public var forward_backward_tokens_per_s: Double
     public var peak_rss_mib: Double
     public var trained: String? = nil  // "all" or "norms"
-    /// sgemm on 1024 × 1024 matrices with the same threads (best of five), GFLOP/s.
+    /// sgemm on 1024 × 1024 matrices with the same threads, GFLOP/s: sampled (best of three)
+    /// right before each timed pass; the median of the samples.
     public var gemm_gflops: Double? = nil
+    /// The matrix-product work over the median pass's time.
     public var forward_gflops: Double? = nil
+    /// Each pass's matrix-product rate over its own sgemm sample; the median over passes.
     public var forward_fraction_of_gemm: Double? = nil
     public var forward_backward_gflops: Double? = nil
     public var forward_backward_fraction_of_gemm: Double? = nil
@@ -38,14 +40,24 @@ public enum MatmulWork {
         let head = 2 * Double(B * (T - 1)) * Double(s.C * s.V)
         return linear + attention + head
     }
+}
 
-    /// The best of five 1024³ sgemms, in GFLOP/s.
-    public static func gemmRate() -> Double {
-        let n = 1024
-        let a = Tensor([n, n]), b = Tensor([n, n]), c = Tensor([n, n])
-        for i in 0..<(n * n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+/// This machine's sgemm rate: 1024 × 1024 products with the threads the model uses. The rate
+/// drifts by ±10% over seconds on a shared machine, so the bench samples it right before each
+/// timed pass and compares each pass with its own sample.
+public final class GemmRate {
+    static let n = 1024
+    private let a = Tensor([n, n]), b = Tensor([n, n]), c = Tensor([n, n])
+
+    public init() {
+        for i in 0..<(Self.n * Self.n) { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+    }
+
+    /// The best of `runs` products, in GFLOP/s.
+    public func sample(runs: Int = 3) -> Double {
+        let n = Self.n
         var best = Double.infinity
-        for _ in 0..<5 {
+        for _ in 0..<runs {
             let t0 = DispatchTime.now().uptimeNanoseconds
             Blas.gemm(M: n, N: n, K: n, A: a.data, lda: n, B: b.data, ldb: n, C: c.data, ldc: n)
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
@@ -72,13 +84,23 @@ public enum Bench {
         }
         func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-        model.setTrainable(false)
-        var fwd: [Double] = []
-        for i in 0...reps {
-            let ms = try time { try model.run(tokens: tokens, B: B, T: T, head: head(), train: false) }
-            progress("forward \(i == 0 ? "warm-up" : "rep \(i)"): \(Int(ms)) ms")
-            if i > 0 { fwd.append(ms) }
+        // Each timed pass follows its own sgemm sample (decoders only: the work is counted for them).
+        let decoder = model as? DecoderLM, gemm = decoder.map { _ in GemmRate() }
+        func timed(_ what: String, _ pass: () throws -> Void) throws -> [(ms: Double, rate: Double?)] {
+            var runs: [(ms: Double, rate: Double?)] = []
+            for i in 0...reps {
+                let rate = gemm?.sample()
+                let ms = try time(pass)
+                progress(
+                    "\(what) \(i == 0 ? "warm-up" : "rep \(i)"): \(Int(ms)) ms"
+                        + (rate.map { String(format: " (sgemm before it: %.0f GFLOP/s)", $0) } ?? ""))
+                if i > 0 { runs.append((ms, rate)) }
+            }
+            return runs
         }
+
+        model.setTrainable(false)
+        let fwd = try timed("forward") { try model.run(tokens: tokens, B: B, T: T, head: head(), train: false) }
         if train == .all {
             model.setTrainable(true)
             // As an edit session does when it trains a tensor: an fp32 copy of the stored values,
@@ -87,38 +109,37 @@ public enum Bench {
         } else {
             for p in model.parameters { p.requiresGrad = p.value.shape.count == 1 }
         }
-        var fb: [Double] = []
-        for i in 0...reps {
-            let ms = try time {
-                model.zeroGrads()
-                try model.run(tokens: tokens, B: B, T: T, head: head(), train: true)
-            }
-            progress("forward+backward \(i == 0 ? "warm-up" : "rep \(i)"): \(Int(ms)) ms")
-            if i > 0 { fb.append(ms) }
+        let fb = try timed("forward+backward") {
+            model.zeroGrads()
+            try model.run(tokens: tokens, B: B, T: T, head: head(), train: true)
         }
         model.setTrainable(false)
-        let f = median(fwd), g = median(fb)
+        let f = median(fwd.map(\.ms)), g = median(fb.map(\.ms))
         var r = BenchResult(
             model: lm.name, batch: B, seq: T, threads: Blas.threads,
             forward_ms: f, forward_tokens_per_s: Double(B * T) / f * 1000,
             forward_backward_ms: g, forward_backward_tokens_per_s: Double(B * T) / g * 1000,
             peak_rss_mib: Double(peakResidentBytes()) / 1_048_576)
         r.trained = train.rawValue
-        if let decoder = model as? DecoderLM {
-            let work = MatmulWork.forwardFLOPs(decoder, B: B, T: T), rate = MatmulWork.gemmRate()
-            r.gemm_gflops = rate
-            r.forward_gflops = work / f / 1e6
+        if let decoder {
+            let work = MatmulWork.forwardFLOPs(decoder, B: B, T: T)
             // Without weight gradients a backward pass costs one forward, not two.
-            r.forward_backward_gflops = (train == .all ? 3 : 2) * work / g / 1e6
-            r.forward_fraction_of_gemm = r.forward_gflops! / rate
-            r.forward_backward_fraction_of_gemm = r.forward_backward_gflops! / rate
+            let fbWork = (train == .all ? 3 : 2) * work
+            func fraction(_ runs: [(ms: Double, rate: Double?)], _ flops: Double) -> Double {
+                median(runs.map { flops / $0.ms / 1e6 / $0.rate! })
+            }
+            r.gemm_gflops = median((fwd + fb).map { $0.rate! })
+            r.forward_gflops = work / f / 1e6
+            r.forward_backward_gflops = fbWork / g / 1e6
+            r.forward_fraction_of_gemm = fraction(fwd, work)
+            r.forward_backward_fraction_of_gemm = fraction(fb, fbWork)
             progress(
                 String(
                     format:
-                        "matrix products: forward %.1f GFLOP/s (%.0f%% of sgemm's %.1f), "
-                        + "forward+backward %.1f (%.0f%%)",
-                    r.forward_gflops!, 100 * r.forward_fraction_of_gemm!, rate, r.forward_backward_gflops!,
-                    100 * r.forward_backward_fraction_of_gemm!))
+                        "matrix products: forward %.1f GFLOP/s (%.0f%% of sgemm's rate, median over passes), "
+                        + "forward+backward %.1f (%.0f%%); sgemm %.1f GFLOP/s (median of the samples)",
+                    r.forward_gflops!, 100 * r.forward_fraction_of_gemm!, r.forward_backward_gflops!,
+                    100 * r.forward_backward_fraction_of_gemm!, r.gemm_gflops!))
         }
         return r
     }
