@@ -29,7 +29,7 @@ static inline void scale_min_6bit(int j, const uint8_t *s, int *scale, int *min)
     }
 }
 
-CE_HOT void ce_dequant_q2_k(float *dst, const uint8_t *src, int64_t n) {
+CE_HOT void ce_dequant_q2_k(float *restrict dst, const uint8_t *restrict src, int64_t n) {
     for (int64_t blk = 0; blk < n / 256; blk++) {
         const uint8_t *p = src + blk * 84, *scales = p, *q = p + 16;
         float d = h2f_at(p + 80), dmin = h2f_at(p + 82);
@@ -40,14 +40,16 @@ CE_HOT void ce_dequant_q2_k(float *dst, const uint8_t *src, int64_t n) {
                 for (int part = 0; part < 2; part++) {  // 16 values from bytes 0–15, then 16–31
                     uint8_t sc = scales[is++];
                     float dl = d * (sc & 15), ml = dmin * (sc >> 4);
-                    for (int l = 0; l < 16; l++) *o++ = dl * ((q[l + 16 * part] >> shift) & 3) - ml;
+                    uint8_t v[16];
+                    for (int l = 0; l < 16; l++) v[l] = (q[l + 16 * part] >> shift) & 3;
+                    for (int l = 0; l < 16; l++) *o++ = dl * v[l] - ml;
                 }
             }
         }
     }
 }
 
-CE_HOT void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n) {
+CE_HOT void ce_dequant_q3_k(float *restrict dst, const uint8_t *restrict src, int64_t n) {
     for (int64_t blk = 0; blk < n / 256; blk++) {
         const uint8_t *p = src + blk * 110, *hmask = p, *q = p + 32, *packed = p + 96;
         float d = h2f_at(p + 108);
@@ -65,11 +67,13 @@ CE_HOT void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n) {
             for (int shift = 0; shift < 8; shift += 2, bit <<= 1) {
                 for (int part = 0; part < 2; part++) {
                     float dl = d * scales[is++];
+                    int8_t v[16];
                     for (int l = 0; l < 16; l++) {
                         int i = l + 16 * part;
-                        int v = ((q[i] >> shift) & 3) - ((hmask[i] & bit) ? 0 : 4);
-                        *o++ = dl * v;
+                        v[l] = (int8_t)(((q[i] >> shift) & 3) - ((hmask[i] & bit) ? 0 : 4));
                     }
+                    SCALE_LOOP
+                    for (int l = 0; l < 16; l++) *o++ = dl * v[l];
                 }
             }
         }
@@ -77,8 +81,10 @@ CE_HOT void ce_dequant_q3_k(float *dst, const uint8_t *src, int64_t n) {
 }
 
 // Q4_K and Q5_K: four pairs of 32-value sub-blocks; the pair shares 32 bytes of nibbles (low
-// nibbles first), and Q5_K adds a fifth bit from qh, two bit planes per pair.
-static void dequant_q45_k(float *dst, const uint8_t *src, int64_t n, int five) {
+// nibbles first), and Q5_K adds a fifth bit from qh, two bit planes per pair. Inline, so each
+// clone of its callers has its own code generation (it was compiled once, for baseline x86-64).
+static inline __attribute__((always_inline)) void dequant_q45_k(float *restrict dst, const uint8_t *restrict src,
+                                                                 int64_t n, int five) {
     const int size = five ? 176 : 144;
     for (int64_t blk = 0; blk < n / 256; blk++) {
         const uint8_t *p = src + blk * size, *scales = p + 4;
@@ -91,20 +97,25 @@ static void dequant_q45_k(float *dst, const uint8_t *src, int64_t n, int five) {
                 scale_min_6bit(2 * pair + nib, scales, &sc, &mn);
                 float dl = d * sc, ml = dmin * mn;
                 int plane = 2 * pair + nib;
+                uint8_t v[32];
                 for (int l = 0; l < 32; l++) {
-                    int v = nib ? q[l] >> 4 : q[l] & 15;
-                    if (five && ((qh[l] >> plane) & 1)) v += 16;
-                    *o++ = dl * v - ml;
+                    v[l] = nib ? q[l] >> 4 : q[l] & 15;
+                    if (five) v[l] += ((qh[l] >> plane) & 1) << 4;
                 }
+                for (int l = 0; l < 32; l++) *o++ = dl * v[l] - ml;
             }
         }
     }
 }
 
-CE_HOT void ce_dequant_q4_k(float *dst, const uint8_t *src, int64_t n) { dequant_q45_k(dst, src, n, 0); }
-CE_HOT void ce_dequant_q5_k(float *dst, const uint8_t *src, int64_t n) { dequant_q45_k(dst, src, n, 1); }
+CE_HOT void ce_dequant_q4_k(float *restrict dst, const uint8_t *restrict src, int64_t n) {
+    dequant_q45_k(dst, src, n, 0);
+}
+CE_HOT void ce_dequant_q5_k(float *restrict dst, const uint8_t *restrict src, int64_t n) {
+    dequant_q45_k(dst, src, n, 1);
+}
 
-CE_HOT void ce_dequant_q6_k(float *dst, const uint8_t *src, int64_t n) {
+CE_HOT void ce_dequant_q6_k(float *restrict dst, const uint8_t *restrict src, int64_t n) {
     for (int64_t blk = 0; blk < n / 256; blk++) {
         const uint8_t *p = src + blk * 210, *ql = p, *qh = p + 128;
         const int8_t *sc = (const int8_t *)(p + 192);

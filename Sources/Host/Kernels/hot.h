@@ -35,6 +35,10 @@ static inline float ce_expf(float x) {
     return p * scale;
 }
 
+// Before a short fixed-count loop that scales decoded integers: keep it a loop of 8-wide
+// vectors rather than letting -O3 unroll it first (the dequantisers).
+#define SCALE_LOOP _Pragma("clang loop unroll(disable) vectorize_width(8)")
+
 static inline float ce_sigmoidf(float x) { return 1.0f / (1.0f + ce_expf(-x)); }
 
 #endif
