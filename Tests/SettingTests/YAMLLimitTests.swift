@@ -22,12 +22,15 @@ final class YAMLLimitTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
     }
 
+    /// Each names the file, the line of the key, and the key.
     func testNonsenseNumbersAreErrorsNamingTheKey() throws {
         let dir = temporaryFolder(self)
         for (field, fragment) in [
-            ("regularization_weight: .nan", "regularization_weight must be a number ≥ 0"),
-            ("regularization_weight: -1", "regularization_weight must be a number ≥ 0"),
-            ("batch_size: 0", "batch_size must be 1…4096"),
+            ("regularization_weight: .nan", "c.yaml:9: training.regularization_weight must be a number ≥ 0"),
+            ("regularization_weight: -1", "c.yaml:9: training.regularization_weight must be a number ≥ 0"),
+            ("batch_size: 0", "c.yaml:9: training.batch_size must be 1…4096, not 0"),
+            ("grad_acc_steps: 0", "c.yaml:9: training.grad_acc_steps must be ≥ 1, not 0"),
+            ("update_rule: sometimes", "c.yaml:9: training.update_rule is sometimes; use authors or accumulate"),
         ] {
             let path = dir + "/c.yaml"
             try AtomicFile.write(
@@ -58,7 +61,7 @@ final class YAMLLimitTests: XCTestCase {
                 validation: {intervention_eval_path: e, degredation_general_path: g}
                 """.utf8), to: nan)
         XCTAssertThrowsError(try ExperimentConfig.load(nan)) {
-            XCTAssertTrue("\($0)".contains("threshold must be a finite"))
+            XCTAssertTrue("\($0)".contains("t.yaml:2: threshold must be a finite"), "\($0)")
         }
     }
 }

@@ -82,7 +82,7 @@ public struct ExperimentConfig: Codable {
             throw CanonEditError("\(path): not valid YAML (\(error))")
         }
         var warnings = try ConfigKeys.check(text, path: path)
-        try cfg.validate(path)
+        try cfg.validate(path, text: text)
         warnings += cfg.fillIn(path)
         return (cfg, warnings)
     }
@@ -123,47 +123,51 @@ public struct ExperimentConfig: Codable {
         }
     }
 
-    func validate(_ path: String) throws {
+    /// Values that decode but make no sense; each error names the file, the line of the key
+    /// (when `text` is the config's text) and the key.
+    func validate(_ path: String, text: String? = nil) throws {
+        func bad(_ key: String, _ problem: String) -> CanonEditError {
+            let line = text.flatMap { ConfigKeys.line(of: key.split(separator: ".").map(String.init), in: $0) }
+            return CanonEditError("\(path)\(line.map { ":\($0)" } ?? ""): \(key) \(problem)")
+        }
         guard training.num_epochs >= 0, training.num_epochs <= 10_000 else {
-            throw CanonEditError("\(path): training.num_epochs must be 0…10000")
+            throw bad("training.num_epochs", "must be 0…10000")
         }
         guard training.learning_rate.isFinite, training.learning_rate >= 0 else {
-            throw CanonEditError("\(path): training.learning_rate must be ≥ 0")
+            throw bad("training.learning_rate", "must be ≥ 0")
         }
         if let w = training.regularization_weight, !(w.isFinite && w >= 0) {
-            throw CanonEditError("\(path): training.regularization_weight must be a number ≥ 0, not \(w)")
+            throw bad("training.regularization_weight", "must be a number ≥ 0, not \(w)")
         }
-        if let t = threshold, !t.isFinite {
-            throw CanonEditError("\(path): threshold must be a finite number, not \(t)")
-        }
-        if let s = seed, s < 0 { throw CanonEditError("\(path): seed must be ≥ 0, not \(s)") }
+        if let t = threshold, !t.isFinite { throw bad("threshold", "must be a finite number, not \(t)") }
+        if let s = seed, s < 0 { throw bad("seed", "must be ≥ 0, not \(s)") }
         if let k = sequential?.edits_per_step, !(1...100_000).contains(k) {
-            throw CanonEditError("\(path): sequential.edits_per_step must be 1…100000, not \(k)")
+            throw bad("sequential.edits_per_step", "must be 1…100000, not \(k)")
         }
-        guard gradAccSteps >= 1 else { throw CanonEditError("\(path): training.grad_acc_steps must be ≥ 1") }
+        guard gradAccSteps >= 1 else { throw bad("training.grad_acc_steps", "must be ≥ 1, not \(gradAccSteps)") }
         guard (1...4096).contains(batchSize) else {
-            throw CanonEditError("\(path): training.batch_size must be 1…4096, not \(batchSize)")
+            throw bad("training.batch_size", "must be 1…4096, not \(batchSize)")
         }
         if let n = validation.eval_normalization, n != "example" {
-            throw CanonEditError(
-                "\(path): validation.eval_normalization \(n) is not supported (example, as in every published config)")
+            throw bad(
+                "validation.eval_normalization", "\(n) is not supported (example, as in every published config)")
         }
         if let d = training.edit_dtype, !["f32", "f16"].contains(d) {
-            throw CanonEditError("\(path): training.edit_dtype is \(d); use f32 or f16")
+            throw bad("training.edit_dtype", "is \(d); use f32 or f16")
         }
         if let r = training.update_rule, !["authors", "accumulate"].contains(r) {
-            throw CanonEditError("\(path): training.update_rule is \(r); use authors or accumulate")
+            throw bad("training.update_rule", "is \(r); use authors or accumulate")
         }
         if let t = training.regularization_type, t != "KL" {
-            throw CanonEditError(
-                "\(path): training.regularization_type \(t) is not supported (KL; the authors' sweeps use only KL)")
+            throw bad("training.regularization_type", "\(t) is not supported (KL; the authors' sweeps use only KL)")
         }
         if (training.suffix_pair ?? false) != training.loss_type.isPair {
-            throw CanonEditError(
-                "\(path): loss_type \(training.loss_type.rawValue) needs suffix_pair: \(training.loss_type.isPair)")
+            throw bad(
+                "training.loss_type",
+                "\(training.loss_type.rawValue) needs suffix_pair: \(training.loss_type.isPair)")
         }
         if let t = validation.hard_negative?.eval_type, !["suffix", "unconditional"].contains(t) {
-            throw CanonEditError("\(path): validation.hard_negative.eval_type must be suffix or unconditional")
+            throw bad("validation.hard_negative.eval_type", "must be suffix or unconditional")
         }
     }
 
