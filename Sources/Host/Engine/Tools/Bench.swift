@@ -3,9 +3,10 @@ import Support
 
 /// Throughput of the engine on a model: forward (frozen, weights as stored) and forward+backward
 /// (all parameters trained, fp32 as training holds them) over a (B, T) batch of fixed
-/// pseudo-random tokens; median of `reps` timed runs after one warm-up. Peak memory is the process's high-water resident set. For decoders it
-/// also counts the matrix-product work (MatmulWork) and reports the rate achieved against this
-/// machine's sgemm rate, sampled before each timed pass (GemmRate).
+/// pseudo-random tokens; median of `reps` timed runs after one warm-up. Peak memory is the
+/// process's high-water resident set. For decoders it also counts the matrix-product work
+/// (MatmulWork) and reports the rate achieved against this machine's sgemm rate, sampled
+/// before each timed pass (GemmRate).
 public struct BenchResult: Codable {
     public var model: String
     public var batch: Int
