@@ -3,12 +3,14 @@
 # builds them (-O3, each hot function cloned for x86-64-v3 and baseline).
 #   bash scripts/bench-dequant.sh [REV]
 # With REV (a commit), that revision's decoders are built beside these and every format is
-# compared bit for bit on the same random blocks.
+# compared bit for bit on the same random blocks. BASELINE=1 builds both without the clones,
+# for baseline x86-64 only (the code a CPU without AVX2 runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV=${1:-}
 OUT=$(mktemp -d)
 FLAGS=(-O3 -fno-math-errno -fPIC -I Sources/Host/Kernels/include)  # Package.swift's kernel flags
+[ "${BASELINE:-0}" = 1 ] && FLAGS+=(-DCE_NO_CLONES)
 for f in dequant dequant_k; do clang "${FLAGS[@]}" -c Sources/Host/Kernels/$f.c -o "$OUT/$f.o"; done
 OBJS=("$OUT/dequant.o" "$OUT/dequant_k.o")
 DEFS=()

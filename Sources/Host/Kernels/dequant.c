@@ -86,11 +86,10 @@ static inline __attribute__((always_inline)) void dequant_q5(float *restrict dst
         const uint8_t *hp = p + (with_min ? 4 : 2);
         uint32_t high = (uint32_t)hp[0] | ((uint32_t)hp[1] << 8) | ((uint32_t)hp[2] << 16) | ((uint32_t)hp[3] << 24);
         const uint8_t *q = hp + 4;
-        uint8_t v[32];
-        for (int j = 0; j < 16; j++) {
-            v[j] = (uint8_t)((q[j] & 15) | (((high >> j) & 1) << 4));
-            v[j + 16] = (uint8_t)((q[j] >> 4) | (((high >> (j + 16)) & 1) << 4));
-        }
+        // The fifth bits first, as 32-bit lanes (a shift by each lane's own count vectorises).
+        int32_t v[32];
+        for (int j = 0; j < 32; j++) v[j] = (int32_t)((high >> j) & 1) << 4;
+        for (int j = 0; j < 16; j++) { v[j] |= q[j] & 15; v[j + 16] |= q[j] >> 4; }
         float *o = dst + blk * 32;
         SCALE_LOOP
         for (int j = 0; j < 32; j++) o[j] = d * (float)v[j] + m;
