@@ -38,6 +38,7 @@ final class BenchTests: XCTestCase {
         let s = try Bench.run(all, B: 2, T: 8, reps: 2, train: .all) { _ in }
         XCTAssertEqual(stored(all), 0, "training every parameter holds fp32 values")
         for b in [r, s] {
+            XCTAssertEqual(b.blas_core, Blas.coreName, "the kernels that set sgemm's rate are recorded")
             let gemm = try XCTUnwrap(b.gemm_gflops), f = try XCTUnwrap(b.forward_fraction_of_gemm)
             XCTAssertGreaterThan(gemm, 0)
             XCTAssertGreaterThan(f, 0)

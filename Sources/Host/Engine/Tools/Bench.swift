@@ -12,6 +12,8 @@ public struct BenchResult: Codable {
     public var batch: Int
     public var seq: Int
     public var threads: Int
+    /// OpenBLAS's kernels (its core name, e.g. SkylakeX or Haswell): they set sgemm's rate.
+    public var blas_core: String? = nil
     public var forward_ms: Double
     public var forward_tokens_per_s: Double
     public var forward_backward_ms: Double
@@ -122,6 +124,7 @@ public enum Bench {
             forward_backward_ms: g, forward_backward_tokens_per_s: Double(B * T) / g * 1000,
             peak_rss_mib: Double(peakResidentBytes()) / 1_048_576)
         r.trained = train.rawValue
+        r.blas_core = Blas.coreName
         if let decoder {
             let work = MatmulWork.forwardFLOPs(decoder, B: B, T: T)
             // Without weight gradients a backward pass costs one forward, not two.
