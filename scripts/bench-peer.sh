@@ -36,8 +36,8 @@ for r in range(1, rounds + 1):
           f"{c['peak_rss_mib']:.0f} vs {p['peak_rss_mib']:.0f} MiB ({c['peak_rss_mib'] / p['peak_rss_mib']:.2f}x)")
 def med(k, who): return statistics.median(x[who][k] for x in rows)
 def ratios(k): return [x[0][k] / x[1][k] for x in rows]
-print(f"median of {rounds} rounds, batch {B} x {T}, {threads} threads, {os.cpu_count()} cores, torch {rows[0][1]['torch']}, "
-      f"canonedit on OpenBLAS's {rows[0][0].get('blas_core', '?')} kernels:")
+print(f"median of {rounds} rounds, batch {B} x {T}, {threads} threads, {os.cpu_count()} cores, "
+      f"torch {rows[0][1]['torch']}, canonedit on OpenBLAS's {rows[0][0].get('blas_core', '?')} kernels:")
 for k, name in [("forward_tokens_per_s", "forward tok/s"), ("forward_backward_tokens_per_s", "forward+backward tok/s"),
                 ("peak_rss_mib", "peak MiB")]:
     rs = ratios(k)

@@ -69,9 +69,9 @@ public func randomArray(_ n: Int, _ rng: inout SeededRandom, scale: Float = 1) -
     (0..<n).map { _ in Float(rng.normal()) * scale }
 }
 
-/// The canonedit executable the build puts beside the test bundle.
-/// The canonedit executable beside the tests. Processes started from here on run their products
-/// on the kernels this process uses (CANONEDIT_BLAS_CORE), so their numbers compare bit for bit.
+/// The canonedit executable the build puts beside the test bundle. Processes started from here
+/// on run their products on the kernels this process uses (CANONEDIT_BLAS_CORE), so their
+/// numbers compare bit for bit.
 public func canoneditExecutable() -> String {
     setenv("CANONEDIT_BLAS_CORE", Blas.coreName, 1)
     return HostPaths.folder + "/canonedit"

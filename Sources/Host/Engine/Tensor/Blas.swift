@@ -26,10 +26,10 @@ public enum Blas {
     /// 0.3.21, which on its own picks Cooperlake here) runs this AVX-512 EPYC on its AVX2 kernels;
     /// some versions pick "Zen" (the same kernels) on AMD. Its AVX-512 kernels ("SkylakeX") are
     /// 1.5x faster here (bench 1x129: forward 208 -> 142 ms, forward and backward 578 -> 368 ms).
-    /// So canonedit picks the kernels itself: `CANONEDIT_BLAS_CORE` names them (an OPENBLAS_CORETYPE name), `openblas` keeps
-    /// OpenBLAS's own choice, and unset means SkylakeX when the processor runs AVX-512 and
-    /// OpenBLAS chose AVX2 kernels. Call before any product runs (it restarts OpenBLAS). Returns a
-    /// line saying what changed, nil when nothing did.
+    /// So canonedit picks the kernels itself: `CANONEDIT_BLAS_CORE` names them (an
+    /// OPENBLAS_CORETYPE name), `openblas` keeps OpenBLAS's own choice, and unset means SkylakeX
+    /// when the processor runs AVX-512 and OpenBLAS chose AVX2 kernels. Call before any product
+    /// runs (it restarts OpenBLAS). Returns a line saying what changed, nil when nothing did.
     @discardableResult
     public static func chooseKernels(
         _ requested: String? = ProcessInfo.processInfo.environment["CANONEDIT_BLAS_CORE"]

@@ -106,7 +106,7 @@ final class StagedFileWriter {
         let whole = direct ? filled / Self.alignment * Self.alignment : filled
         try put(whole)
         let rest = filled - whole
-        if rest > 0 { (buffer).copyMemory(from: buffer + whole, byteCount: rest) }
+        if rest > 0 { buffer.copyMemory(from: buffer + whole, byteCount: rest) }
         offset += whole
         filled = rest
     }

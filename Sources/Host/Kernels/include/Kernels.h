@@ -151,7 +151,7 @@ int ce_direct_io_flag(void);
 #define CE_ADAM_NONFINITE_GRADIENT 1
 #define CE_ADAM_NONFINITE_VALUE 2
 int ce_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
-                  float beta2, float eps, float weight_decay, int64_t t);
+                 float beta2, float eps, float weight_decay, int64_t t);
 
 // ---- small helpers (vector.c) ----
 void ce_map_large_allocations(void);  // allocations of 1 MB and more are mapped (allocator.c)
