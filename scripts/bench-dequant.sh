@@ -8,6 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REV=${1:-}
+if [ -n "$REV" ] && ! git rev-parse --quiet --verify "$REV^{commit}" > /dev/null; then
+    echo "bench-dequant: $REV is not a commit of this repository" >&2
+    exit 64
+fi
 OUT=$(mktemp -d)
 FLAGS=(-O3 -fno-math-errno -fPIC -I Sources/Host/Kernels/include)  # Package.swift's kernel flags
 [ "${BASELINE:-0}" = 1 ] && FLAGS+=(-DCE_NO_CLONES)
