@@ -10,8 +10,8 @@ import XCTest
 /// Adam) compute what the serial loop computes, bit for bit.
 final class ParallelSplitTests: XCTestCase {
     /// Runs `body` once with no loop split and once with every loop split over two threads,
-    /// however small. OpenBLAS has two threads both times: its own results for some shapes
-    /// depend on its thread count, which is not what this checks.
+    /// however small. Products are split over two threads both times (Blas.gemm's parts depend
+    /// on the thread count, and a product's last bits on its parts), which is not what this checks.
     func serialAndSplit<T>(_ body: () throws -> T) rethrows -> (T, T) {
         let (threads, minimum) = (Blas.threads, Parallel.minimumWork)
         defer { Blas.setThreads(threads); Parallel.minimumWork = minimum }

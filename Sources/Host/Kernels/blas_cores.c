@@ -4,8 +4,8 @@
 #include <strings.h>
 #include "Kernels.h"
 
-void gotoblas_init(void);
-void gotoblas_quit(void);
+void gotoblas_dynamic_init(void);
+void gotoblas_dynamic_quit(void);
 char *openblas_get_corename(void);
 
 int ce_cpu_has_avx512(void) {
@@ -20,9 +20,17 @@ int ce_cpu_has_avx512(void) {
 #endif
 }
 
+// Only the kernel table is replaced (DYNAMIC_ARCH's dynamic init reads OPENBLAS_CORETYPE): a
+// full restart (gotoblas_quit/init) also frees the buffers of threads that ran products, and a
+// thread's next product then used freed memory (seen as crashes once products ran on several
+// threads).
 int ce_blas_switch_core(const char *core) {
-    gotoblas_quit();
+    gotoblas_dynamic_quit();
     setenv("OPENBLAS_CORETYPE", core, 1);
-    gotoblas_init();
+    gotoblas_dynamic_init();
     return strcasecmp(openblas_get_corename(), core) == 0;
 }
+
+void blas_thread_shutdown_(void);
+
+void ce_blas_stop_threads(void) { blas_thread_shutdown_(); }

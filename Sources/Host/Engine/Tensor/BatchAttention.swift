@@ -1,11 +1,10 @@
 import Kernels
 
-/// Causal self-attention (attention.c) split over threads. OpenBLAS runs a product of at
-/// most 64³ multiply-adds on the calling thread (its multithreading threshold), so parts whose
-/// products are that small never share its thread pool; larger products stay one call at a
-/// time and OpenBLAS threads them itself. (Setting OpenBLAS to one thread around each split
-/// instead cost 15% of the forward pass at 16 × 64.) Each part computes what the serial loop
-/// would, so results do not depend on the thread count.
+/// Causal self-attention (attention.c) split over threads. Parts whose products are at most
+/// 64³ multiply-adds each run on one thread; when even one block of rows is larger (long
+/// sequences), the C loop runs whole with OpenBLAS threading its products
+/// (Blas.threadedByOpenBLAS). Each part computes what the serial loop would, so results do not
+/// depend on the thread count.
 ///
 /// The forward pass splits over (sequence, head, block of query rows): a block sees only the
 /// keys up to its last row, so its products are small enough, and smaller with causality
@@ -25,8 +24,10 @@ enum BatchAttention {
     ) {
         let rows = Int(ce_attention_block_rows(Int32(T), Int32(D)))
         guard rows * T * D <= callerThreadProduct else {
-            return ce_attention_forward(
-                out, probs, q, k, v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale, Int32(window))
+            return Blas.threadedByOpenBLAS {
+                ce_attention_forward(
+                    out, probs, q, k, v, Int32(B), Int32(T), Int32(H), Int32(G), Int32(D), scale, Int32(window))
+            }
         }
         let blocks = (T + rows - 1) / rows
         Parallel.split(B * H * blocks, cost: 4 * rows * T * D) { _, items in
@@ -62,7 +63,10 @@ enum BatchAttention {
                 dq: dq, dk: dk, dv: dv, scratch: scratch, dout: dout, probs: UnsafeMutablePointer(mutating: probs),
                 q: q, k: k, v: v, B: B, T: T, H: H, G: G, D: D, scale: scale, rows: rows)
         }
-        guard splits(B: B, T: T, D: D) else { return run(0, 0..<B) }
+        guard splits(B: B, T: T, D: D) else {
+            if T * T * D <= callerThreadProduct { return run(0, 0..<B) }
+            return Blas.threadedByOpenBLAS { run(0, 0..<B) }
+        }
         Parallel.split(B, cost: 8 * H * T * T * D) { part, b in run(part, b) }
     }
 

@@ -1,25 +1,90 @@
 import CBLAS
+import Dispatch
 import Foundation
 import Kernels
 import Support
 
 /// Matrix products on row-major fp32 data through OpenBLAS.
+///
+/// canonedit splits large products over its threads itself, each part one single-threaded
+/// OpenBLAS call on a Parallel worker, rather than letting OpenBLAS thread them: its workers
+/// spin for a while after every product (sched_yield, about a tenth of the CPU time of a 16 × 64
+/// forward pass), taking a core from the softmax, decoding and attention loops that run
+/// between products on the same two cores. (bench, alternating with OpenBLAS's threads: 1 × 129
+/// forward 152–158 → 131–135 ms.) As with OpenBLAS's own threads, a product's last bits may
+/// depend on the thread count (a part can fall under OpenBLAS's size thresholds for its small-
+/// matrix kernels when the whole does not); for a given count they never change.
 public enum Blas {
-    /// C (M,N) = alpha * op(A) op(B) + beta * C, row-major.
-    @inline(__always)
+    /// Products of at most this many multiply-adds run on the calling thread (OpenBLAS's own
+    /// threshold: 64³).
+    static let callerThreadProduct = Int(CE_CALLER_THREAD_PRODUCT)
+    /// Parts are whole multiples of 16 columns (a 64-byte cache line of each output row).
+    static let columnAlign = 16
+
+    /// C (M,N) = alpha * op(A) op(B) + beta * C, row-major; split over `threads` by columns of
+    /// C when it is at least as wide as tall, else by rows.
     public static func gemm(
         transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
         alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
         B: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(
-            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-            Int32(M), Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
+        func part(_ m: Range<Int>, _ n: Range<Int>) {
+            // op(A) rows m: A's rows (or columns when transposed); op(B) columns n likewise.
+            let a = A + (transA ? m.lowerBound : m.lowerBound * lda)
+            let b = B + (transB ? n.lowerBound * ldb : n.lowerBound)
+            cblas_sgemm(
+                CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                Int32(m.count), Int32(n.count), Int32(K), alpha, a, Int32(lda), b, Int32(ldb), beta,
+                C + m.lowerBound * ldc + n.lowerBound, Int32(ldc))
+        }
+        let parts = Parallel.threads
+        guard parts > 1, M * N * K > callerThreadProduct else { return part(0..<M, 0..<N) }
+        // Not Parallel.split: the parts depend on the thread count only, never on its size
+        // threshold, so a product gives the same bits whichever loops around it are split.
+        if N >= M {
+            let units = (N + columnAlign - 1) / columnAlign
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                let a = min(N, units * t / parts * columnAlign), b = min(N, units * (t + 1) / parts * columnAlign)
+                if a < b { part(0..<M, a..<b) }
+            }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                let a = M * t / parts, b = M * (t + 1) / parts
+                if a < b { part(a..<b, 0..<N) }
+            }
+        }
     }
 
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(n)) }
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The threads products and Parallel loops use (OpenBLAS itself runs one). Until set, the
+    /// count OpenBLAS started with (OPENBLAS_NUM_THREADS, else the cores).
+    public static var threads: Int {
+        if let chosen { return chosen }
+        let n = Int(openblas_get_num_threads())
+        setThreads(n)
+        return n
+    }
+    nonisolated(unsafe) private static var chosen: Int?
+
+    public static func setThreads(_ n: Int) {
+        chosen = max(1, n)
+        openblas_set_num_threads(1)
+    }
+
+    /// `body` with OpenBLAS threading its products over `threads` itself, for the few callers
+    /// whose large products happen inside C code (long sequences' attention, LAPACK solves) and
+    /// for measuring sgemm as OpenBLAS runs it. Its workers are stopped afterwards, so none
+    /// keeps spinning.
+    public static func threadedByOpenBLAS<T>(_ body: () throws -> T) rethrows -> T {
+        guard threads > 1 else { return try body() }
+        openblas_set_num_threads(Int32(threads))
+        defer {
+            openblas_set_num_threads(1)
+            ce_blas_stop_threads()
+        }
+        return try body()
+    }
+
     public static var coreName: String { String(cString: openblas_get_corename()) }
 
     /// These machines set OPENBLAS_CORETYPE=Haswell for every process, so OpenBLAS (Debian 12's
@@ -44,6 +109,9 @@ public enum Blas {
             target = "SkylakeX"
         }
         guard target.lowercased() != before.lowercased() else { return nil }
+        // The restart reads OpenBLAS's thread count from the environment again: keep it at one.
+        _ = threads
+        defer { openblas_set_num_threads(1) }
         guard ce_blas_switch_core(target) != 0 else {
             throw CanonEditError(
                 "CANONEDIT_BLAS_CORE=\(target): OpenBLAS has no such kernels (it runs \(coreName)); use a name "

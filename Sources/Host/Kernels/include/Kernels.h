@@ -139,6 +139,9 @@ int ce_cpu_has_avx512(void);
 // Restarts OpenBLAS on the kernels named `core` (as OPENBLAS_CORETYPE names them), before any
 // product runs; 1 when it now reports that core.
 int ce_blas_switch_core(const char *core);
+// Ends OpenBLAS's worker threads (they spin for a while after each threaded product); a later
+// threaded product starts them again.
+void ce_blas_stop_threads(void);
 
 // ---- files (direct_io.c) ----
 // O_DIRECT where the platform has it (writes bypass the page cache), else 0.
