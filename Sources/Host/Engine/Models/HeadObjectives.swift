@@ -32,6 +32,12 @@ public final class TokenNLL: HeadObjective {
         return s
     }
 
+    /// Every row's NLL at once, from the output layer's panels (PanelledNLL).
+    func record(_ values: [Float]) {
+        precondition(values.count == nll.count)
+        nll = values
+    }
+
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
         let scale = wantGrad ? Array(weights?[k] ?? ArraySlice(repeating: 1, count: k.count)) : nil
         func run(_ gradScale: UnsafePointer<Float>?) {

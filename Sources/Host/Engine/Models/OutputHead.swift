@@ -28,6 +28,10 @@ enum OutputHead {
             hR = scratch.get("head.h", R * C)
             for (k, r) in rows.enumerated() { (hR + k * C).update(from: hidden + r * C, count: C) }
         }
+        if dHidden == nil, let nll = head as? TokenNLL {
+            return PanelledNLL.run(
+                hidden: hR, R: R, C: C, weight: weight, bias: bias, head: nll, chunkRows: chunkRows, scratch: scratch)
+        }
         let dhR: UnsafeMutablePointer<Float>? = dHidden.map { contiguous ? $0 : scratch.zeroed("head.dh", R * C) }
         let chunk = min(chunkRows, R)
         let logits = scratch.get("head.logits", chunk * V)  // (chunk, V)

@@ -99,6 +99,10 @@ void ce_softmax_xent(float *logits, float *nll, const int32_t *target, const flo
 void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V, int write_grad);
 // Rows (R,V) replaced in place by their log-softmax.
 void ce_logsoftmax(float *x, int64_t R, int V);
+// Columns [c0, c0 + n) of R rows of logits (stride ld) folded into running row maxima and sums of
+// exponentials; target_logit[r] set when target[r] lies in the panel.
+void ce_logsumexp_panel(const float *x, int64_t R, int n, int ld, int c0, float *max_so_far, double *row_sum,
+                        const int32_t *target, float *target_logit);
 // Largest value of each row: index (R).
 void ce_argmax(int32_t *index, const float *x, int64_t R, int V);
 
