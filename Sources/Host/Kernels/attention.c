@@ -12,10 +12,11 @@ static inline int window_start(int t, int window) { return window > 0 && t - win
 // Row t of P (T): scaled causal softmax over s in [window_start, t], zero elsewhere.
 CE_HOT static void causal_softmax_row(float *p, int t, int T, int window) {
     int s0 = window_start(t, window);
-    float mx = -INFINITY;
-    for (int s = s0; s <= t; s++) mx = p[s] > mx ? p[s] : mx;
+    float mx = ce_row_max(p + s0, t + 1 - s0);
+    // The exponentials in a loop of their own, so they vectorise; the sum stays in serial order.
+    for (int s = s0; s <= t; s++) p[s] = ce_expf(p[s] - mx);
     float sum = 0.0f;
-    for (int s = s0; s <= t; s++) { p[s] = ce_expf(p[s] - mx); sum += p[s]; }
+    for (int s = s0; s <= t; s++) sum += p[s];
     float inv = 1.0f / sum;
     for (int s = 0; s < s0; s++) p[s] = 0.0f;
     for (int s = s0; s <= t; s++) p[s] *= inv;

@@ -9,23 +9,8 @@
 // vocabulary) fall under half an ulp of the running sum and are dropped, so the sum came out
 // short by an amount that depended on the vector width (general loss 3.3e-6 relative apart
 // between the AVX2 and SSE2 builds of this file; 2.4e-10 in double).
-// A row's maximum, in 16 lanes: written as one running maximum, clang kept the loop 4 wide with
-// one chain of dependent comparisons (2.3 G values/s in cache; 29 G values/s now). A maximum
-// does not depend on the order it is taken in, so the result is the same bit for bit.
-static inline float row_max(const float *x, int n) {
-    float lane[16];
-    for (int j = 0; j < 16; j++) lane[j] = -INFINITY;
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < 16; j++) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
-    float mx = -INFINITY;
-    for (int j = 0; j < 16; j++) mx = lane[j] > mx ? lane[j] : mx;
-    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    return mx;
-}
-
 CE_HOT static float row_logsumexp(const float *x, int V) {
-    float mx = row_max(x, V);
+    float mx = ce_row_max(x, V);
     double sum = 0.0;
     for (int i = 0; i < V; i++) sum += (double)ce_expf(x[i] - mx);
     return mx + (float)log(sum);
@@ -87,7 +72,7 @@ CE_HOT void ce_logsumexp_panel(const float *x, int64_t R, int n, int ld, int c0,
                                const int32_t *target, float *target_logit) {
     for (int64_t r = 0; r < R; r++) {
         const float *xr = x + r * ld;
-        float pm = row_max(xr, n);
+        float pm = ce_row_max(xr, n);
         float before = max_so_far[r], m = before > pm ? before : pm;
         // Exponentials 8 wide in float, summed in 16 double lanes (a plain double sum kept the
         // exponentials 4 wide: 2.3x slower).
