@@ -31,7 +31,7 @@ struct Ensemble: ParsableCommand {
     @Option(
         help: "Control facts (the eval format, prefix/suffix JSONL) the edit should not move: scored before and after.")
     var controls: String?
-    @Option(help: "OpenBLAS threads.") var threads: Int?
+    @Option(help: "Threads for matrix products and loops.") var threads: Int?
 
     func validate() throws {
         try requireBall(ball, "--ball")

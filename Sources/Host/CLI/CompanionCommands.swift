@@ -132,7 +132,7 @@ struct CompanionCommand: ParsableCommand {
         @Option(help: "Documents to sample.") var documents = 16
         @Option(help: "Tokens per document.") var tokens = 128
         @Option(help: "Sampling seed.") var seed: UInt64 = 424242
-        @Option(help: "OpenBLAS threads.") var threads: Int?
+        @Option(help: "Threads for matrix products and loops.") var threads: Int?
 
         func run() throws {
             try guarded {

@@ -52,7 +52,7 @@ struct Run: ParsableCommand {
     @Option(
         help: "Epochs, instead of the config's num_epochs; a kept checkpoint of the same run is extended to this many.")
     var epochs: Int?
-    @Option(help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
+    @Option(help: "Threads for matrix products and loops (default: OPENBLAS_NUM_THREADS, else 2).") var threads: Int?
     @Option(
         name: .customLong("memory-limit"),
         help: "Memory the run may use, e.g. 12G or 800M (default: what the machine has available now).")

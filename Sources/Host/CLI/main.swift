@@ -40,7 +40,7 @@ struct ModelOptions: ParsableArguments {
         help: "Built-in model name (smollm2), GGUF file, Hugging Face or companion folder, or ensemble spec (.yaml).")
     var model: String = "smollm2"
 
-    @Option(name: .long, help: "OpenBLAS threads (default: OPENBLAS_NUM_THREADS, else 2).")
+    @Option(name: .long, help: "Threads for matrix products and loops (default: OPENBLAS_NUM_THREADS, else 2).")
     var threads: Int?
 
     func validate() throws {
@@ -53,7 +53,8 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// OpenBLAS threads: the option, else OPENBLAS_NUM_THREADS, else 2.
+/// The threads products and loops split over (OpenBLAS itself runs one): the option, else
+/// OPENBLAS_NUM_THREADS, else 2.
 func setBlasThreads(_ threads: Int?) {
     Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
 }
