@@ -8,7 +8,8 @@ import XCTest
 /// A token NLL without its gradient is taken a panel of vocabulary columns at a time
 /// (PanelledNLL): each row's NLL is the log-sum-exp of its whole row of logits, written out here
 /// in double, less its target's logit, within 1e-6 relative. Narrow panels that do not divide
-/// the vocabulary make a row's maximum rise from panel to panel; the head is fp32 (tiny Llama),
+/// the vocabulary make a row's maximum rise from panel to panel, and chunks of rows that do not
+/// divide the batch start their sums afresh; the head is fp32 (tiny Llama),
 /// fp32 with a bias (tiny GPT-J) and stored as quantized blocks (SmolLM2, 49152 words).
 final class HeadPanelTests: XCTestCase {
     func check(_ model: CausalLM, panel: Int, _ what: String) throws {
@@ -16,9 +17,10 @@ final class HeadPanelTests: XCTestCase {
         let ids = (0..<(B * T)).map { Int32(($0 * 7919 + 13) % min(model.vocabSize, 5000)) }
         let all = LogitRows(rows: Array(0..<(B * T)))
         try model.run(tokens: ids, B: B, T: T, head: all, train: false)
-        let before = PanelledNLL.panelColumns
-        defer { PanelledNLL.panelColumns = before }
-        PanelledNLL.panelColumns = panel
+        let before = (PanelledNLL.chunkRows, PanelledNLL.panelColumns)
+        defer { (PanelledNLL.chunkRows, PanelledNLL.panelColumns) = before }
+        // Chunks of 5 rows: the last one shorter, and every chunk starting its sums afresh.
+        (PanelledNLL.chunkRows, PanelledNLL.panelColumns) = (5, panel)
         XCTAssertNotEqual(model.vocabSize % panel, 0, "\(what): a last panel narrower than the others")
         let nll = TokenNLL(nextTokensOf: ids, B: B, T: T)
         try model.run(tokens: ids, B: B, T: T, head: nll, train: false)

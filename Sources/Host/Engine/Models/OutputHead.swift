@@ -30,7 +30,7 @@ enum OutputHead {
         }
         if dHidden == nil, let nll = head as? TokenNLL {
             return PanelledNLL.run(
-                hidden: hR, R: R, C: C, weight: weight, bias: bias, head: nll, chunkRows: chunkRows, scratch: scratch)
+                hidden: hR, R: R, C: C, weight: weight, bias: bias, head: nll, scratch: scratch)
         }
         let dhR: UnsafeMutablePointer<Float>? = dHidden.map { contiguous ? $0 : scratch.zeroed("head.dh", R * C) }
         let chunk = min(chunkRows, R)

@@ -3,19 +3,23 @@ import Kernels
 
 /// The output layer for a token NLL without its gradient (evaluation, the bench's forward): the
 /// logits of a chunk of rows are made a panel of vocabulary columns at a time, and each panel is
-/// folded into the rows' running log-sum-exp while it is still in cache. Taking the whole
-/// (256, V) chunk first and then its row maxima and sums read 50 MB back from memory twice per
-/// chunk for SmolLM2. The sums are merged panel by panel, so a row's NLL differs from the
+/// folded into the rows' running log-sum-exp while it is still in cache. Taking a whole
+/// (256, V) chunk first (as the gradient path still does) and then its row maxima and sums read
+/// 50 MB back from memory twice per chunk for SmolLM2. The sums are merged panel by panel, so a row's NLL differs from the
 /// whole-row softmax (VocabularySoftmax.crossEntropy) in its last bits (HeadPanelTests: within
 /// 1e-6 relative); it depends only on the panel width, never on the thread count.
 enum PanelledNLL {
-    /// Vocabulary columns per panel: a (256, 4096) panel of logits is 4 MB, and its weights as
-    /// fp32 9 MB, both held in the 32 MB L3 between the product and the sums.
-    nonisolated(unsafe) static var panelColumns = 4096
+    /// Rows and vocabulary columns per panel: a (1024, 2048) panel of logits is 8 MB and
+    /// SmolLM2's weights for it 4.7 MB as fp32, both held in the 32 MB L3 between the product
+    /// and the sums. (bench 16 × 64, alternating: 83–84% of sgemm with (256, 4096) panels, 86%
+    /// with these, five rounds each; the stored head is decoded once per pass instead of once
+    /// per 256 rows.) Variables so tests can make them small.
+    nonisolated(unsafe) static var chunkRows = 1024
+    nonisolated(unsafe) static var panelColumns = 2048
 
     static func run(
         hidden hR: UnsafePointer<Float>, R: Int, C: Int, weight: Parameter, bias: Parameter?, head: TokenNLL,
-        chunkRows: Int, scratch: Scratch
+        scratch: Scratch
     ) {
         let V = weight.value.shape[0], width = min(panelColumns, V)
         let chunk = min(chunkRows, R)
