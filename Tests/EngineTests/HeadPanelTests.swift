@@ -42,5 +42,6 @@ final class HeadPanelTests: XCTestCase {
         let smol = try ModelStore.load("smollm2").model as! DecoderLM
         XCTAssertNotNil(smol.head.value.unmaterialized, "SmolLM2's output layer stays stored")
         try check(smol, panel: 1000, "SmolLM2")
+        XCTAssertNotNil(smol.head.value.unmaterialized, "SmolLM2's output layer is still stored: no fp32 copy made")
     }
 }

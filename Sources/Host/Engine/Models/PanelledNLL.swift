@@ -37,13 +37,16 @@ enum PanelledNLL {
                 for c0 in stride(from: 0, to: V, by: width) {
                     let n = min(width, V - c0)
                     // logits (kc, n) = h W[c0 ..< c0 + n]ᵀ (+ b)
-                    var w = weight.value.data + c0 * C
+                    // (A stored head is only decoded: reading `data` would make its fp32 copy.)
+                    let w: UnsafePointer<Float>
                     if let stored, let decoded {
                         Parallel.split(n, cost: C) { _, r in
                             stored.decode(
                                 rows: (c0 + r.lowerBound)..<(c0 + r.upperBound), into: decoded + r.lowerBound * C)
                         }
-                        w = decoded
+                        w = UnsafePointer(decoded)
+                    } else {
+                        w = UnsafePointer(weight.value.data + c0 * C)
                     }
                     Blas.gemm(
                         transB: true, M: kc, N: n, K: C, A: hR + k0 * C, lda: C, B: w, ldb: C, C: logits, ldc: n)
