@@ -5,9 +5,10 @@ import Kernels
 /// logits of a chunk of rows are made a panel of vocabulary columns at a time, and each panel is
 /// folded into the rows' running log-sum-exp while it is still in cache. Taking a whole
 /// (256, V) chunk first (as the gradient path still does) and then its row maxima and sums read
-/// 50 MB back from memory twice per chunk for SmolLM2. The sums are merged panel by panel, so a row's NLL differs from the
-/// whole-row softmax (VocabularySoftmax.crossEntropy) in its last bits (HeadPanelTests: within
-/// 1e-6 relative); it depends only on the panel width, never on the thread count.
+/// 50 MB back from memory twice per chunk for SmolLM2. The sums are merged panel by panel, so a
+/// row's NLL differs from the whole-row softmax (VocabularySoftmax.crossEntropy) in its last
+/// bits (HeadPanelTests: within 1e-6 relative); it depends only on the panel sizes, never on the
+/// thread count.
 enum PanelledNLL {
     /// Rows and vocabulary columns per panel: a (1024, 2048) panel of logits is 8 MB and
     /// SmolLM2's weights for it 4.7 MB as fp32, both held in the 32 MB L3 between the product
