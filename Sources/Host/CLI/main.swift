@@ -98,7 +98,7 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
 
 Cancellation.install()
 ce_map_large_allocations()
-// Before any product: choosing the kernels restarts OpenBLAS.
+// Before any product: choosing the kernels swaps OpenBLAS's kernel table.
 do { Blas.kernelChoice = try Blas.chooseKernels() } catch let e as CanonEditError {
     stderr("error: \(e.message)")
     exit(64)

@@ -95,7 +95,8 @@ public enum Blas {
     /// So canonedit picks the kernels itself: `CANONEDIT_BLAS_CORE` names them (an
     /// OPENBLAS_CORETYPE name), `openblas` keeps OpenBLAS's own choice, and unset means SkylakeX
     /// when the processor runs AVX-512 and OpenBLAS chose AVX2 kernels. Call before any product
-    /// runs (it restarts OpenBLAS). Returns a line saying what changed, nil when nothing did.
+    /// runs (it swaps OpenBLAS's kernel table). Returns a line saying what changed, nil when
+    /// nothing did.
     @discardableResult
     public static func chooseKernels(
         _ requested: String? = ProcessInfo.processInfo.environment["CANONEDIT_BLAS_CORE"]
@@ -110,7 +111,7 @@ public enum Blas {
             target = "SkylakeX"
         }
         guard target.lowercased() != before.lowercased() else { return nil }
-        // The restart reads OpenBLAS's thread count from the environment again: keep it at one.
+        // Blas owns the thread count; OpenBLAS stays on one whatever the swap does.
         _ = threads
         defer { openblas_set_num_threads(1) }
         guard ce_blas_switch_core(target) != 0 else {
