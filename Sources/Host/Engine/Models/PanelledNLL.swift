@@ -41,10 +41,7 @@ enum PanelledNLL {
                     // (A stored head is only decoded: reading `data` would make its fp32 copy.)
                     let w: UnsafePointer<Float>
                     if let stored, let decoded {
-                        Parallel.split(n, cost: C) { _, r in
-                            stored.decode(
-                                rows: (c0 + r.lowerBound)..<(c0 + r.upperBound), into: decoded + r.lowerBound * C)
-                        }
+                        StoredProduct.decode(stored, rows: c0..<(c0 + n), into: decoded)
                         w = UnsafePointer(decoded)
                     } else {
                         w = UnsafePointer(weight.value.data + c0 * C)

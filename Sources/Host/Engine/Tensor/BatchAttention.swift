@@ -12,7 +12,7 @@ import Kernels
 /// is longer than a block (key/value gradients by blocks of key rows, since heads share them);
 /// shorter sequences split over sequences while a whole sequence's products are that small.
 enum BatchAttention {
-    static let callerThreadProduct = Int(CE_CALLER_THREAD_PRODUCT)
+    static let callerThreadProduct = Blas.callerThreadProduct
 
     static func splits(B: Int, T: Int, D: Int) -> Bool { B > 1 && T * T * D <= callerThreadProduct }
 

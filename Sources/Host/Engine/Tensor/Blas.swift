@@ -1,5 +1,4 @@
 import CBLAS
-import Dispatch
 import Foundation
 import Kernels
 import Support
@@ -41,19 +40,13 @@ public enum Blas {
         }
         let parts = Parallel.threads
         guard parts > 1, M * N * K > callerThreadProduct else { return part(0..<M, 0..<N) }
-        // Not Parallel.split: the parts depend on the thread count only, never on its size
-        // threshold, so a product gives the same bits whichever loops around it are split.
+        // Parallel.run, not Parallel.split: the parts depend on the thread count only, never on
+        // split's size threshold, so a product gives the same bits whichever loops around it are
+        // split.
         if N >= M {
-            let units = (N + columnAlign - 1) / columnAlign
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
-                let a = min(N, units * t / parts * columnAlign), b = min(N, units * (t + 1) / parts * columnAlign)
-                if a < b { part(0..<M, a..<b) }
-            }
+            Parallel.run(N, align: columnAlign, parts: parts) { _, n in part(0..<M, n) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
-                let a = M * t / parts, b = M * (t + 1) / parts
-                if a < b { part(a..<b, 0..<N) }
-            }
+            Parallel.run(M, parts: parts) { _, m in part(m, 0..<N) }
         }
     }
 
@@ -111,9 +104,6 @@ public enum Blas {
             target = "SkylakeX"
         }
         guard target.lowercased() != before.lowercased() else { return nil }
-        // Blas owns the thread count; OpenBLAS stays on one whatever the swap does.
-        _ = threads
-        defer { openblas_set_num_threads(1) }
         guard ce_blas_switch_core(target) != 0 else {
             throw CanonEditError(
                 "CANONEDIT_BLAS_CORE=\(target): OpenBLAS has no such kernels (it runs \(coreName)); use a name "

@@ -22,6 +22,12 @@ public enum Parallel {
             if n > 0 { work(0, 0..<n) }
             return
         }
+        run(n, align: align, parts: parts, work)
+    }
+
+    /// `work(part, range)` for `parts` contiguous ranges of 0..<n aligned to `align`, in
+    /// parallel, whatever the size (callers that decide the split themselves, like Blas.gemm).
+    public static func run(_ n: Int, align: Int = 1, parts: Int, _ work: (Int, Range<Int>) -> Void) {
         let units = (n + align - 1) / align
         DispatchQueue.concurrentPerform(iterations: parts) { t in
             let a = min(n, units * t / parts * align), b = min(n, units * (t + 1) / parts * align)

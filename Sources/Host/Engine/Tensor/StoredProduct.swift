@@ -27,6 +27,14 @@ public enum StoredProduct {
         return scratch
     }
 
+    /// Rows `rows` of W decoded into dst (rows.count, K), split over threads.
+    static func decode(_ w: StoredBlocks, rows: Range<Int>, into dst: UnsafeMutablePointer<Float>) {
+        let (first, K) = (rows.lowerBound, w.cols)
+        Parallel.split(rows.count, cost: K) { _, r in
+            w.decode(rows: (first + r.lowerBound)..<(first + r.upperBound), into: dst + r.lowerBound * K)
+        }
+    }
+
     /// out (N, M) = x (N, K) Wᵀ, or += with `accumulate`.
     static func forward(
         _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, N: Int, w: StoredBlocks, accumulate: Bool
@@ -45,9 +53,7 @@ public enum StoredProduct {
         let panel = buffer(rows * K)  // (rows, K)
         for r0 in stride(from: 0, to: M, by: rows) {
             let n = min(rows, M - r0)
-            Parallel.split(n, cost: K) { _, r in
-                w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
-            }
+            decode(w, rows: r0..<(r0 + n), into: panel)
             Blas.gemm(
                 transB: true, M: N, N: n, K: K, A: x, lda: K, B: panel, ldb: K, beta: accumulate ? 1 : 0,
                 C: out + r0, ldc: M)
@@ -72,9 +78,7 @@ public enum StoredProduct {
         let panel = buffer(rows * K)
         for r0 in stride(from: 0, to: M, by: rows) {
             let n = min(rows, M - r0)
-            Parallel.split(n, cost: K) { _, r in
-                w.decode(rows: (r0 + r.lowerBound)..<(r0 + r.upperBound), into: panel + r.lowerBound * K)
-            }
+            decode(w, rows: r0..<(r0 + n), into: panel)
             Blas.gemm(M: N, N: K, K: n, A: dout + r0, lda: M, B: panel, ldb: K, beta: 1, C: dx, ldc: K)
         }
     }
