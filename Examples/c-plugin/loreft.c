@@ -202,6 +202,21 @@ static ce_status update(void *instance, const ce_host *host, const ce_update_inf
 
 static void destroy(void *instance) { free(instance); }
 
+/* What prepare will add, before any weight is read: R, W (rank, C) and b (rank) per edit at the
+ * intervened block (a sequential run adds one intervention per step). Nothing of the model changes. */
+static ce_status describe(const ce_outline *o) {
+    ce_model_info info = {.struct_size = sizeof info};
+    double layer = -1, rank = 0;
+    ce_status s = o->model_info(o->ctx, &info);
+    if (s == CE_OK) s = o->option_number(o->ctx, "reft_layer", &layer);
+    if (s == CE_OK) s = o->option_number(o->ctx, "reft_rank", &rank);
+    if (s != CE_OK) return s;
+    int32_t at = layer >= 0 ? (int32_t)layer : info.layer_count / 2;
+    if (at > info.layer_count) at = info.layer_count;
+    int64_t steps = o->sequential(o->ctx) ? o->example_count(o->ctx) : 1;
+    return o->will_add(o->ctx, steps * (int64_t)rank * (2 * (int64_t)info.hidden_size + 1), at);
+}
+
 static const ce_plugin_descriptor descriptor = {
     .api_major = CE_API_MAJOR,
     .api_minor = CE_API_MINOR,
@@ -217,6 +232,7 @@ static const ce_plugin_descriptor descriptor = {
     .update = update,
     .apply = NULL,
     .destroy = destroy,
+    .describe = describe,
 };
 
 EXPORT const ce_plugin_descriptor *canonedit_plugin_entry(uint32_t major, uint32_t minor) {

@@ -10,7 +10,8 @@
  *         canonedit run config.yaml --plugin-path .      (with finetune_type: norm_tune)
  *
  * The test suite also builds variants that misbehave on purpose (-DCE_TEST_WRONG_ABI,
- * -DCE_TEST_FAIL_UPDATE, -DCE_TEST_NAN_UPDATE, -DCE_TEST_SEGFAULT) to check that the host survives them.
+ * -DCE_TEST_FAIL_UPDATE, -DCE_TEST_NAN_UPDATE, -DCE_TEST_SEGFAULT) to check that the host survives them,
+ * and one without `describe` (-DCE_TEST_NO_DESCRIBE), which the memory plan must treat conservatively.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -90,6 +91,25 @@ static void destroy(void *instance) {
     free(instance);          /* velocity is host memory: the host frees it after destroy */
 }
 
+#ifndef CE_TEST_NO_DESCRIBE
+/* Before any weight is read (ABI 1.3): the tensor prepare will train, and the velocity buffer,
+ * one float per element of it. An edit changes that tensor and nothing else. */
+static ce_status describe(const ce_outline *o) {
+    const char *name = NULL;
+    ce_status s = o->option_string(o->ctx, "parameter", &name);
+    if (s != CE_OK) return s;
+    for (int64_t i = 0; i < o->param_count(o->ctx); i++) {
+        if (strcmp(o->param_name(o->ctx, i), name) != 0) continue;
+        s = o->will_train(o->ctx, name);       /* a regex; Hugging Face names' dots match themselves */
+        if (s == CE_OK) s = o->will_hold(o->ctx, o->param_elements(o->ctx, i) * (int64_t)sizeof(float), "SGD velocity");
+        if (s == CE_OK) s = o->may_change(o->ctx, name);
+        return s;
+    }
+    o->set_error(o->ctx, "the model has no parameter of that name");
+    return CE_ERR_NOT_FOUND;
+}
+#endif
+
 static const ce_plugin_descriptor descriptor = {
 #ifdef CE_TEST_WRONG_ABI
     .api_major = 99,
@@ -109,6 +129,9 @@ static const ce_plugin_descriptor descriptor = {
     .update = update,
     .apply = NULL,
     .destroy = destroy,
+#ifndef CE_TEST_NO_DESCRIBE
+    .describe = describe,
+#endif
 };
 
 EXPORT const ce_plugin_descriptor *canonedit_plugin_entry(uint32_t host_major, uint32_t host_minor) {

@@ -135,7 +135,19 @@ private let descriptor = makeDescriptor(
             try me.adam.step(host, me.trained, info: info)
         }
     },
-    destroy: { Instance.release($0, as: CondFT.self) })
+    destroy: { Instance.release($0, as: CondFT.self) },
+    describe: { raw in
+        let o = Outline(raw)
+        return o.guarded {
+            if try o.string("params") == "full" { try o.willTrain(".*") } else { try LowRankSettings.describe(o) }
+            // One generated prefix + example at a time for the conditional likelihood.
+            try o.willRun(
+                rows: 1, tokens: Int(try o.number("prefix_length")) + o.longestExample,
+                lowestLayer: Int(try o.modelInfo().layer_count))
+            try o.mayChange(".*")
+        }
+    },
+    learningRateSweep: tenTo(-6.5)...tenTo(-2))  // LoRA's range
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

@@ -48,7 +48,15 @@ private let descriptor = makeDescriptor(
             try f.adam.step(host, f.trained, info: info)
         }
     },
-    destroy: { Instance.release($0, as: FullFT.self) })
+    destroy: { Instance.release($0, as: FullFT.self) },
+    describe: { raw in
+        let o = Outline(raw)
+        return o.guarded {
+            try o.willTrain(try o.string("params_regex"))
+            try o.mayChange(".*")
+        }
+    },
+    learningRateSweep: tenTo(-8.5)...tenTo(-4))  // the paper's range
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

@@ -168,7 +168,17 @@ private let descriptor = makeDescriptor(
         let host = Host(hostPtr), g = Instance.get(inst, as: GRACE.self)
         return host.guarded { try g.adam.step(host, [g.values!], info: info) }
     },
-    destroy: { Instance.release($0, as: GRACE.self) })
+    destroy: { Instance.release($0, as: GRACE.self) },
+    describe: { raw in
+        let o = Outline(raw)
+        return o.guarded {
+            // At most one key per canonical example at the chosen block; its value trained like an adapter.
+            let info = try o.modelInfo(), asked = Int(try o.number("grace_layer"))
+            let (L, C, n) = (Int(info.layer_count), Int(info.hidden_size), o.exampleCount)
+            try o.willAdd(n * C, layer: min(asked >= 0 ? asked : L * 2 / 3, L))
+            try o.willHold(n * (C + 1) * 4, "GRACE's keys and radii")
+        }
+    })
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

@@ -41,7 +41,12 @@ private let descriptor = makeDescriptor(
             try l.adam.step(host, l.trained, info: info)
         }
     },
-    destroy: { Instance.release($0, as: LoRA.self) })
+    destroy: { Instance.release($0, as: LoRA.self) },
+    describe: { raw in
+        let o = Outline(raw)
+        return o.guarded { try LowRankSettings.describe(o) }
+    },
+    learningRateSweep: tenTo(-6.5)...tenTo(-2))  // the paper's range
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

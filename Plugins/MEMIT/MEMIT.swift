@@ -290,7 +290,27 @@ private let descriptor = makeDescriptor(
             }
         }
     },
-    destroy: { Instance.release($0, as: MEMIT.self) })
+    destroy: { Instance.release($0, as: MEMIT.self) },
+    describe: { raw in
+        let o = Outline(raw)
+        return o.guarded {
+            let info = try o.modelInfo(), C = Int(info.hidden_size)
+            let layers = try parseLayers(try o.string("layers"), count: Int(info.layer_count))
+            let down = ".*\\.mlp\\.(down_proj|c_proj|dense_4h_to_h|fc_out)"
+            let F = try o.modules.first { try $0.layer == layers[0] && o.matches($0.name, down) }?.in ?? 4 * C
+            // Each edited output projection (C, F) in fp32 with its original; one layer at a time,
+            // the key second moment (F, F), the method's copy and LAPACK's transposed copy.
+            try o.willHold(
+                layers.count * 2 * C * F * 4 + 3 * F * F * 4,
+                "edited MLP output matrices with their originals, key statistics")
+            // The target optimisation: one random prefix + example at a time, backward down to the
+            // critical (last) layer.
+            try o.willRun(
+                rows: 1, tokens: Int(try o.number("context_length")) + o.longestExample, lowestLayer: layers.last!)
+            try o.mayChange(down + "\\.weight")
+        }
+    },
+    learningRateSweep: 1...1)  // closed form: the training loop's rate is not used
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

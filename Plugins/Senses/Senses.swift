@@ -162,7 +162,10 @@ private let descriptor = makeDescriptor(
             try me.adam.step(host, [me.delta!], info: info)
         }
     },
-    destroy: { Instance.release($0, as: Senses.self) })
+    destroy: { Instance.release($0, as: Senses.self) },
+    // Sense deltas belong to a Backpack, which has no memory plan; an edit changes no model tensor.
+    describe: { _ in CE_OK },
+    learningRateSweep: tenTo(-4)...tenTo(-1.5))  // the paper's range
 
 @_cdecl("canonedit_plugin_entry")
 public func canoneditPluginEntry(_ major: UInt32, _ minor: UInt32) -> UnsafePointer<ce_plugin_descriptor>? {

@@ -12,12 +12,14 @@ public func cString(_ s: StaticString) -> UnsafePointer<CChar> {
 public func hyperparameter(
     _ name: StaticString, _ type: Int32, min: Double = 0, max: Double = 0, default value: Double = 0,
     defaultString: StaticString? = nil, sweep: ClosedRange<Double>? = nil, logScale: Bool = false,
-    noSweep: Bool = false, help: StaticString
+    noSweep: Bool = false, clearedInSweeps: Bool = false, help: StaticString
 ) -> ce_hyperparameter {
     var h = ce_hyperparameter()
     h.name = cString(name)
     h.type = type
-    h.flags = (logScale ? UInt32(CE_HP_LOG_SCALE) : 0) | (noSweep ? UInt32(CE_HP_NO_SWEEP) : 0)
+    h.flags =
+        (logScale ? UInt32(CE_HP_LOG_SCALE) : 0) | (noSweep ? UInt32(CE_HP_NO_SWEEP) : 0)
+        | (clearedInSweeps ? UInt32(CE_HP_CLEARED_IN_SWEEPS) : 0)
     h.min = min
     h.max = max
     h.default_number = value
@@ -41,7 +43,9 @@ public func makeDescriptor(
         @convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?, UnsafePointer<ce_update_info>?) -> ce_status
     )?,
     apply: (@convention(c) (UnsafeMutableRawPointer?, UnsafePointer<ce_host>?) -> ce_status)? = nil,
-    destroy: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void
+    destroy: @escaping @convention(c) (UnsafeMutableRawPointer?) -> Void,
+    describe: (@convention(c) (UnsafePointer<ce_outline>?) -> ce_status)? = nil,
+    learningRateSweep: ClosedRange<Double>? = nil
 ) -> UnsafePointer<ce_plugin_descriptor> {
     let table = UnsafeMutablePointer<ce_hyperparameter>.allocate(capacity: max(hyperparameters.count, 1))
     table.initialize(from: hyperparameters, count: hyperparameters.count)
@@ -61,6 +65,9 @@ public func makeDescriptor(
     d.pointee.update = update
     d.pointee.apply = apply
     d.pointee.destroy = destroy
+    d.pointee.describe = describe
+    d.pointee.learning_rate_sweep_min = learningRateSweep?.lowerBound ?? 0
+    d.pointee.learning_rate_sweep_max = learningRateSweep?.upperBound ?? 0
     return UnsafePointer(d)
 }
 
@@ -251,12 +258,33 @@ public enum LowRankSettings {
             "lora_alpha", CE_HP_FLOAT, min: 0, max: 1e6, default: 8, noSweep: true,
             help: "adapter output is scaled by alpha / r"),
         hyperparameter(
-            "target_modules", CE_HP_STRING, defaultString: "", noSweep: true,
+            "target_modules", CE_HP_STRING, defaultString: "", noSweep: true, clearedInSweeps: true,
             help: "regex over module names (Python fullmatch); empty: MLP up/down projections of the centred block"),
         hyperparameter(
             "layer_fraction", CE_HP_FLOAT, min: 0.01, max: 1, default: 0.5, sweep: 0.1...0.9,
             help: "fraction p of layers in the centred block, used when target_modules is empty"),
     ]
+
+    /// Reports the adapters `attach` will make. A sequential run folds them into the weights
+    /// they adapt after each edit: any linear module's weight, since an edit file does not
+    /// record the options it was made with.
+    public static func describe(_ o: Outline) throws {
+        var pattern = try o.string("target_modules")
+        if pattern.isEmpty {
+            pattern = mlpProjections(
+                centredBlock(layers: Int(try o.modelInfo().layer_count), fraction: try o.number("layer_fraction")))
+        }
+        let rank = Int(try o.number("lora_rank")), modules = o.modules
+        var folded = 0
+        for m in modules where try o.matches(m.name, pattern) {
+            try o.willAttachLowRank(m.name, rank: rank)
+            folded += m.in * m.out
+        }
+        if o.sequential {
+            try o.willHold(folded * 8, "adapted weights the edits are folded into, with originals")
+            try o.mayChange("(" + modules.map { literal($0.name) }.joined(separator: "|") + ")\\.weight")
+        }
+    }
 
     /// Attaches the adapters the options describe; returns their A and B handles and the pattern used.
     public static func attach(_ host: Host) throws -> (params: [OpaquePointer], pattern: String) {

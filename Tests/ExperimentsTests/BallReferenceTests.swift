@@ -79,6 +79,7 @@ final class BallReferenceTests: XCTestCase {
             let fresh = try ModelStore.load(t.dir + "/model")
             let session = EditSession(
                 model: fresh.model, tokenizer: fresh.tokenizer, examples: [], lossType: .good, seed: 0)
+            EditPolicy.install(on: session)
             let info = try EditArtifact.apply(path, to: session)
             XCTAssertEqual(info.tensors.count + (info.sparse ?? []).count, fresh.model.parameters.count)
             let f = try evaluator.evaluate(fresh.model)

@@ -29,7 +29,7 @@ final class MemoryPlanTests: XCTestCase {
             let m = "\(error)"
             for part in [
                 "needs about", "is allowed by --memory-limit; nothing was loaded", "Largest: ",
-                "What would make it fit: ", "LoRA instead of full finetuning", "memory plan:", "runtime",
+                "What would make it fit: ", "a method that trains fewer whole tensors", "memory plan:", "runtime",
             ] {
                 XCTAssertTrue(m.contains(part), "\(part) in \(m)")
             }
@@ -40,6 +40,29 @@ final class MemoryPlanTests: XCTestCase {
         let ok = Box()
         _ = try experiment(t, method: "full", limit: need * 2, lines: ok).run()
         XCTAssertTrue(ok.items.contains { $0.hasPrefix("memory plan: about") }, "\(ok.items)")
+    }
+
+    /// A third-party plugin is planned from its own description (ABI 1.3's describe); one
+    /// without it as if it trained every parameter, and the plan says so.
+    func testAPluginIsPlannedFromItsOwnDescription() throws {
+        let t = try TinyExperiment(self)
+        let full = try experiment(t, method: "full").plan()!
+        var totals: [Bool: Int] = [:]
+        for describes in [true, false] {
+            let folder = temporaryFolder(self) + (describes ? "/described" : "/silent")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let lib = try buildCPlugin(
+                self, defines: describes ? [] : ["CE_TEST_NO_DESCRIBE"], name: describes ? "libd.so" : "libs.so")
+            try FileManager.default.moveItem(atPath: lib, toPath: folder + "/libnorm_tune.so")
+            var e = try experiment(t, method: "norm_tune")
+            e.pluginPaths = [folder]
+            let plan = try e.plan()!, text = plan.render()
+            XCTAssertEqual(
+                text.contains("plugin norm_tune does not describe itself"), !describes, text)
+            totals[describes] = plan.total
+        }
+        XCTAssertEqual(totals[false], full.total, "conservative: every parameter trained, as full finetuning")
+        XCTAssertLessThan(totals[true]!, full.total)
     }
 
     /// Between the two totals, auto recomputes; the run gives exactly the numbers of keeping

@@ -21,7 +21,7 @@ public func checkEditReproducesLastEpoch(
     let epoch = try XCTUnwrap(info.epoch)
     let lm = try ModelStore.load(model ?? t.dir + "/model")
     let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
-    session.loadMethod = { try PluginMethod.forEdit($0, pluginPaths: pluginPaths) }
+    EditPolicy.install(on: session, pluginPaths: pluginPaths)
     _ = try EditArtifact.apply(path, to: session, trust: trust)
     let f = try Experiment(configPath: config).evaluator(tokenizer: lm.tokenizer).evaluate(lm.model)
     XCTAssertEqual(f.general, stats[epoch].general, "general loss at epoch \(epoch)", file: file, line: line)

@@ -30,7 +30,7 @@ struct EditOptions: ParsableArguments {
         guard !edits.isEmpty else { return nil }
         let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
         let paths = pluginPath
-        session.loadMethod = { try PluginMethod.forEdit($0, pluginPaths: paths) }
+        EditPolicy.install(on: session, pluginPaths: paths)
         let stack = EditStack(session: session, composition: compose)
         for path in edits {
             let applied = try stack.apply(path, trust: trust)

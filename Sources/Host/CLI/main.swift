@@ -98,6 +98,8 @@ func guarded<T>(_ f: () throws -> T) throws -> T {
 
 Cancellation.install()
 ce_map_large_allocations()
+// Edit files applied anywhere (ensemble specs too) ask the plugin they name what it may change.
+EditSession.defaultMethodChanges = { EditPolicy.methodChanges(model: $0) }
 // Before any product: choosing the kernels swaps OpenBLAS's kernel table.
 do { Blas.kernelChoice = try Blas.chooseKernels() } catch let e as CanonEditError {
     stderr("error: \(e.message)")

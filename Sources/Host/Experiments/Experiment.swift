@@ -135,11 +135,11 @@ public struct Experiment {
     public func plan() throws -> MemoryPlan? {
         let plugin = try PluginRegistry.find(config.training.finetune_type, extra: pluginPaths)
         return try planned(
-            try data(), method: plugin.id, options: try plugin.options(config.methodOptions, source: configPath))?.plan
+            try data(), method: plugin, options: try plugin.options(config.methodOptions, source: configPath))?.plan
     }
 
     func planned(
-        _ records: ExperimentData, method: String, options: [String: PluginOption]
+        _ records: ExperimentData, method: PluginLibrary, options: [String: PluginOption]
     ) throws -> (plan: MemoryPlan, outline: ModelOutline, data: ExperimentData.Tokenized)? {
         let path = try ModelStore.resolve(try ModelStore.resolveConfigModel(config.model))
         if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return nil }
@@ -155,7 +155,7 @@ public struct Experiment {
 
     /// The model and the tokenized data, loaded only after the memory plan says the run fits.
     func loadPlanned(
-        _ records: ExperimentData, method: String, options: [String: PluginOption]
+        _ records: ExperimentData, method: PluginLibrary, options: [String: PluginOption]
     ) throws -> (LoadedModel, ExperimentData.Tokenized, MemoryPlan?) {
         if let (plan, outline, data) = try planned(records, method: method, options: options) {
             progress(plan.render())
@@ -177,7 +177,7 @@ public struct Experiment {
         let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
         let options = try plugin.options(c.methodOptions, source: configPath)
 
-        let (lm, data, _) = try loadPlanned(records, method: plugin.id, options: options)
+        let (lm, data, _) = try loadPlanned(records, method: plugin, options: options)
         progress(
             "\(data.train.count) canonical examples, \(records.evaluation.count) evaluation examples, "
                 + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")

@@ -68,13 +68,13 @@ public struct MemoryPlan {
         add("weights as held (stored matrices mapped from the file, the rest fp32)", o.weightBytes)
         add("trained tensors: fp32 values, originals, gradients, Adam moments", m.trainedElements * 20)
         add("adapters: values, gradients, Adam moments", m.adapterElements * 16)
-        if let own = m.own { add(own.what, own.bytes) }
+        for own in m.own { add(own.what, own.bytes) }
         if let u = m.unknown { notes.append(u) }
 
         // Training passes: task-loss batches, KL documents one at a time, the method's own.
         let trains = m.lowestBlock < s.L
         let train =
-            trains ? (m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []) + [m.extraPass].compactMap { $0 } : []
+            trains ? (m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []) + m.extraPasses : []
         let trainRows = train.map { $0.B * $0.T }.max() ?? 0
         let evalRows = p.eval.map { $0.B * $0.T }.max() ?? 0
         let keptBlocks = s.L - max(m.lowestBlock, 0)
@@ -144,10 +144,10 @@ extension MemoryPlan {
     /// The plan for a run. Throws before anything is loaded when it does not fit in `limit`
     /// (default: memory available now), naming the largest items and what would make it fit.
     public static func make(
-        outline o: ModelOutline, recipe r: DecoderRecipe, method id: String, options: [String: PluginOption],
-        passes p: Passes, recompute mode: Recompute, limit: Int?
+        outline o: ModelOutline, recipe r: DecoderRecipe, method plugin: PluginLibrary,
+        options: [String: PluginOption], passes p: Passes, recompute mode: Recompute, limit: Int?
     ) throws -> MemoryPlan {
-        let footprint = try MethodFootprint(id: id, options: options, recipe: r, passes: p)
+        let footprint = try MethodFootprint(plugin: plugin, options: options, recipe: r, passes: p)
         let kept = MemoryPlan(outline: o, recipe: r, method: footprint, passes: p, recompute: false)
         let again = MemoryPlan(outline: o, recipe: r, method: footprint, passes: p, recompute: true)
         let available = limit ?? ModelStore.availableMemory()
@@ -164,13 +164,10 @@ extension MemoryPlan {
         if !plan.recompute && again.total < kept.total {
             fixes.append("recomputing activations in backward (--recompute on) saves \(gib(kept.total - again.total))")
         }
-        if id == "full" || (id == "condft" && options["params"] == .string("full")) {
-            let lora = try MethodFootprint(
-                id: "lora", options: ["lora_rank": .number(8), "layer_fraction": .number(0.5)], recipe: r,
-                passes: p)
-            let total = MemoryPlan(outline: o, recipe: r, method: lora, passes: p, recompute: plan.recompute).total
+        if footprint.trainedElements > 0 {
             fixes.append(
-                "LoRA instead of full finetuning (finetune_type: lora, rank 8, middle half) needs \(gib(total))")
+                "a method that trains fewer whole tensors, such as an adapter method: the tensors trained whole take "
+                    + "\(gib(footprint.trainedElements * 20)) with their originals, gradients and Adam moments")
         }
         if footprint.lowestBlock < r.spec.L && footprint.lowestBlock > 0 {
             fixes.append("fewer trained layers: each block from the lowest trained one up keeps its activations")

@@ -15,6 +15,8 @@ public struct Hyperparameter: Codable, Equatable {
     public var sweepMin: Double, sweepMax: Double
     public var logScale: Bool
     public var noSweep: Bool
+    /// Sweeps remove it from the base config (ABI 1.3's CE_HP_CLEARED_IN_SWEEPS).
+    public var clearedInSweeps: Bool
     public var help: String
 }
 
@@ -85,7 +87,7 @@ extension Hyperparameter {
                     name: name, kind: kind, min: h.min, max: h.max, defaultNumber: h.default_number,
                     defaultString: str(h.default_string), sweepMin: sweepMin, sweepMax: sweepMax,
                     logScale: h.flags & UInt32(CE_HP_LOG_SCALE) != 0, noSweep: h.flags & UInt32(CE_HP_NO_SWEEP) != 0,
-                    help: str(h.help)))
+                    clearedInSweeps: h.flags & UInt32(CE_HP_CLEARED_IN_SWEEPS) != 0, help: str(h.help)))
         }
         return schema
     }

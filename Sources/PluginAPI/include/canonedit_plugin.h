@@ -1,6 +1,6 @@
 /*
  * canonedit_plugin.h — the contract between canonedit (the host) and editing methods (plugins).
- * ABI version 1.2 (see CE_API_MINOR). This header is the whole contract: a plugin links against nothing else of
+ * ABI version 1.3 (see CE_API_MINOR). This header is the whole contract: a plugin links against nothing else of
  * the host's, and can be written in C, Swift, Rust or anything with a C ABI.
  *
  * A short tour
@@ -15,6 +15,12 @@
  *     update   -> called by the host's training loop after gradients are in place
  *     apply    -> closed-form methods edit the model here instead (may be NULL)
  *     destroy  -> free the instance
+ *
+ * and, since 1.3, one optional function that runs before any weight is read:
+ *
+ *     describe -> say what prepare will train or add, what the method holds, how far down its
+ *                 backward passes go and which model tensors its edits may change; memory
+ *                 plans, edit validation, sweeps and `plugins check` read only this
  *
  * The host owns the model, the data, the training loop, evaluation and degradation checks.
  * Everything a plugin needs comes through `ce_host`, a table of services passed to every
@@ -56,7 +62,8 @@ extern "C" {
 #endif
 
 #define CE_API_MAJOR 1u
-#define CE_API_MINOR 2u   /* 1.1 added ce_backpack_ext.add_predicted_probabilities; 1.2 "canonedit.hooks/1" */
+#define CE_API_MINOR 3u   /* 1.1 ce_backpack_ext.add_predicted_probabilities; 1.2 "canonedit.hooks/1";
+                             1.3 describe, ce_outline, the learning-rate sweep range, CE_HP_CLEARED_IN_SWEEPS */
 #define CE_PLUGIN_ENTRY_SYMBOL "canonedit_plugin_entry"
 
 /* ---- status codes -------------------------------------------------------------------- */
@@ -94,6 +101,9 @@ typedef struct ce_param ce_param;
 
 #define CE_HP_LOG_SCALE  (1u << 0)   /* sweeps sample log-uniformly in [sweep_min, sweep_max] */
 #define CE_HP_NO_SWEEP   (1u << 1)   /* sweeps keep the default */
+#define CE_HP_CLEARED_IN_SWEEPS (1u << 2)  /* since 1.3: sweeps remove it from the base config, because a
+                                              value there would override swept options (LoRA's target_modules
+                                              overrides layer_fraction) */
 
 typedef struct ce_hyperparameter {
     const char *name;            /* as written in YAML configs, e.g. "lora_rank" */
@@ -121,7 +131,8 @@ typedef struct ce_model_info {
     int32_t vocab_size;
     int32_t context_length;
     int32_t reserved;
-    /* "llama", "gpt2", "gpt_neox", "gptj", "backpack"; borrowed, lives as long as the host */
+    /* The model type of its config ("llama", "qwen2", "gemma3", "gpt2", ... and "backpack"; docs/models.md
+     * lists them); borrowed, lives as long as the host */
     const char *architecture;
 } ce_model_info;
 
@@ -244,6 +255,55 @@ typedef struct ce_host {
 /* The optional service tables (activations, linear algebra, Backpack, hooks), found by id. */
 #include "canonedit_plugin_extensions.h"
 
+/* ---- self-description (since 1.3) -------------------------------------------------------
+ * What the host knows before any weight is read, passed to a plugin's `describe`. The plugin
+ * reads its options and the model's outline (names and sizes, no values) and reports, with the
+ * will_* functions, what its prepare will do with those options; may_change says which model
+ * tensors an edit of the method may change directly. Every function takes `ctx` first; strings
+ * handed out are borrowed until describe returns. describe may be called with the plugin's
+ * default options (validating an edit file that records none), so may_change should cover
+ * every value of the options. */
+typedef struct ce_outline {
+    uint32_t struct_size;        /* sizeof(ce_outline) as the host compiled it */
+    uint32_t reserved;
+    void *ctx;
+
+    void (*set_error)(void *ctx, const char *message);   /* as ce_host's: say why before failing */
+
+    ce_status (*option_number)(void *ctx, const char *name, double *out);
+    ce_status (*option_string)(void *ctx, const char *name, const char **out);
+    ce_status (*model_info)(void *ctx, ce_model_info *out);   /* out->struct_size set by caller */
+    int64_t (*example_count)(void *ctx);
+    int64_t (*longest_example)(void *ctx);  /* tokens of the longest canonical example, prefix and suffix */
+    int32_t (*sequential)(void *ctx);       /* 1 when the examples are edited one step after another */
+
+    /* Parameters (as ce_host names them) with their element counts, and linear modules with
+     * their (out, in) sizes and layer. */
+    int64_t (*param_count)(void *ctx);
+    const char *(*param_name)(void *ctx, int64_t index);
+    int64_t (*param_elements)(void *ctx, int64_t index);
+    int64_t (*module_count)(void *ctx);
+    const char *(*module_name)(void *ctx, int64_t index);
+    ce_status (*module_shape)(void *ctx, int64_t index, int64_t *out_features, int64_t *in_features, int32_t *layer);
+    int32_t (*module_matches)(void *ctx, const char *name, const char *regex);   /* as ce_host's */
+
+    /* What the method will do. Each call adds to the plan. */
+    /* Trains whole every parameter whose name matches `regex` (fullmatch); the host counts their
+     * fp32 values, originals, gradients and Adam moments, and backward passes down to the lowest. */
+    ce_status (*will_train)(void *ctx, const char *regex);
+    /* Attaches a rank-`rank` adapter to `module` (attach_low_rank). */
+    ce_status (*will_attach_low_rank)(void *ctx, const char *module, int32_t rank);
+    /* Trains `floats` values of its own (new_param, hook vectors) that act at block `layer`:
+     * backward passes reach that block. */
+    ce_status (*will_add)(void *ctx, int64_t floats, int32_t layer);
+    /* Holds `bytes` of memory of its own at its peak (`what` names it in the plan). */
+    ce_status (*will_hold)(void *ctx, int64_t bytes, const char *what);
+    /* Runs passes of its own of `rows` × `tokens` with backward down to `lowest_layer`. */
+    ce_status (*will_run)(void *ctx, int64_t rows, int64_t tokens, int32_t lowest_layer);
+    /* An edit of this method may change the model parameters whose names match `regex`. */
+    ce_status (*may_change)(void *ctx, const char *regex);
+} ce_outline;
+
 /* ---- the plugin ---------------------------------------------------------------------- */
 typedef struct ce_plugin_descriptor {
     uint32_t api_major;          /* CE_API_MAJOR the plugin was built against; checked first */
@@ -268,11 +328,34 @@ typedef struct ce_plugin_descriptor {
     ce_status (*apply)(void *instance, const ce_host *host);
     /* Frees the instance. Host-owned memory handed out during the run is released after. */
     void (*destroy)(void *instance);
+
+    /* Since 1.3 (the host checks struct_size; a 1.0-1.2 plugin has none of these). */
+    /* Says what the method will do, before any weight is read (ce_outline). May be NULL: the
+     * host then plans as if every parameter were trained and says so. No instance exists yet. */
+    ce_status (*describe)(const ce_outline *outline);
+    /* Random sweeps draw the training loop's learning rate log-uniformly from this range;
+     * 0 and 0: the host's default (1e-6 to 1e-3). Ignored for closed-form methods. */
+    double learning_rate_sweep_min;
+    double learning_rate_sweep_max;
 } ce_plugin_descriptor;
 
 /* The one exported symbol. Returns NULL when the plugin cannot serve this host version.
  * The descriptor is owned by the plugin and must stay valid while the library is loaded. */
 typedef const ce_plugin_descriptor *(*ce_plugin_entry_fn)(uint32_t host_api_major, uint32_t host_api_minor);
+
+/* ---- layout ---------------------------------------------------------------------------
+ * Sizes on 64-bit targets (x86-64, AArch64), for plugins written in languages that declare the
+ * structs themselves (docs/plugin-authors.md has them in Rust). A compiler that disagrees stops here. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+_Static_assert(sizeof(ce_tensor) == 56, "ce_tensor is 56 bytes");
+_Static_assert(sizeof(ce_hyperparameter) == 72, "ce_hyperparameter is 72 bytes");
+_Static_assert(sizeof(ce_model_info) == 32, "ce_model_info is 32 bytes");
+_Static_assert(sizeof(ce_update_info) == 32, "ce_update_info is 32 bytes");
+_Static_assert(sizeof(ce_host) == 288, "ce_host is 288 bytes");
+_Static_assert(sizeof(ce_outline) == 176, "ce_outline is 176 bytes");
+_Static_assert(sizeof(ce_plugin_descriptor) == 128, "ce_plugin_descriptor is 128 bytes");
+_Static_assert(offsetof(ce_plugin_descriptor, describe) == 104, "describe follows destroy");
+#endif
 
 #ifdef __cplusplus
 }

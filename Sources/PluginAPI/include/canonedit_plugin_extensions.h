@@ -131,6 +131,15 @@ typedef struct ce_hooks_ext {
     ce_status (*get_state)(void *ctx, const char *key, const void **data, int64_t *bytes);
 } ce_hooks_ext;
 
+/* Sizes on 64-bit targets, as canonedit_plugin.h states its own. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
+_Static_assert(sizeof(ce_activations_ext) == 72, "ce_activations_ext is 72 bytes");
+_Static_assert(sizeof(ce_linalg_ext) == 16, "ce_linalg_ext is 16 bytes");
+_Static_assert(sizeof(ce_backpack_ext) == 48, "ce_backpack_ext is 48 bytes");
+_Static_assert(sizeof(ce_hook_rows) == 64, "ce_hook_rows is 64 bytes");
+_Static_assert(sizeof(ce_hooks_ext) == 40, "ce_hooks_ext is 40 bytes");
+#endif
+
 #ifdef __cplusplus
 }
 #endif

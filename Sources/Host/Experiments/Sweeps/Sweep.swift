@@ -15,14 +15,9 @@ public struct SweepSpec: Codable {
     public var seed: UInt64?
     public var epochs: Int?  // overrides num_epochs (short sweeps)
     public var output: String?  // default sweeps/<name>
-    /// Learning-rate ranges per method as [low, high] exponents of 10 (default: the paper's).
+    /// Learning-rate ranges per method as [low, high] exponents of 10 (default: the range the
+    /// plugin declares, the paper's for the shipped methods, else [-6, -3]).
     public var learning_rate: [String: [Double]]?
-
-    /// The paper's learning-rate ranges: 10^-U(4, 8.5) full, 10^-U(2, 6.5) LoRA, 10^-U(1.5, 4) senses.
-    static let paperLR: [String: [Double]] = [
-        "full": [-8.5, -4], "lora": [-6.5, -2], "senses": [-4, -1.5],
-        "condft": [-6.5, -2], "memit": [0, 0],
-    ]
 
     public var folder: String { output ?? "sweeps/\(name)" }
 
@@ -124,7 +119,9 @@ public enum SweepPlanner {
             let method = base.training.finetune_type
             let plugin = try PluginRegistry.find(method, extra: pluginPaths)
             let task = task(of: base)
-            let lr = spec.learning_rate?[method] ?? SweepSpec.paperLR[method] ?? [-6, -3]
+            let lr =
+                spec.learning_rate?[method] ?? plugin.learningRateSweep.map { [$0.lowerBound, $0.upperBound] }
+                ?? [-6, -3]
             for i in 0..<spec.runs {
                 guard var yaml = try Yams.load(yaml: text) as? [String: Any],
                     var training = yaml["training"] as? [String: Any]
@@ -145,18 +142,13 @@ public enum SweepPlanner {
                     if h.kind == .int { v = min(h.sweepMax, (v).rounded(.down)) }
                     options[h.name] = h.kind == .int ? Int(v) as Any : v as Any
                 }
-                let key = method == "lora" ? "lora" : "method"
-                if method == "senses" {
-                    var s = yaml["senses"] as? [String: Any] ?? [:]
-                    for (k, v) in options { s[k] = v }
-                    yaml["senses"] = s
-                } else {
-                    var block = training[key] as? [String: Any] ?? [:]
-                    // LoRA's regex from the base config would override the sampled block size.
-                    if method == "lora" { block.removeValue(forKey: "target_modules") }
-                    for (k, v) in options { block[k] = v }
-                    training[key] = block
-                }
+                // The block the base config reads the method's options from (the authors' training.lora
+                // or senses, else training.method); options the schema clears would override swept ones.
+                let keys = base.optionBlock.split(separator: ".").map(String.init)
+                var block = (keys.count == 2 ? training[keys[1]] : yaml[keys[0]]) as? [String: Any] ?? [:]
+                for h in plugin.schema where h.clearedInSweeps { block.removeValue(forKey: h.name) }
+                for (k, v) in options { block[k] = v }
+                if keys.count == 2 { training[keys[1]] = block } else { yaml[keys[0]] = block }
                 let name = "\(stem)-\(i)"
                 let results = spec.folder + "/results/\(name).results.json"
                 yaml["training"] = training

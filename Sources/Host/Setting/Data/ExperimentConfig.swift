@@ -100,15 +100,8 @@ public struct ExperimentConfig: Codable {
                 "\(path): training.regularization_weight is \(w) but there is no regularization_data_path: "
                     + "no KL term is used")
         }
-        let used =
-            training.finetune_type == "lora"
-            ? "training.lora"
-            : training.finetune_type == "senses"
-                ? "senses" : "training.method"
-        for (block, present) in [
-            ("training.lora", training.lora != nil), ("senses", senses != nil),
-            ("training.method", training.method != nil),
-        ] where present && block != used {
+        let used = optionBlock
+        for (block, value) in optionBlocks where value != nil && block != used {
             warnings.append(
                 "\(path): \(block) is ignored: finetune_type \(training.finetune_type) reads its options from \(used)")
         }
@@ -171,15 +164,25 @@ public struct ExperimentConfig: Codable {
         }
     }
 
-    /// The plugin's hyperparameters: `training.lora` for LoRA, top-level `senses` for sense
-    /// finetuning, `training.method` for anything else.
-    public var methodOptions: [String: YAMLValue] {
-        switch training.finetune_type {
-        case "lora": return training.lora ?? [:]
-        case "senses": return senses ?? [:]
-        default: return training.method ?? [:]
+    /// Where the method's hyperparameters are: the authors' block named after the method when
+    /// their schema has one (`training.<finetune_type>`, or `<finetune_type>` at the top level),
+    /// else `training.method`.
+    public var optionBlock: String {
+        let id = training.finetune_type
+        if ConfigKeys.known["training"]!.contains(id) && ConfigKeys.pluginBlocks.contains("training." + id) {
+            return "training." + id
         }
+        if ConfigKeys.known[""]!.contains(id) && ConfigKeys.pluginBlocks.contains(id) { return id }
+        return "training.method"
     }
+
+    /// The blocks of plugin hyperparameters the schema has, by key.
+    var optionBlocks: [(key: String, value: [String: YAMLValue]?)] {
+        [("training.lora", training.lora), ("senses", senses), ("training.method", training.method)]
+    }
+
+    /// The plugin's hyperparameters, from `optionBlock`.
+    public var methodOptions: [String: YAMLValue] { optionBlocks.first { $0.key == optionBlock }?.value ?? [:] }
 
     public static func describe(_ e: DecodingError) -> String {
         func path(_ c: [CodingKey]) -> String {

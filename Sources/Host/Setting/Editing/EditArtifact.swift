@@ -114,7 +114,8 @@ public enum EditArtifact {
         -> Info
     {
         let (info, f) = file
-        try EditValidation.check(info, file: f, model: s.model, path: path, trust: trust)
+        try EditValidation.check(
+            info, file: f, model: s.model, path: path, trust: trust, methodChanges: s.methodChanges)
         for a in info.adapters {
             let ad = try s.attachLowRank(module: a.module, rank: a.rank, scale: a.scale)
             try f.load(ad.A.name, into: ad.A.value)

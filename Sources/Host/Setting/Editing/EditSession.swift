@@ -212,6 +212,17 @@ public final class EditSession {
     /// Makes the method an edit file names (set by the layer that loads plugins).
     public var loadMethod: ((MethodRecord) throws -> EditMethod)?
 
+    /// Which model tensors an edit of the method an edit file names may change directly, as
+    /// that method's plugin describes itself (set by the layer that loads plugins). Without it,
+    /// an edit's model tensors need trust.
+    public lazy var methodChanges: ((EditArtifact.Info) throws -> (String) -> Bool)? =
+        EditSession.defaultMethodChanges?(model)
+
+    /// What new sessions use for `methodChanges`, given their model: the CLI sets it to ask the
+    /// plugins found in the default folders.
+    nonisolated(unsafe) public static var defaultMethodChanges:
+        ((CausalLM) -> (EditArtifact.Info) throws -> (String) -> Bool)?
+
     /// Runs `body` on the unedited model: adapters and hooks off, trained tensors swapped with
     /// their original values (O(1) each), then everything put back.
     public func withOriginalModel<T>(_ body: () throws -> T) rethrows -> T {

@@ -7,21 +7,13 @@ import Support
 /// method may change at all. An edit from someone else is as trusted as a plugin; this keeps a
 /// malformed or mislabelled one from crashing the tool or quietly rewriting unrelated weights.
 enum EditValidation {
-    /// What the shipped methods change. Edits of other methods may hold adapters and sense
-    /// deltas; model tensors of theirs need `trust`.
-    static let modelTensors: [String: (String) -> Bool] = [
-        "full": { _ in true },
-        "condft": { _ in true },
-        "lora": { _ in false },
-        "senses": { _ in false },
-        "memit": { name in
-            ["mlp.down_proj.weight", "mlp.c_proj.weight", "mlp.dense_4h_to_h.weight", "mlp.fc_out.weight"]
-                .contains { name.hasSuffix($0) }
-        },
-    ]
+    /// Edits the host itself writes when it imports a PEFT adapter or a finetuned folder, and
+    /// what they may change: an imported adapter no model tensor, an imported folder any.
+    public static let importedPEFT = "import-peft", importedFolder = "import-hf"
 
     static func check(
-        _ info: EditArtifact.Info, file f: SafetensorsFile, model: CausalLM, path: String, trust: Bool
+        _ info: EditArtifact.Info, file f: SafetensorsFile, model: CausalLM, path: String, trust: Bool,
+        methodChanges: ((EditArtifact.Info) throws -> (String) -> Bool)?
     )
         throws
     {
@@ -47,20 +39,23 @@ enum EditValidation {
             }
         }
         let changed = info.tensors + (info.rows ?? []).map(\.name) + (info.sparse ?? [])
+        let mayChange: (String) -> Bool
+        switch info.method {
+        case importedFolder: mayChange = { _ in true }
+        case importedPEFT: mayChange = { _ in false }
+        default: mayChange = changed.isEmpty || trust ? { _ in false } : try methodChanges?(info) ?? { _ in false }
+        }
         for name in changed {
             guard let p = model.parameter(name) else { throw fail("the model has no parameter \(name)") }
             if info.tensors.contains(name), f.shape(of: name) != p.value.shape {
                 throw fail("\(name) is stored as \(f.shape(of: name) ?? []), the model's is \(p.value.shape)")
             }
-            // Sequential LoRA folds each step's adapters into the weights they adapt.
-            let folded =
-                info.method == "lora" && info.sequential_steps != nil
-                && model.linears.contains { $0.weight.name == name }
-            let allowed = folded || (modelTensors[info.method].map { $0(name) } ?? false)
+            let allowed = mayChange(name)
             guard allowed || trust else {
                 throw fail(
-                    "an edit of method \(info.method) that changes \(name) directly; \(info.method) does not change "
-                        + "that tensor. Apply it with --trust-edit if you trust where the file came from")
+                    "an edit of method \(info.method) that changes \(name) directly; the \(info.method) plugin does "
+                        + "not describe itself as changing that tensor (or was not found). Apply it with --trust-edit "
+                        + "if you trust where the file came from")
             }
         }
     }
