@@ -1,5 +1,5 @@
-// FullFT: full finetuning (paper §5.1, spec §4.1). Every parameter the pattern names is
-// trained, and each update is one Adam step on each of them.
+// FullFT: full finetuning (paper §5.1, the authors' `ft_experiment.py`). Every parameter the
+// pattern names is trained, and each update is one Adam step on each of them.
 import PluginAPI
 import PluginKit
 

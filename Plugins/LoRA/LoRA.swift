@@ -1,6 +1,6 @@
-// LoRA: low-rank adapters on the MLP projections of a contiguous block of layers centred
-// on the middle (paper §5.1, spec §4.2). A is drawn U(−1/√in, 1/√in), B starts at zero and
-// the adapter's output is scaled by lora_alpha / lora_rank, as PEFT does.
+// LoRA: low-rank adapters on the MLP projections of a contiguous block of layers centred on the
+// middle (paper §5.1, the authors' `ft_experiment.py`). A is drawn U(−1/√in, 1/√in), B starts at
+// zero and the adapter's output is scaled by lora_alpha / lora_rank, as PEFT does.
 import PluginAPI
 import PluginKit
 

@@ -1,4 +1,4 @@
-// MEMIT (Meng et al. 2023) as the paper's baseline (spec §6): for each edit, find a target
+// MEMIT (Meng et al. 2023) as the paper's baseline: for each edit, find a target
 // residual state z at the subject's last token of the critical layer by optimising a vector
 // added there (task loss over random prefixes, KL on the subject, norm clamp), then spread
 // the change over the MLP output projections of the edited layers in closed form using the

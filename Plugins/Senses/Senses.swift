@@ -1,7 +1,7 @@
-// Senses: sense finetuning of a Backpack (paper §6, spec §4.3). For each canonical example
-// the senses whose contextualization weight on the target predictions most exceeds λ times
-// their weight on background text are chosen; each chosen (token, sense) gets a zero-initialised
-// trainable delta, and nothing else in the model changes.
+// Senses: sense finetuning of a Backpack (paper §6, the authors' `sense_finetuning.py`). For each
+// canonical example the senses whose contextualization weight on the target predictions most
+// exceeds λ times their weight on background text are chosen; each chosen (token, sense) gets a
+// zero-initialised trainable delta, and nothing else in the model changes.
 import PluginAPI
 import PluginKit
 

@@ -98,4 +98,42 @@ final class SelfDescriptionTests: XCTestCase {
         XCTAssertNil(try PluginLibrary(path: try buildCPlugin(self)).learningRateSweep)
         XCTAssertTrue(lora.schema.first { $0.name == "target_modules" }!.clearedInSweeps)
     }
+
+    /// The Rust example of the guide builds with rustc alone, its struct sizes agree with the
+    /// header's (its const asserts), it describes itself and passes `plugins check`.
+    func testTheRustExampleBuildsDescribesItselfAndPassesTheCheck() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/rustc")
+            || ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":").contains(where: {
+                FileManager.default.isExecutableFile(atPath: "\($0)/rustc")
+            }) == true
+        else { throw XCTSkip("rustc is not installed") }
+        let out = temporaryFolder(self) + "/libsign_sgd.so"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [
+            "rustc", "--edition", "2021", "-O", "--crate-type", "cdylib",
+            repositoryRoot + "/Examples/rust-plugin/sign_sgd.rs", "-o", out,
+        ]
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "rustc failed")
+        let lib = try PluginLibrary(path: out)
+        XCTAssertEqual(lib.id, "sign_sgd")
+        XCTAssertTrue(lib.describes)
+        XCTAssertEqual(lib.learningRateSweep!.lowerBound, -5, accuracy: 1e-12)
+        let report = try PluginCheck.run(lib, steps: 3, learningRate: 1e-2)
+        XCTAssertTrue(report.ok, "\(report.problems)")
+        XCTAssertEqual(report.described_values, report.trained_values)
+        XCTAssertGreaterThan(report.trained_values, 0)
+    }
+
+    /// `plugins check` compares what a plugin describes with what its prepare selects.
+    func testPluginsCheckComparesTheDescriptionWithPrepare() throws {
+        for id in ["lora", "full", "condft", "grace", "loreft"] {
+            let report = try PluginCheck.run(try PluginRegistry.find(id))
+            XCTAssertTrue(report.describes, id)
+            XCTAssertGreaterThanOrEqual(report.described_values, report.trained_values, id)
+            XCTAssertFalse(report.problems.contains { $0.contains("describe reported") }, "\(id): \(report.problems)")
+        }
+    }
 }

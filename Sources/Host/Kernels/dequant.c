@@ -48,7 +48,7 @@ CE_HOT void ce_dequant_q8_0(float *restrict dst, const uint8_t *restrict src, in
 // A block's integer values go to a small array first, then one loop scales them, kept a loop
 // of 8-wide vectors (at -O3 clang unrolled the fixed-count loops into scalar or shuffle-heavy
 // code): Q4_1 decodes 16 G values/s on one core instead of 4, every value by the same
-// expression as before, bit for bit (`bash scripts/bench-dequant.sh cd9af76`).
+// expression as the plain loop (`bash scripts/bench-dequant.sh REV` compares another revision's).
 CE_HOT void ce_dequant_q4_0(float *restrict dst, const uint8_t *restrict src, int64_t n) {
     for (int64_t blk = 0; blk < n / 32; blk++) {
         const uint8_t *p = src + blk * 18, *q = p + 2;

@@ -39,15 +39,6 @@ CE_HOT void ce_logsoftmax(float *x, int64_t R, int V) {
     }
 }
 
-void ce_argmax(int32_t *index, const float *x, int64_t R, int V) {
-    for (int64_t r = 0; r < R; r++) {
-        const float *row = x + r * V;
-        int best = 0;
-        for (int i = 1; i < V; i++) if (row[i] > row[best]) best = i;
-        index[r] = best;
-    }
-}
-
 CE_HOT void ce_kl_rows(float *logits, float *kl, const float *ref_logp, float weight, int64_t R, int V,
                        int write_grad) {
     for (int64_t r = 0; r < R; r++) {

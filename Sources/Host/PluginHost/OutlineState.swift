@@ -135,7 +135,9 @@ final class OutlineState {
         }
         t.will_attach_low_rank = { ctx, module, rank in
             let s = state(ctx)
-            guard let module, rank > 0 else { return s.fail(CE_ERR_INVALID_ARGUMENT, "will_attach_low_rank: bad argument") }
+            guard let module, rank > 0 else {
+                return s.fail(CE_ERR_INVALID_ARGUMENT, "will_attach_low_rank: no module or a rank below 1")
+            }
             let name = String(cString: module)
             guard let m = s.model.modules.first(where: { $0.name == name }) else {
                 return s.fail(CE_ERR_NOT_FOUND, "no linear module \(name)")

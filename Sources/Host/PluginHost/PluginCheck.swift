@@ -12,6 +12,10 @@ public enum PluginCheck {
         public var path: String, id: String, version: String, abi: String
         public var hyperparameters: [Hyperparameter]
         public var trained_tensors: Int
+        /// Whether the plugin describes itself (ABI 1.3), what its description counts as trained
+        /// (whole tensors, adapters and its own tensors) and what its prepare selected.
+        public var describes: Bool
+        public var described_values: Int, trained_values: Int
         public var loss_before: Double, loss_after: Double
         public var ok: Bool
         public var problems: [String]
@@ -48,6 +52,10 @@ public enum PluginCheck {
             return h.loss
         }
         let before = try loss(train: false)
+        let outline = OutlineModel(model: model)
+        let description = try lib.describe(
+            model: outline, options: method.options,
+            run: OutlineRun(examples: 1, longestExample: seq.ids.count, sequential: false))
         try method.prepare(session)
         if method.closedForm { try session.applyClosedForm(method) }
         if lib.trains {
@@ -69,11 +77,20 @@ public enum PluginCheck {
         }
         let trainedCount = session.trained.count
         if method.closedForm, trainedCount == 0 { problems.append("apply changed no tensor through the host") }
+        // A decoder's memory plan is made from the description: it must not undercount.
+        let described = description.trainedElements + description.adapterElements
+        let trainedValues = session.trained.reduce(0) { $0 + $1.value.count }
+        if lib.describes, lib.trains, model is DecoderLM, trainedValues > described {
+            problems.append(
+                "describe reported \(described) trained values but prepare selected \(trainedValues): the memory "
+                    + "plan would count too little")
+        }
         session.revert()
         if abs(try loss(train: false) - before) > 1e-5 { problems.append("revert did not restore the model") }
         return Report(
             path: lib.path, id: lib.id, version: lib.version, abi: lib.apiVersion, hyperparameters: lib.schema,
-            trained_tensors: trainedCount, loss_before: before, loss_after: after,
+            trained_tensors: trainedCount, describes: lib.describes, described_values: described,
+            trained_values: trainedValues, loss_before: before, loss_after: after,
             ok: problems.isEmpty, problems: problems)
     }
 }

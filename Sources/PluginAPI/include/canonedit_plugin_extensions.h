@@ -16,7 +16,7 @@ extern "C" {
 #endif
 
 /* ---- extension "canonedit.activations/1": looking inside decoder models ----------------
- * Offered for the decoder families (llama, gpt2, gpt_neox, gptj). Sequences are token ids run
+ * Offered for every decoder (docs/models.md lists the architectures). Sequences are token ids run
  * as one batch row; positions index them from 0. Functions take the host's ctx. */
 #define CE_EXT_ACTIVATIONS "canonedit.activations/1"
 typedef struct ce_activations_ext {

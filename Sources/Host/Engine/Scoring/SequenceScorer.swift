@@ -3,7 +3,7 @@ import Support
 
 /// A token sequence and the positions of it whose next-token NLL counts: for a suffix
 /// example, ids = tok(prefix) ++ tok(suffix) and rows P−1 … P+S−2; for a whole text, every
-/// position that has a next token (spec §1.1).
+/// position that has a next token (the authors' `utils.py:score_suffix`).
 public struct ScoredSequence {
     public var ids: [Int32]
     public var rows: Range<Int>

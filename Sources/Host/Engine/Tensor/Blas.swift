@@ -9,11 +9,10 @@ import Support
 /// OpenBLAS call on a Dispatch worker, rather than letting OpenBLAS thread them: its workers
 /// spin for a while after every product (sched_yield, about a tenth of the CPU samples of a
 /// 16 × 64 forward pass), taking a core from the softmax, decoding and attention loops that run
-/// between products on the same two cores. (bench 16 × 64, three rounds alternating with
-/// c0a8577: forward + backward 81–82% → 85–90% of sgemm; forward 75–79% → 79–82%; 1 × 129 and
-/// 1 × 16 within noise.) As with OpenBLAS's own threads, a product's last bits may depend on
-/// the thread count (a part can fall under OpenBLAS's size thresholds for its small-matrix
-/// kernels when the whole does not); for a given count they never change.
+/// between products on the same two cores (docs/performance.md). As with OpenBLAS's own
+/// threads, a product's last bits may depend on the thread count (a part can fall under
+/// OpenBLAS's size thresholds for its small-matrix kernels when the whole does not); for a
+/// given count they never change.
 public enum Blas {
     /// Products of at most this many multiply-adds run on the calling thread (OpenBLAS's own
     /// threshold: 64³).

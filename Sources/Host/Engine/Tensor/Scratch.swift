@@ -20,6 +20,4 @@ final class Scratch {
         p.update(repeating: 0, count: count)
         return p
     }
-
-    func releaseAll() { buffers.removeAll() }
 }

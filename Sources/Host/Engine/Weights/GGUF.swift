@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 import Support
 
 /// A GGUF v2/v3 file (the llama.cpp format): metadata key/values, a tensor table, then data.

@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 import Support
 
 /// A safetensors file: u64 little-endian header length N, N bytes of JSON

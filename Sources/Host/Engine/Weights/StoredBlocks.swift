@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 import Support
 
 /// A 2-D weight left in its file's format (F16, BF16, Q8_0, Q4_0, … K-quants), mapped from the

@@ -5,9 +5,9 @@ import Setting
 import Support
 import Yams
 
-/// A random hyperparameter search (spec §7): for each base config (a task × method), draw
-/// `runs` configurations — the learning rate and KL weight from the paper's ranges, every
-/// sweepable plugin hyperparameter from its schema's sweep range — and write one config each.
+/// A random hyperparameter search (the authors' `make_sweep.py`): for each base config (a task ×
+/// method), draw `runs` configurations — the learning rate and KL weight from the paper's ranges,
+/// every sweepable plugin hyperparameter from its schema's sweep range — and write one config each.
 public struct SweepSpec: Codable {
     public var name: String
     public var base_configs: [String]

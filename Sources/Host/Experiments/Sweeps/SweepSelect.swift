@@ -6,7 +6,7 @@ import Support
 import Yams
 
 /// Choosing the best validation configuration per task × method × ball, and rerunning it
-/// (spec §2.5–2.6).
+/// (the authors' `plotting/report_*.py`).
 public enum SweepSelect {
     public struct Choice: Codable {
         public var task: String, method: String, ball: String

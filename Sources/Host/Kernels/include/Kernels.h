@@ -103,8 +103,6 @@ void ce_logsoftmax(float *x, int64_t R, int V);
 // exponentials; target_logit[r] set when target[r] lies in the panel.
 void ce_logsumexp_panel(const float *x, int64_t R, int n, int ld, int c0, float *max_so_far, double *row_sum,
                         const int32_t *target, float *target_logit);
-// Largest value of each row: index (R).
-void ce_argmax(int32_t *index, const float *x, int64_t R, int V);
 
 // ---- weight formats (dequant.c) ----
 // n values (a multiple of 32 for the block formats) decoded to fp32 from bytes at any alignment.

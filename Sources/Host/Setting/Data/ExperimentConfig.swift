@@ -3,9 +3,9 @@ import Foundation
 import Support
 import Yams
 
-/// An experiment as the authors' YAML configs describe it (spec §2, §3, §7), read unchanged.
-/// Keys the authors' code ignores (`device`) are accepted; canonedit's own additions are
-/// optional and listed in docs/configs.md.
+/// An experiment as the authors' YAML configs describe it (the authors' `ft_experiment.py`,
+/// `trainer.py` and `make_sweep.py`), read unchanged. Keys the authors' code ignores (`device`) are
+/// accepted; canonedit's own additions are optional and listed in docs/configs.md.
 public struct ExperimentConfig: Codable {
     public var model: String
     public var threshold: Double?
@@ -36,7 +36,7 @@ public struct ExperimentConfig: Codable {
         public var regularization_data_path: String?
         public var regularization_weight: Double?
         public var lora: [String: YAMLValue]?
-        /// canonedit: `authors` (default; one example's gradient per step, spec §3.3) or
+        /// canonedit: `authors` (default; one example's gradient per step, the authors' `trainer.py`) or
         /// `accumulate` (true gradient accumulation over grad_acc_steps examples).
         public var update_rule: String?
         /// canonedit: plugin hyperparameters for methods other than LoRA and senses.

@@ -2,7 +2,8 @@ import Engine
 import Foundation
 import Support
 
-/// The four training losses and success rules of the paper (spec §1.4, §2.1).
+/// The four training losses and success rules of the paper (the authors' `utils.py` and
+/// `evaluate.py`).
 public enum LossType: String, Codable, CaseIterable {
     case good, bad, balance
     case goodVBad = "good-v-bad"
@@ -44,7 +45,8 @@ public enum LossType: String, Codable, CaseIterable {
     }
 }
 
-/// The six tasks of the paper with the loss and threshold their sweeps use (spec §1.3).
+/// The six tasks of the paper with the loss and threshold their sweeps use (the authors' task
+/// configs).
 public struct TaskKind {
     public let name: String
     public let loss: LossType

@@ -2,9 +2,10 @@ import Engine
 import Foundation
 import Support
 
-/// One JSONL record with its token ids, tokenized once when its data set is loaded and then
-/// shared by the trainer, the evaluator, the plugin bridge and `plugins check`. Prefix and
-/// suffix are tokenized separately and concatenated (spec §1.1), never re-tokenized together.
+/// One JSONL record with its token ids, tokenized once when its data set is loaded and then shared
+/// by the trainer, the evaluator, the plugin bridge and `plugins check`. Prefix and suffix are
+/// tokenized separately and concatenated (the authors' `utils.py:score_suffix`), never re-tokenized
+/// together.
 public struct TokenizedExample {
     public let record: Example
     public let prefix: [Int32]
@@ -25,9 +26,6 @@ public struct TokenizedExample {
             }
         }
     }
-
-    /// The position of the subject's last token in `throughSubject`.
-    public var subjectPosition: Int? { throughSubject.map { $0.count - 1 } }
 
     /// The scored sequences: prefix + suffix, and for a pair task prefix + suffix2 (empty when
     /// the record has none).

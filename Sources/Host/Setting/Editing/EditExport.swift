@@ -63,8 +63,12 @@ public enum EditExport {
     /// keys, tokenizer) copied verbatim, or for a Llama from a Hugging Face folder built from its
     /// config and tokenizer; the weights in llama.cpp's names and q/k row order.
     static func writeGGUF(_ lm: LoadedModel, type: GGUFWriter.TensorType, to path: String) throws {
-        guard let llama = lm.model as? DecoderLM, let cfg = llama.config else {
-            throw CanonEditError("GGUF export is implemented for llama models (this is \(lm.model.architecture))")
+        guard let llama = lm.model as? DecoderLM, Architecture.named(llama.architecture)?.ggufExport == true,
+            let cfg = llama.config
+        else {
+            throw CanonEditError(
+                "GGUF export is implemented for \(Architecture.names { $0.ggufExport }) models (this is "
+                    + "\(lm.model.architecture))")
         }
         let merged = mergedValues(lm)
         guard lm.path.hasSuffix(".gguf") else {  // from a Hugging Face folder: metadata built from its config
@@ -100,11 +104,9 @@ public enum EditExport {
     /// and one scale for all modules here. GPT-2, GPT-NeoX and GPT-J keep their module names
     /// (fused c_attn and query_key_value included).
     static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
-        let architectures = ["llama", "gpt2", "gpt_neox", "gptj", "qwen2", "mistral", "gemma3"]
-        guard let decoder = lm.model as? DecoderLM, architectures.contains(decoder.architecture) else {
+        guard let decoder = lm.model as? DecoderLM, let arch = Architecture.named(decoder.architecture), arch.peft else {
             throw CanonEditError(
-                "PEFT export is implemented for \(architectures.joined(separator: ", ")) models, "
-                    + "not \(lm.model.architecture)")
+                "PEFT export is implemented for \(Architecture.names { $0.peft }) models, not \(lm.model.architecture)")
         }
         let adapted = lm.model.linears.filter { $0.slot.adapter != nil }
         guard !adapted.isEmpty,
@@ -134,7 +136,7 @@ public enum EditExport {
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": r, "lora_alpha": Double(scale) * Double(r),
             "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none",
             // GPT-2's Conv1D stores (in, out); PEFT marks it, but lora_A and lora_B keep Linear's layout.
-            "fan_in_fan_out": decoder.architecture == "gpt2",
+            "fan_in_fan_out": arch.peftFanInFanOut,
             "inference_mode": true, "base_model_name_or_path": NSNull(),
         ]
         try AtomicFile.write(

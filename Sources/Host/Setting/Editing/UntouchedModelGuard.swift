@@ -1,6 +1,5 @@
 import Engine
 import Foundation
-import Kernels
 import Support
 
 /// What a method's `prepare` may do to the model: choose tensors (whose originals the session

@@ -2,9 +2,9 @@ import Engine
 import Foundation
 import Support
 
-/// The β search of spec §4.4: evaluate the large model alone (β = 0), then try β = 1.0, 0.9, …
-/// until the ensemble's general loss is inside the ball around the large model's, and
-/// evaluate everything at that β.
+/// The β search of the authors' `improve_llama_experiment.py`: evaluate the large model alone (β =
+/// 0), then try β = 1.0, 0.9, … until the ensemble's general loss is inside the ball around the
+/// large model's, and evaluate everything at that β.
 public enum EnsembleSearch {
     public struct Result: Codable {
         public var schema_version: String? = ResultsSchema.version

@@ -2,10 +2,10 @@ import Engine
 import Foundation
 import Support
 
-/// A degradation ball (spec §2.4, §2.6): an edited model is inside it while its general loss
-/// stays below (1 + ε) × the unedited model's. Every decision about a ball — during a run,
-/// when saving its edit, in the ensemble's β search, in a sweep's selection and report — is
-/// made here.
+/// A degradation ball (the authors' `utils.py:score_of_last_valid_epoch`): an edited model is
+/// inside it while its general loss stays below (1 + ε) × the unedited model's. Every decision
+/// about a ball — during a run, when saving its edit, in the ensemble's β search, in a sweep's
+/// selection and report — is made here.
 public struct Ball: Hashable, Codable, CustomStringConvertible {
     public let epsilon: Double
 

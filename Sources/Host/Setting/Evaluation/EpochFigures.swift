@@ -2,8 +2,8 @@ import Engine
 import Foundation
 import Support
 
-/// Figures measured on a model after each epoch (spec §2.3). `intervention` is the failure
-/// rate (lower is better), as in the authors' logs; `success` = 1 − intervention.
+/// Figures measured on a model after each epoch (the authors' `trainer.py`). `intervention` is the
+/// failure rate (lower is better), as in the authors' logs; `success` = 1 − intervention.
 public struct EpochFigures: Codable, Equatable {
     public var intervention: Double
     public var general: Double

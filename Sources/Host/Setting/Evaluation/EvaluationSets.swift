@@ -35,7 +35,7 @@ public struct InterventionSet {
         return (Array(sums[0..<seq1.count]), seq2 == nil ? nil : Array(sums[seq1.count...]))
     }
 
-    /// Failures / examples with a non-empty suffix (spec §2.1).
+    /// Failures / examples with a non-empty suffix (the authors' `evaluate.py`).
     public func failureRate(_ model: CausalLM) throws -> Double {
         let (s1, s2) = try sums(model)
         return failureRate(s1: s1, s2: s2)
@@ -66,7 +66,7 @@ public struct TextSet {
 }
 
 /// Hard negatives: mean summed suffix NLL per example (`eval_type: suffix`) or per-token NLL
-/// (`unconditional`), lower is better (spec §2.2).
+/// (`unconditional`), lower is better (the authors' `evaluate.py`).
 public struct HardNegativeSet {
     let seqs: [ScoredSequence]
     let perToken: Bool

@@ -3,8 +3,8 @@ import Foundation
 import Kernels
 import Support
 
-/// Adam state kept by the host for any tensor a method asks it to update (spec §3.1:
-/// betas (0.9, 0.995), eps 1e-8, no weight decay by default).
+/// Adam state kept by the host for any tensor a method asks it to update (the authors'
+/// `trainer.py`: betas (0.9, 0.995), eps 1e-8, no weight decay by default).
 public final class AdamService {
     public final class State {
         public let m: Tensor, v: Tensor

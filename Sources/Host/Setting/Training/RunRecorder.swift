@@ -318,8 +318,8 @@ public final class RunRecorder {
         try? FileManager.default.removeItem(atPath: checkpointPath)
     }
 
-    /// The authors' results shape (spec §2.4), written to the results file; `error` records
-    /// why a run ended early.
+    /// The authors' results shape (the authors' `utils.py`), written to the results file; `error`
+    /// records why a run ended early.
     @discardableResult
     public func finish(_ stats: [EpochFigures], error: String? = nil) throws -> RunResults {
         var results = RunResults(stats: stats, config: config, error: error)

@@ -48,9 +48,9 @@ public enum ResultsSchema {
     public static let version = "canonedit.results/1"
 }
 
-/// A run's results file in the authors' shape (spec §2.4): `test` holds `initial_eval` and,
-/// under each ball's key ("0.001", "0.0001", "1e-05"), the last epoch inside that ball; then
-/// the config, the epochs completed, and why the run ended early if it did.
+/// A run's results file in the authors' shape (the authors' `utils.py`): `test` holds
+/// `initial_eval` and, under each ball's key ("0.001", "0.0001", "1e-05"), the last epoch inside
+/// that ball; then the config, the epochs completed, and why the run ended early if it did.
 public struct RunResults: Codable {
     /// The version of canonedit's results schema (docs/results.md); absent in older files.
     public var schema_version: String? = ResultsSchema.version

@@ -1,12 +1,11 @@
 import Engine
 import Foundation
-import Kernels
 import Support
 
-/// The task loss of a batch of canonical examples (spec §3.4): per-sequence mean NLL over the
-/// suffix positions, combined by the loss type, averaged over the examples. Each example's
-/// sequences are consecutive rows of the batch (suffix1, then suffix2 for a pair). Gradient
-/// weights are dL/dm_i / (S_i · E) on each suffix row, for E examples.
+/// The task loss of a batch of canonical examples (the authors' `utils.py:loss_batch`):
+/// per-sequence mean NLL over the suffix positions, combined by the loss type, averaged over the
+/// examples. Each example's sequences are consecutive rows of the batch (suffix1, then suffix2 for
+/// a pair). Gradient weights are dL/dm_i / (S_i · E) on each suffix row, for E examples.
 public final class TaskLossObjective: HeadObjective {
     public let rows: [Int]
     let targets: [Int32]

@@ -2,8 +2,8 @@ import Engine
 import Foundation
 import Support
 
-/// The training loop the host runs for every method (spec §3): epochs with a cosine
-/// learning rate, one batch of canonical examples per iteration (batch_size, padded as the
+/// The training loop the host runs for every method (the authors' `trainer.py`): epochs with a
+/// cosine learning rate, one batch of canonical examples per iteration (batch_size, padded as the
 /// authors pad it), a KL term on one random batch of general documents, an update every
 /// grad_acc_steps iterations, evaluation after each epoch. The losses are in TrainerLosses.swift.
 public final class Trainer {
@@ -251,7 +251,7 @@ public final class Trainer {
             losses.append(try taskLoss(batches[idx], train: reachesUpdate, scale: scale))
             acc += 1
             if klWeight > 0, !klBatches.isEmpty {
-                // KL summed over the batch's documents, divided by the batch size (spec §3.5).
+                // KL summed over the batch's documents, divided by the batch size (the authors' `regularize.py`).
                 let kl = klBatches[Int(session.rng.next() % UInt64(klBatches.count))]
                 if reachesUpdate {
                     for doc in kl { _ = try klLoss(doc, weight: klWeight * scale / Double(config.batchSize)) }
@@ -271,7 +271,8 @@ public final class Trainer {
                         order.count, recent, rate))
             }
         }
-        // True accumulation flushes a partial group; the authors' rule drops it (spec §3.3).
+        // True accumulation flushes a partial group; the authors' rule drops it (the authors'
+        // `trainer.py`).
         if accumulate, acc > 0 { try update(lr: lr, step: &step) }
         return losses
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Kernels
 import Support
 
 /// Negative log-likelihood of a target token at each chosen row. As a training loss it is
@@ -72,8 +71,8 @@ public final class LogitRows: HeadObjective {
     public func row(_ k: Int) -> ArraySlice<Float> { logits[(k * V)..<((k + 1) * V)] }
 }
 
-/// weight · KL(original ‖ edited), summed over every position of a document and over the
-/// vocabulary (spec §3.5). `reference` holds the unedited model's log-softmax (T, V).
+/// weight · KL(original ‖ edited), summed over every position of a document and over the vocabulary
+/// (the authors' `regularize.py`). `reference` holds the unedited model's log-softmax (T, V).
 public final class KLObjective: HeadObjective {
     public let rows: [Int]
     let reference: Tensor

@@ -38,3 +38,15 @@ public struct GPTJConfig: Codable, Equatable {
         q: "attn.q_proj", k: "attn.k_proj", v: "attn.v_proj", qkv: "", o: "attn.out_proj",
         gate: nil, up: "mlp.fc_in", down: "mlp.fc_out")
 }
+
+extension Architecture {
+    /// GPT-J, from a folder.
+    static let gptJ = Architecture(
+        name: "gptj", modelTypes: ["gptj"],
+        folderRecipe: { f in
+            let cfg = try f.decode(GPTJConfig.self)
+            return DecoderRecipe(
+                spec: try cfg.spec(source: f.cfgPath), names: GPTJConfig.names, sourceConfig: cfg, source: f.cfgPath
+            ) { name, shape in try f.tensor(name, shape, prefixes: ["transformer."]) }
+        })
+}

@@ -90,3 +90,50 @@ public struct Gemma3Config: Codable, Equatable {
     /// scale by their weight, so 1 is added on load (GGUF files store 1 + w already).
     static func isNorm(_ name: String) -> Bool { name.hasSuffix("norm.weight") }
 }
+
+extension Architecture {
+    /// Gemma 3 (text), from a folder (norms stored as w for a scale of 1 + w) or from
+    /// llama.cpp's `gemma3` GGUF (which stores 1 + w).
+    static let gemma3 = Architecture(
+        name: "gemma3", modelTypes: ["gemma3_text", "gemma3"], ggufName: "gemma3",
+        folderRecipe: { f in
+            try DecoderRecipe(gemma3: try f.decode(Gemma3Config.self), source: f.cfgPath, normsStoreOffset: true) {
+                name, shape in try f.tensor(name, shape, prefixes: ["model."])
+            }
+        },
+        ggufRecipe: { g, _, path in
+            try DecoderRecipe(gemma3: try Gemma3Config.gguf(g), source: path, normsStoreOffset: false) {
+                name, shape in try g.weight(GGUFLoader.ggufName(gemma3: name), shape: shape)
+            }
+        },
+        folderExport: .likeSource({ name, t in
+            guard Gemma3Config.isNorm(name) else { return t }
+            let w = t.clone()
+            for i in 0..<w.count { w[i] -= 1 }
+            return w
+        }))
+}
+
+extension Gemma3Config {
+    /// Gemma 3's settings from llama.cpp's keys. What llama.cpp fixes in code rather than in the
+    /// file is filled in the same way: every sixth layer global, the others in a sliding window
+    /// with rotary base 10000, scores scaled by key_length^-½.
+    static func gguf(_ g: GGUFFile) throws -> Gemma3Config {
+        let a = "gemma3."
+        let L = try g.int(a + "block_count")
+        let pattern = g.metadata[a + "attention.sliding_window_pattern"]?.int ?? 6
+        let D = g.metadata[a + "attention.key_length"]?.int ?? 256
+        let vocab = g.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        return Gemma3Config(
+            vocab_size: g.metadata[a + "vocab_size"]?.int ?? vocab, hidden_size: try g.int(a + "embedding_length"),
+            intermediate_size: try g.int(a + "feed_forward_length"), num_hidden_layers: L,
+            num_attention_heads: try g.int(a + "attention.head_count"),
+            num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int, head_dim: D,
+            rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"), query_pre_attn_scalar: Double(D),
+            sliding_window: g.metadata[a + "attention.sliding_window"]?.int ?? 512,
+            layer_types: (0..<L).map { ($0 + 1) % max(pattern, 1) == 0 ? "full_attention" : "sliding_attention" },
+            rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
+            rope_local_base_freq: g.metadata[a + "rope.freq_base_swa"]?.double ?? 10000,
+            max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))
+    }
+}

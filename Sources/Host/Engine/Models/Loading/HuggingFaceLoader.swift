@@ -16,7 +16,7 @@ enum HuggingFaceLoader {
         let type = obj["model_type"] as? String ?? ""
         let archs = obj["architectures"] as? [String] ?? []
         let name = URL(fileURLWithPath: directory).lastPathComponent
-        if type == "backpack-companion" {
+        if Architecture.backpackCompanion.modelTypes.contains(type) {
             return ModelOutline(path: directory, tokenizer: nil, decoder: nil, parameterCount: 0, weightBytes: 0) {
                 try Companion.load(directory: directory, configData: data)
             }
@@ -62,66 +62,9 @@ enum HuggingFaceLoader {
             return t.transposed()
         }
 
-        /// The decoder `model_type` names, or nil for a Backpack (built by `backpack()`).
+        /// The decoder `model_type` names (Architecture.all), or nil for a Backpack (built by `backpack()`).
         func recipe(architectures archs: [String]) throws -> DecoderRecipe? {
-            switch type {
-            case "llama":
-                let cfg = try decode(LlamaConfig.self)
-                return try DecoderRecipe(llama: cfg, source: cfgPath) { name, shape in
-                    try tensor(name, shape, prefixes: ["model."])
-                }
-            case "gpt2":
-                let cfg = try decode(GPT2Config.self)
-                let withPrefix = weights.has("transformer.wte.weight") || !weights.has("wte.weight")
-                return DecoderRecipe(
-                    spec: try cfg.spec(source: cfgPath), names: GPT2Config.names(prefix: "transformer."),
-                    sourceConfig: cfg,
-                    source: cfgPath
-                ) { name, shape in
-                    try tensor(
-                        name, shape, prefixes: withPrefix ? [] : ["transformer."], transpose: GPT2Config.isConv1D(name))
-                }
-            case "gpt_neox":
-                let cfg = try decode(GPTNeoXConfig.self)
-                return DecoderRecipe(
-                    spec: try cfg.spec(source: cfgPath), names: GPTNeoXConfig.names, sourceConfig: cfg, source: cfgPath
-                ) {
-                    name, shape in
-                    // Checkpoints written by transformers ≥ 5 in memory name the head lm_head.
-                    let n =
-                        name == "embed_out.weight" && !weights.has(name) && weights.has("lm_head.weight")
-                        ? "lm_head.weight" : name
-                    return try tensor(n, shape, prefixes: ["gpt_neox."])
-                }
-            case "gptj":
-                let cfg = try decode(GPTJConfig.self)
-                return DecoderRecipe(
-                    spec: try cfg.spec(source: cfgPath), names: GPTJConfig.names, sourceConfig: cfg, source: cfgPath
-                ) {
-                    name, shape in try tensor(name, shape, prefixes: ["transformer."])
-                }
-            case "qwen2", "mistral":
-                let spec =
-                    type == "qwen2"
-                    ? try decode(Qwen2Config.self).spec(source: cfgPath)
-                    : try decode(MistralConfig.self).spec(source: cfgPath)
-                return DecoderRecipe(spec: spec, names: LlamaConfig.names, source: cfgPath) { name, shape in
-                    try tensor(name, shape, prefixes: ["model."])
-                }
-            case "gemma3_text", "gemma3":
-                let cfg = try decode(Gemma3Config.self)
-                return try DecoderRecipe(gemma3: cfg, source: cfgPath, normsStoreOffset: true) { name, shape in
-                    try tensor(name, shape, prefixes: ["model."])
-                }
-            case "backpack-gpt2", "backpack":
-                return nil
-            default:
-                throw formatError(
-                    cfgPath,
-                    "model_type \"\(type)\" (architectures \(archs)) is not supported (llama, gpt2, gpt_neox, gptj, "
-                        + "qwen2, mistral, gemma3_text, backpack-gpt2, backpack-companion)"
-                )
-            }
+            try Architecture.forModelType(type, architectures: archs, source: cfgPath).folderRecipe?(self)
         }
 
         func backpack() throws -> CausalLM {

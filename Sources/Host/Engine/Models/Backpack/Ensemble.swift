@@ -1,10 +1,10 @@
 import Foundation
-import Kernels
 import Support
 
-/// The inference-time ensemble of the paper's §7 (spec §4.4): a large model's logits plus
-/// β × (log p of the edited Backpack − log p of the original Backpack), over a shared
-/// vocabulary. p ∝ p_large · (p_edited / p_original)^β. Both Backpack passes share one α.
+/// The inference-time ensemble of the paper's §7 (the authors' `improve_llama_experiment.py`): a
+/// large model's logits plus β × (log p of the edited Backpack − log p of the original Backpack),
+/// over a shared vocabulary. p ∝ p_large · (p_edited / p_original)^β. Both Backpack passes share
+/// one α.
 public final class EnsembleLM: CausalLM {
     public let large: CausalLM
     public let backpack: BackpackLM

@@ -48,3 +48,23 @@ public struct GPT2Config: Codable, Equatable {
             && ["c_attn", "c_proj", "c_fc"].contains(where: { name.hasSuffix("." + $0 + ".weight") })
     }
 }
+
+extension Architecture {
+    /// GPT-2, from a folder with or without the `transformer.` prefix; its Conv1D weights are
+    /// stored (in, out) and transposed on load and on export.
+    static let gpt2 = Architecture(
+        name: "gpt2", modelTypes: ["gpt2"],
+        folderRecipe: { f in
+            let cfg = try f.decode(GPT2Config.self)
+            let withPrefix = f.weights.has("transformer.wte.weight") || !f.weights.has("wte.weight")
+            return DecoderRecipe(
+                spec: try cfg.spec(source: f.cfgPath), names: GPT2Config.names(prefix: "transformer."),
+                sourceConfig: cfg, source: f.cfgPath
+            ) { name, shape in
+                try f.tensor(
+                    name, shape, prefixes: withPrefix ? [] : ["transformer."], transpose: GPT2Config.isConv1D(name))
+            }
+        },
+        folderExport: .likeSource({ name, t in GPT2Config.isConv1D(name) ? t.transposed() : t }),
+        peftFanInFanOut: true)
+}

@@ -54,3 +54,37 @@ public typealias LlamaModel = DecoderLM
 extension DecoderLM {
     public var config: LlamaConfig? { sourceConfig as? LlamaConfig }
 }
+
+extension Architecture {
+    /// Llama (SmolLM2, Llama 2, Llama 3.x), from a folder or from llama.cpp's `llama` GGUF,
+    /// whose q/k rows are permuted for rotation of adjacent pairs.
+    static let llama = Architecture(
+        name: "llama", modelTypes: ["llama"], ggufName: "llama",
+        folderRecipe: { f in
+            try DecoderRecipe(llama: try f.decode(LlamaConfig.self), source: f.cfgPath) { name, shape in
+                try f.tensor(name, shape, prefixes: ["model."])
+            }
+        },
+        ggufRecipe: { g, tok, path in
+            let a = "llama."
+            if g.has("rope_freqs.weight") {
+                throw formatError(path, "rope_freqs.weight (Llama 3.1's rotary scaling in GGUF) is not supported yet")
+            }
+            let heads = try g.int(a + "attention.head_count")
+            let C = try g.int(a + "embedding_length")
+            let cfg = LlamaConfig(
+                hidden_size: C, intermediate_size: try g.int(a + "feed_forward_length"),
+                num_hidden_layers: try g.int(a + "block_count"), num_attention_heads: heads,
+                num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int ?? heads,
+                head_dim: g.metadata[a + "rope.dimension_count"]?.int ?? C / heads,
+                rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
+                rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 10000,
+                vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,
+                max_position_embeddings: try g.int(a + "context_length"),
+                tie_word_embeddings: !g.has("output.weight"), rope_interleaved: true)
+            return try DecoderRecipe(llama: cfg, source: path) { name, shape in
+                try g.weight(GGUFLoader.ggufName(llama: name), shape: shape)
+            }
+        },
+        folderExport: .ownConfig, ggufExport: true)
+}

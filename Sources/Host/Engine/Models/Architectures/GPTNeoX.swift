@@ -53,3 +53,22 @@ public struct GPTNeoXConfig: Codable, Equatable {
         q: "", k: "", v: "", qkv: "attention.query_key_value", o: "attention.dense",
         gate: nil, up: "mlp.dense_h_to_4h", down: "mlp.dense_4h_to_h")
 }
+
+extension Architecture {
+    /// GPT-NeoX (Pythia), from a folder.
+    static let gptNeoX = Architecture(
+        name: "gpt_neox", modelTypes: ["gpt_neox"],
+        folderRecipe: { f in
+            let cfg = try f.decode(GPTNeoXConfig.self)
+            return DecoderRecipe(
+                spec: try cfg.spec(source: f.cfgPath), names: GPTNeoXConfig.names, sourceConfig: cfg,
+                source: f.cfgPath
+            ) { name, shape in
+                // Checkpoints written by transformers ≥ 5 in memory name the head lm_head.
+                let n =
+                    name == "embed_out.weight" && !f.weights.has(name) && f.weights.has("lm_head.weight")
+                    ? "lm_head.weight" : name
+                return try f.tensor(n, shape, prefixes: ["gpt_neox."])
+            }
+        })
+}

@@ -23,3 +23,15 @@ public struct MistralConfig: Decodable {
         return spec
     }
 }
+
+extension Architecture {
+    /// Mistral: the Llama block and names with a sliding window, from a folder.
+    static let mistral = Architecture(
+        name: "mistral", modelTypes: ["mistral"],
+        folderRecipe: { f in
+            DecoderRecipe(
+                spec: try f.decode(MistralConfig.self).spec(source: f.cfgPath), names: LlamaConfig.names,
+                source: f.cfgPath
+            ) { name, shape in try f.tensor(name, shape, prefixes: ["model."]) }
+        })
+}

@@ -11,7 +11,9 @@ public enum HuggingFaceExport {
         _ lm: LoadedModel, to dir: String, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes,
         value: (Parameter) -> Tensor = { $0.value }
     ) throws {
-        guard let llama = lm.model as? DecoderLM, let llamaConfig = llama.config else {
+        guard let llama = lm.model as? DecoderLM,
+            case .ownConfig = Architecture.named(llama.architecture)?.folderExport, let llamaConfig = llama.config
+        else {
             return try writeLikeSource(lm, to: dir, maxShardBytes: maxShardBytes, value: value)
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -64,27 +66,18 @@ public enum HuggingFaceExport {
     static func writeLikeSource(
         _ lm: LoadedModel, to dir: String, maxShardBytes: Int, value: (Parameter) -> Tensor
     ) throws {
-        let architectures = ["gpt2", "gpt_neox", "gptj", "qwen2", "mistral", "gemma3"]
         var isDir: ObjCBool = false
-        guard lm.model is DecoderLM, architectures.contains(lm.model.architecture),
+        let export = Architecture.named(lm.model.architecture)?.folderExport
+        guard lm.model is DecoderLM, case .likeSource(let storedForm) = export,
             FileManager.default.fileExists(atPath: lm.path + "/config.json", isDirectory: &isDir), !isDir.boolValue
         else {
-            let names = architectures.joined(separator: ", ")
+            let names = Architecture.names { if case .likeSource = $0.folderExport { true } else { false } }
             throw CanonEditError(
                 "export to a Hugging Face folder is implemented for llama models and for \(names) models loaded "
                     + "from a Hugging Face folder (this is \(lm.model.architecture) from \(lm.path))")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let conv1D = lm.model.architecture == "gpt2", gemma = lm.model.architecture == "gemma3"
-        let tensors = lm.model.parameters.map { p -> (String, Tensor) in
-            let t = value(p)
-            if gemma && Gemma3Config.isNorm(p.name) {
-                let w = t.clone()
-                for i in 0..<w.count { w[i] -= 1 }
-                return (p.name, w)
-            }
-            return (p.name, conv1D && GPT2Config.isConv1D(p.name) ? t.transposed() : t)
-        }
+        let tensors = lm.model.parameters.map { p in (p.name, storedForm(p.name, value(p))) }
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
         for f in sourceFiles where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
             try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
