@@ -44,7 +44,7 @@ func parse(_ data: Data) {
             for n in g.tensorNames.prefix(4) where (g.shape(of: n)?.reduce(1, *) ?? 0) < 1 << 20 {
                 try? g.load(n, into: Tensor(g.shape(of: n)!))
             }
-            _ = try? BPETokenizer(gguf: g)
+            _ = try? Tokenizer(gguf: g)
         }
     case "safetensors":
         if let f = try? SafetensorsFile(path: scratch) {
@@ -57,7 +57,7 @@ func parse(_ data: Data) {
             _ = try? ModelStore.load(modelFolder)
         }
     case "tokenizer":
-        if let t = try? BPETokenizer(tokenizerJSON: scratch) { _ = t.decode(t.encode("Hello wörld 123 <|endoftext|>")) }
+        if let t = try? Tokenizer(tokenizerJSON: scratch) { _ = t.decode(t.encode("Hello wörld 123 <|endoftext|>")) }
     case "jsonl":
         _ = try? JSONL.examples(scratch, pair: false)
         _ = try? JSONL.examples(scratch, pair: true, skipMalformed: true)

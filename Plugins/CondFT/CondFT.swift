@@ -47,19 +47,17 @@ private let descriptor = makeDescriptor(
             help: "continuation tokens kept per locality prompt"),
     ] + LowRankSettings.schema + AdamSettings.schema,
     create: { hostPtr, out in
-        let host = Host(hostPtr)
-        return host.guarded {
+        Instance.create(hostPtr, out) { host in
             let c = CondFT()
             c.adam = try AdamSettings(host)
             c.perUpdate = Int(try host.number("augmented_per_update"))
             c.localityPerUpdate = Int(try host.number("locality_per_update"))
             c.localityWeight = try host.number("locality_weight")
-            Instance.store(c, out)
+            return c
         }
     },
     prepare: { inst, hostPtr in
-        let host = Host(hostPtr), me = Instance.get(inst, as: CondFT.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: CondFT.self) { me, host in
             guard host.extensionTable(CE_EXT_ACTIVATIONS, as: ce_activations_ext.self) != nil else {
                 throw PluginError(CE_ERR_UNSUPPORTED, "condft needs the activations extension (a decoder model)")
             }
@@ -109,8 +107,7 @@ private let descriptor = makeDescriptor(
         }
     },
     update: { inst, hostPtr, info in
-        let host = Host(hostPtr), me = Instance.get(inst, as: CondFT.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: CondFT.self) { me, host in
             let act = host.extensionTable(CE_EXT_ACTIVATIONS, as: ce_activations_ext.self)!.pointee
             let ctx = host.context
             // Add the conditional likelihood of a few paraphrases and locality examples to the
@@ -137,8 +134,7 @@ private let descriptor = makeDescriptor(
     },
     destroy: { Instance.release($0, as: CondFT.self) },
     describe: { raw in
-        let o = Outline(raw)
-        return o.guarded {
+        Outline.run(raw) { o in
             if try o.string("params") == "full" { try o.willTrain(".*") } else { try LowRankSettings.describe(o) }
             // One generated prefix + example at a time for the conditional likelihood.
             try o.willRun(

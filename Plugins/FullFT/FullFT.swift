@@ -20,17 +20,15 @@ private let descriptor = makeDescriptor(
             "weight_decay", CE_HP_FLOAT, min: 0, max: 1, default: 0, noSweep: true, help: "decoupled weight decay"),
     ] + AdamSettings.schema,
     create: { hostPtr, out in
-        let host = Host(hostPtr)
-        return host.guarded {
+        Instance.create(hostPtr, out) { host in
             let f = FullFT()
             f.adam = try AdamSettings(host)
             f.adam.weightDecay = try host.number("weight_decay")
-            Instance.store(f, out)
+            return f
         }
     },
     prepare: { inst, hostPtr in
-        let host = Host(hostPtr), f = Instance.get(inst, as: FullFT.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: FullFT.self) { f, host in
             let pattern = try host.string("params_regex")
             for i in 0..<host.paramCount {
                 let p = try host.param(at: i)
@@ -43,15 +41,13 @@ private let descriptor = makeDescriptor(
         }
     },
     update: { inst, hostPtr, info in
-        let host = Host(hostPtr), f = Instance.get(inst, as: FullFT.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: FullFT.self) { f, host in
             try f.adam.step(host, f.trained, info: info)
         }
     },
     destroy: { Instance.release($0, as: FullFT.self) },
     describe: { raw in
-        let o = Outline(raw)
-        return o.guarded {
+        Outline.run(raw) { o in
             try o.willTrain(try o.string("params_regex"))
             try o.mayChange(".*")
         }

@@ -122,16 +122,14 @@ private let descriptor = makeDescriptor(
             help: "the initial radius of each key (Euclidean distance in the residual stream)"),
     ] + AdamSettings.schema,
     create: { hostPtr, out in
-        let host = Host(hostPtr)
-        return host.guarded {
+        Instance.create(hostPtr, out) { host in
             let g = GRACE()
             g.adam = try AdamSettings(host)
-            Instance.store(g, out)
+            return g
         }
     },
     prepare: { inst, hostPtr in
-        let host = Host(hostPtr), g = Instance.get(inst, as: GRACE.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: GRACE.self) { g, host in
             guard let hooks = Hooks(host) else {
                 throw PluginError(CE_ERR_UNSUPPORTED, "grace needs the canonedit.hooks/1 extension (a decoder model)")
             }
@@ -165,13 +163,11 @@ private let descriptor = makeDescriptor(
         }
     },
     update: { inst, hostPtr, info in
-        let host = Host(hostPtr), g = Instance.get(inst, as: GRACE.self)
-        return host.guarded { try g.adam.step(host, [g.values!], info: info) }
+        Instance.run(inst, hostPtr, as: GRACE.self) { g, host in try g.adam.step(host, [g.values!], info: info) }
     },
     destroy: { Instance.release($0, as: GRACE.self) },
     describe: { raw in
-        let o = Outline(raw)
-        return o.guarded {
+        Outline.run(raw) { o in
             // At most one key per canonical example at the chosen block; its value trained like an adapter.
             let info = try o.modelInfo(), asked = Int(try o.number("grace_layer"))
             let (L, C, n) = (Int(info.layer_count), Int(info.hidden_size), o.exampleCount)

@@ -19,16 +19,14 @@ private let descriptor = makeDescriptor(
             help: "must be 0 (the authors' value; no dropout)")
     ] + LowRankSettings.schema + AdamSettings.schema,
     create: { hostPtr, out in
-        let host = Host(hostPtr)
-        return host.guarded {
+        Instance.create(hostPtr, out) { host in
             let l = LoRA()
             l.adam = try AdamSettings(host)
-            Instance.store(l, out)
+            return l
         }
     },
     prepare: { inst, hostPtr in
-        let host = Host(hostPtr), l = Instance.get(inst, as: LoRA.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: LoRA.self) { l, host in
             let (params, pattern) = try LowRankSettings.attach(host)
             l.trained = params
             host.log(
@@ -36,16 +34,12 @@ private let descriptor = makeDescriptor(
         }
     },
     update: { inst, hostPtr, info in
-        let host = Host(hostPtr), l = Instance.get(inst, as: LoRA.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: LoRA.self) { l, host in
             try l.adam.step(host, l.trained, info: info)
         }
     },
     destroy: { Instance.release($0, as: LoRA.self) },
-    describe: { raw in
-        let o = Outline(raw)
-        return o.guarded { try LowRankSettings.describe(o) }
-    },
+    describe: { raw in Outline.run(raw) { o in try LowRankSettings.describe(o) } },
     learningRateSweep: tenTo(-6.5)...tenTo(-2))  // the paper's range
 
 @_cdecl("canonedit_plugin_entry")

@@ -9,26 +9,6 @@ import PluginKit
 
 final class MEMIT {}
 
-/// Layers from "3-8" or "3,5,7"; empty: the share of depth GPT-J's default 3–8 of 28 covers.
-func parseLayers(_ text: String, count L: Int) throws -> [Int] {
-    if text.isEmpty {
-        let lo = Int((0.107 * Double(L)).rounded()), hi = max(lo, Int((0.286 * Double(L)).rounded()))
-        return Array(lo...min(hi, L - 1))
-    }
-    var out: [Int] = []
-    for part in text.split(separator: ",") {
-        let ends = part.split(separator: "-").compactMap { Int($0.filter { $0 != " " }) }
-        guard (1...2).contains(ends.count), let a = ends.first, let b = ends.last, a <= b else {
-            throw PluginError(CE_ERR_INVALID_ARGUMENT, "layers \"\(text)\": write ranges like 3-8 or lists like 3,5,7")
-        }
-        out += Array(a...b)
-    }
-    guard out.allSatisfy({ $0 >= 0 && $0 < L }) else {
-        throw PluginError(CE_ERR_INVALID_ARGUMENT, "layers \(out) are outside 0..<\(L)")
-    }
-    return Array(Set(out)).sorted()
-}
-
 private let descriptor = makeDescriptor(
     id: "memit", version: "1.0.0", description: "MEMIT: closed-form multi-layer edits of MLP output projections",
     capabilities: UInt64(CE_CAP_CLOSED_FORM) | UInt64(CE_CAP_NEEDS_ACTIVATIONS),
@@ -292,8 +272,7 @@ private let descriptor = makeDescriptor(
     },
     destroy: { Instance.release($0, as: MEMIT.self) },
     describe: { raw in
-        let o = Outline(raw)
-        return o.guarded {
+        Outline.run(raw) { o in
             let info = try o.modelInfo(), C = Int(info.hidden_size)
             let layers = try parseLayers(try o.string("layers"), count: Int(info.layer_count))
             let down = ".*\\.mlp\\.(down_proj|c_proj|dense_4h_to_h|fc_out)"

@@ -48,20 +48,18 @@ private let descriptor = makeDescriptor(
             help: "importance method; alpha (the only one the authors implemented)"),
     ] + AdamSettings.schema,
     create: { hostPtr, out in
-        let host = Host(hostPtr)
-        return host.guarded {
+        Instance.create(hostPtr, out) { host in
             let s = Senses()
             s.adam = try AdamSettings(host)
             guard try host.string("sense_method") == "alpha" else {
                 throw PluginError(
                     CE_ERR_UNSUPPORTED, "sense_method \(try host.string("sense_method")) is not implemented (alpha)")
             }
-            Instance.store(s, out)
+            return s
         }
     },
     prepare: { inst, hostPtr in
-        let host = Host(hostPtr), me = Instance.get(inst, as: Senses.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: Senses.self) { me, host in
             guard let bp = host.extensionTable(CE_EXT_BACKPACK, as: ce_backpack_ext.self)?.pointee else {
                 throw PluginError(CE_ERR_UNSUPPORTED, "sense finetuning needs a Backpack model")
             }
@@ -157,8 +155,7 @@ private let descriptor = makeDescriptor(
         }
     },
     update: { inst, hostPtr, info in
-        let host = Host(hostPtr), me = Instance.get(inst, as: Senses.self)
-        return host.guarded {
+        Instance.run(inst, hostPtr, as: Senses.self) { me, host in
             try me.adam.step(host, [me.delta!], info: info)
         }
     },

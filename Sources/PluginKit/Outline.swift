@@ -61,6 +61,12 @@ public struct Outline {
     }
     public func mayChange(_ regex: String) throws { try check(raw.pointee.may_change(ctx, regex), "may_change failed") }
 
+    /// A descriptor's `describe`: `body` on the outline; a thrown error becomes set_error and its status.
+    public static func run(_ raw: UnsafePointer<ce_outline>?, _ body: (Outline) throws -> Void) -> ce_status {
+        let o = Outline(raw)
+        return o.guarded { try body(o) }
+    }
+
     /// Runs `body`; a thrown error becomes set_error + its status. Nothing unwinds into C.
     public func guarded(_ body: () throws -> Void) -> ce_status {
         do { try body(); return CE_OK } catch let e as PluginError {

@@ -15,7 +15,7 @@ final class TokenizerFixtureTests: XCTestCase {
 
     func testEveryPipelineGivesTheLibrarysIds() throws {
         for name in Self.names {
-            let tok = try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/\(name).tokenizer.json")
+            let tok = try Tokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/\(name).tokenizer.json")
             let cases = try Fixtures.json("tokenizers/\(name).expected.json") as! [[String: Any]]
             XCTAssertEqual(cases.count, 14, name)
             XCTAssertEqual(tok.pipeline != nil, name != "gpt2", "\(name): GPT-2's form keeps the hand scanner")
@@ -49,18 +49,18 @@ final class TokenizerFixtureTests: XCTestCase {
             ],
         ]
         try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir + "/t.json"))
-        let tok = try BPETokenizer(tokenizerJSON: dir + "/t.json")
+        let tok = try Tokenizer(tokenizerJSON: dir + "/t.json")
         let special = try XCTUnwrap(tok.id(of: "<|special|>"))
         XCTAssertEqual(tok.bos, special)
         XCTAssertEqual(tok.startOfText("Port Louis"), [special] + tok.encode("Port Louis"))
-        XCTAssertNil(try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json").bos)
+        XCTAssertNil(try Tokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json").bos)
     }
 
     /// A GGUF vocabulary whose tokenizer.ggml.pre is llama-bpe (Llama 3) runs Llama 3's split and
     /// unmerged whole tokens: the Llama-3-shaped fixture's vocabulary written as GGUF metadata
     /// gives the same ids as its tokenizer.json.
     func testAGGUFLlama3VocabularyTokenizesAsItsTokenizerJSON() throws {
-        let json = try BPETokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")
+        let json = try Tokenizer(tokenizerJSON: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")
         var m = GGUFMetadata()
         m.set("general.architecture", .string("llama"))
         m.set("tokenizer.ggml.model", .string("gpt2"))
@@ -71,14 +71,14 @@ final class TokenizerFixtureTests: XCTestCase {
         m.set("tokenizer.ggml.merges", .strings(json.mergeList.map { $0.0 + " " + $0.1 }))
         let path = temporaryFolder(self) + "/vocab.gguf"
         try GGUFWriter.write([], metadata: m, type: .f32, to: path)
-        let gguf = try BPETokenizer(gguf: try GGUFFile(path: path))
+        let gguf = try Tokenizer(gguf: try GGUFFile(path: path))
         for c in try Fixtures.json("tokenizers/llama3.expected.json") as! [[String: Any]] {
             let text = c["text"] as! String
             XCTAssertEqual(gguf.encode(text), (c["ids"] as! [Int]).map(Int32.init), text.debugDescription)
         }
         m.set("tokenizer.ggml.pre", .string("tekken"))
         try GGUFWriter.write([], metadata: m, type: .f32, to: path)
-        XCTAssertThrowsError(try BPETokenizer(gguf: try GGUFFile(path: path))) {
+        XCTAssertThrowsError(try Tokenizer(gguf: try GGUFFile(path: path))) {
             XCTAssertTrue("\($0)".contains("\"tekken\" is a pre-tokenizer canonedit does not know"), "\($0)")
         }
     }
@@ -86,7 +86,7 @@ final class TokenizerFixtureTests: XCTestCase {
     /// A Llama-2-style SentencePiece GGUF (scores, add_space_prefix, byte fallback) gives the ids
     /// transformers reads from the same file.
     func testALlama2SentencePieceGGUFTokenizesAsTransformersReadsIt() throws {
-        let tok = try BPETokenizer(gguf: try GGUFFile(path: Fixtures.folder + "/tokenizers/llama2_spm.gguf"))
+        let tok = try Tokenizer(gguf: try GGUFFile(path: Fixtures.folder + "/tokenizers/llama2_spm.gguf"))
         XCTAssertNotNil(tok.bos)
         for c in try Fixtures.json("tokenizers/llama2_spm.expected.json") as! [[String: Any]] {
             let text = c["text"] as! String, ids = (c["ids"] as! [Int]).map(Int32.init)
@@ -112,14 +112,14 @@ final class TokenizerFixtureTests: XCTestCase {
             root[key] = value
             let path = dir + "/\(key).json"
             try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
-            XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: path)) {
+            XCTAssertThrowsError(try Tokenizer(tokenizerJSON: path)) {
                 XCTAssertTrue("\($0)".contains(message) && "\($0)".contains(path), "\($0)")
             }
         }
         var wordPiece = base
         wordPiece["model"] = ["type": "WordPiece", "vocab": ["a": 0]]
         try JSONSerialization.data(withJSONObject: wordPiece).write(to: URL(fileURLWithPath: dir + "/w.json"))
-        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: dir + "/w.json")) {
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: dir + "/w.json")) {
             XCTAssertTrue("\($0)".contains("model type WordPiece is not supported"), "\($0)")
         }
     }

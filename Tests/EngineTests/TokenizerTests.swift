@@ -30,14 +30,14 @@ final class TokenizerTests: XCTestCase {
     func testMergesAndSpecials() throws {
         var vocab = (0..<256).map { String(ByteLevelAlphabet.byteToScalar[$0]) }
         vocab += ["lo", "low", "Ġlow", "er", "<|x|>"]
-        let t = try BPETokenizer(
+        let t = try Tokenizer(
             vocab: vocab, merges: [("l", "o"), ("lo", "w"), ("Ġ", "low"), ("e", "r")],
             specials: ["<|x|>": 260], preTokenizer: PreTokenizer(), source: "toy")
         let ids = t.encode("lower low<|x|>!")
         XCTAssertEqual(ids.map { t.vocab[Int($0)] }, ["low", "er", "Ġlow", "<|x|>", "!"])
         XCTAssertEqual(t.decode(ids), "lower low<|x|>!")
         XCTAssertThrowsError(
-            try BPETokenizer(
+            try Tokenizer(
                 vocab: vocab, merges: [("q", "z")], specials: [:], preTokenizer: PreTokenizer(), source: "toy")
         ) {
             XCTAssertTrue("\($0)".contains("merge #0"))
@@ -60,7 +60,7 @@ final class TokenizerTests: XCTestCase {
 final class FuzzRegressionTests: XCTestCase {
     func testNegativeAddedTokenIdIsAnError() {
         let path = Fixtures.folder + "/fuzz/tokenizer-negative-added-id.json"
-        XCTAssertThrowsError(try BPETokenizer(tokenizerJSON: path)) {
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: path)) {
             XCTAssertTrue("\($0)".contains("added_tokens[0] has id -56"), "\($0)")
         }
     }

@@ -37,6 +37,10 @@ final class SweepTests: XCTestCase {
         let lrs = try runs.map { try ExperimentConfig.load($0.config).training.learning_rate }
         XCTAssertTrue(lrs[0] >= 1e-3 && lrs[0] <= pow(10, -1.5))
         XCTAssertNotEqual(lrs[0], lrs[1])
+        // Every number is written with all its digits: the threshold reads back to the same double.
+        let base = try ExperimentConfig.load(lora), swept = try ExperimentConfig.load(runs[0].config)
+        XCTAssertEqual(swept.threshold, base.threshold)
+        XCTAssertEqual(swept.threshold, 1.6094379124341003)
         let rank = try ExperimentConfig.load(runs[0].config).training.lora?["lora_rank"]?.double
         XCTAssertNotNil(rank, "LoRA's rank is drawn from its schema")
 

@@ -49,6 +49,8 @@ public struct Experiment {
     }
     public var logPath: String { config.logfile ?? defaultStem + ".log.jsonl" }
     public var resultsPath: String { config.resultsfile ?? defaultStem + ".results.json" }
+    /// Every file the run writes.
+    public var paths: RunPaths { RunPaths(log: logPath, results: resultsPath) }
 
     public struct Outcome {
         public let stats: [EpochFigures]
@@ -68,7 +70,7 @@ public struct Experiment {
     }
 
     /// The config's evaluation sets, tokenized with `tokenizer`.
-    public func evaluator(tokenizer tok: BPETokenizer) throws -> Evaluator {
+    public func evaluator(tokenizer tok: Tokenizer) throws -> Evaluator {
         try data(readKL: false).tokenized(with: tok, contextLength: Int.max).evaluator
     }
 
@@ -95,8 +97,7 @@ public struct Experiment {
     /// `<results>.tradeoff.svg` (and PDF, PNG): success against the general-loss change per epoch.
     func writeTradeoff(_ stats: [EpochFigures]) {
         guard stats.count > 1 else { return }
-        let path = RunRecorder.editPath(resultsPath: resultsPath, ball: Ball(1))
-            .replacingOccurrences(of: ".edit-1.0.safetensors", with: ".tradeoff.svg")
+        let path = paths.tradeoff
         let title = "\(config.training.finetune_type) on \(config.model): success against the change in general loss"
         do {
             try AtomicFile.write(Data(TradeoffFigure.svg(stats, title: title).utf8), to: path)
@@ -112,9 +113,7 @@ public struct Experiment {
         let initial = try RunRecorder.readSamples(recorder.samplesPath(epoch: 0))
         for ball in Ball.paper {
             let i = ball.lastEpochInside(stats.map(\.general))
-            let target = RunRecorder.editPath(resultsPath: resultsPath, ball: ball)
-                .replacingOccurrences(of: ".edit-", with: ".samples-").replacingOccurrences(
-                    of: ".safetensors", with: ".jsonl")
+            let target = paths.samples(ball)
             try? FileManager.default.removeItem(atPath: target)
             try FileManager.default.copyItem(atPath: recorder.samplesPath(epoch: i), toPath: target)
             let (fixed, broke) = SampleLog.changes(before: initial, after: try RunRecorder.readSamples(target))

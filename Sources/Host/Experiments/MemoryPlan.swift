@@ -72,7 +72,8 @@ public struct MemoryPlan {
         if let u = m.unknown { notes.append(u) }
 
         // Training passes: task-loss batches, KL documents one at a time, the method's own.
-        let trains = m.lowestBlock < s.L
+        // Training passes run whenever something is trained, even above every block (a final norm).
+        let trains = m.lowestBlock < s.L || m.trainedElements > 0 || m.adapterElements > 0
         let train =
             trains ? (m.trainsOnData ? p.train + p.kl.map { (1, $0) } : []) + m.extraPasses : []
         let trainRows = train.map { $0.B * $0.T }.max() ?? 0

@@ -5,9 +5,9 @@ import Support
 /// milliseconds, with a byte-level tokenizer over the 256 byte symbols.
 public enum TinyModels {
     /// A byte tokenizer: ids 0…255 are bytes, 256 is `<|endoftext|>`.
-    public static func byteTokenizer() -> BPETokenizer {
+    public static func byteTokenizer() -> Tokenizer {
         let vocab = (0..<256).map { String(ByteLevelAlphabet.byteToScalar[$0]) } + ["<|endoftext|>"]
-        return try! BPETokenizer(
+        return try! Tokenizer(
             vocab: vocab, merges: [], specials: ["<|endoftext|>": 256], preTokenizer: PreTokenizer(), source: "tiny")
     }
 

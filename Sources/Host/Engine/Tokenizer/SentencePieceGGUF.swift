@@ -8,7 +8,7 @@ import Support
 ///           token's position in the vocabulary (user-defined tokens of spaces only are "▁" runs);
 ///   others (Llama 2, Mistral v0.1): Metaspace with prepend_scheme "first" (add_space_prefix),
 ///           merges ranked by the merged token's score, then the longer left and right parts.
-extension BPETokenizer {
+extension Tokenizer {
     convenience init(sentencePieceGGUF gguf: GGUFFile, tokens: [String]) throws {
         if let merges = gguf.metadata["tokenizer.ggml.merges"]?.array, !merges.isEmpty {
             throw formatError(gguf.path, "tokenizer.ggml.merges in a SentencePiece vocabulary is not supported")

@@ -1,7 +1,7 @@
 import Foundation
 import Support
 
-extension BPETokenizer {
+extension Tokenizer {
     /// The tokenizer stored in a GGUF file's metadata (`tokenizer.ggml.*`).
     public convenience init(gguf: GGUFFile) throws {
         let model = try gguf.string("tokenizer.ggml.model")

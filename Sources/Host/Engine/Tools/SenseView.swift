@@ -19,7 +19,7 @@ public struct SenseView: Codable {
     }
 
     public static func of(
-        _ bp: BackpackLM, tokenizer: BPETokenizer, id: Int32, count: Int, edited: Set<Int> = []
+        _ bp: BackpackLM, tokenizer: Tokenizer, id: Int32, count: Int, edited: Set<Int> = []
     ) throws -> [Sense] {
         let S = try bp.senses(of: [id])  // (1, k, C)
         let V = bp.vocabSize, C = bp.C
@@ -77,7 +77,7 @@ public struct SenseView: Codable {
 
 /// A token as readable text: its string when its bytes are valid UTF-8, else its bytes in hex
 /// (a byte-level token can be part of a multi-byte character).
-func display(_ t: BPETokenizer, _ id: Int32) -> String {
+func display(_ t: Tokenizer, _ id: Int32) -> String {
     let bytes = t.bytes(of: id)
     if let s = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) { return s }
     return bytes.map { String(format: "\\x%02X", $0) }.joined()

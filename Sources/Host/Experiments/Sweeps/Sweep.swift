@@ -112,9 +112,6 @@ public enum SweepPlanner {
         try FileManager.default.createDirectory(atPath: spec.folder + "/results", withIntermediateDirectories: true)
         let stems = try runStems(spec.base_configs)
         for (basePath, stem) in zip(spec.base_configs, stems) {
-            guard let text = try? String(contentsOfFile: basePath, encoding: .utf8) else {
-                throw CanonEditError("\(basePath): cannot read")
-            }
             let base = try ExperimentConfig.load(basePath)
             let method = base.training.finetune_type
             let plugin = try PluginRegistry.find(method, extra: pluginPaths)
@@ -123,16 +120,14 @@ public enum SweepPlanner {
                 spec.learning_rate?[method] ?? plugin.learningRateSweep.map { [$0.lowerBound, $0.upperBound] }
                 ?? [-6, -3]
             for i in 0..<spec.runs {
-                guard var yaml = try Yams.load(yaml: text) as? [String: Any],
-                    var training = yaml["training"] as? [String: Any]
-                else {
-                    throw CanonEditError("\(basePath): not a YAML mapping with training:")
-                }
-                training["learning_rate"] = pow(10, lr[0] + (lr[1] - lr[0]) * rng.nextDouble())
-                training["regularization_weight"] = pow(10, -1 + rng.nextDouble())  // 10^U(−1, 0)
-                if let e = spec.epochs { training["num_epochs"] = e }
-                // Plugin hyperparameters from the schema's sweep ranges.
-                var options: [String: Any] = [:]
+                var c = base
+                c.training.learning_rate = pow(10, lr[0] + (lr[1] - lr[0]) * rng.nextDouble())
+                c.training.regularization_weight = pow(10, -1 + rng.nextDouble())  // 10^U(−1, 0)
+                if let e = spec.epochs { c.training.num_epochs = e }
+                // Plugin hyperparameters from the schema's sweep ranges, into the block the base
+                // config reads them from; options the schema clears would override swept ones.
+                var options = c.methodOptions
+                for h in plugin.schema where h.clearedInSweeps { options[h.name] = nil }
                 for h in plugin.schema where !h.noSweep && (h.kind == .float || h.kind == .int) {
                     let u = rng.nextDouble()
                     var v =
@@ -140,22 +135,13 @@ public enum SweepPlanner {
                         ? exp(log(h.sweepMin) + (log(h.sweepMax) - log(h.sweepMin)) * u)
                         : h.sweepMin + (h.sweepMax - h.sweepMin) * u
                     if h.kind == .int { v = min(h.sweepMax, (v).rounded(.down)) }
-                    options[h.name] = h.kind == .int ? Int(v) as Any : v as Any
+                    options[h.name] = h.kind == .int ? .int(Int(v)) : .double(v)
                 }
-                // The block the base config reads the method's options from (the authors' training.lora
-                // or senses, else training.method); options the schema clears would override swept ones.
-                let keys = base.optionBlock.split(separator: ".").map(String.init)
-                var block = (keys.count == 2 ? training[keys[1]] : yaml[keys[0]]) as? [String: Any] ?? [:]
-                for h in plugin.schema where h.clearedInSweeps { block.removeValue(forKey: h.name) }
-                for (k, v) in options { block[k] = v }
-                if keys.count == 2 { training[keys[1]] = block } else { yaml[keys[0]] = block }
-                let name = "\(stem)-\(i)"
-                let results = spec.folder + "/results/\(name).results.json"
-                yaml["training"] = training
-                yaml["logfile"] = spec.folder + "/results/\(name).log.jsonl"
-                yaml["resultsfile"] = results
-                let path = spec.folder + "/configs/\(name).yaml"
-                try AtomicFile.write(Data(try Yams.dump(object: yaml, sortKeys: true).utf8), to: path)
+                c.methodOptions = options
+                let (path, paths) = RunPaths.sweepRun(folder: spec.folder, name: "\(stem)-\(i)")
+                let results = paths.results
+                (c.logfile, c.resultsfile) = (paths.log, results)
+                try AtomicFile.write(Data(try c.yamlText().utf8), to: path)
                 runs.append(Run(config: path, results: results, task: task, method: method))
             }
         }

@@ -34,8 +34,7 @@ public enum SweepReport {
             }
             var deltas: [Double] = [], succ: [Double] = [], hn: [Double] = [], initial = 0.0
             for cfg in c.test_configs {
-                let log = cfg.replacingOccurrences(of: "/test/configs/", with: "/test/results/").replacingOccurrences(
-                    of: ".yaml", with: ".log.jsonl")
+                let log = RunPaths.sweepRun(config: cfg).log
                 let stats = try RunRecorder.readLog(log)
                 guard !stats.isEmpty else { continue }
                 let i = ball.lastEpochInside(stats.map(\.general), rule: .inclusive, cap: c.val_index)

@@ -3,7 +3,6 @@ import Foundation
 import PluginHost
 import Setting
 import Support
-import Yams
 
 /// Choosing the best validation configuration per task × method × ball, and rerunning it
 /// (the authors' `plotting/report_*.py`).
@@ -56,29 +55,17 @@ public enum SweepSelect {
             let c = best[key]!
             let (r, s, imp, idx) = (c.run, c.success, c.improvement, c.index)
             let ball = key.split(separator: "|")[2]
-            guard var yaml = try Yams.load(yaml: String(contentsOfFile: r.config, encoding: .utf8)) as? [String: Any],
-                var training = yaml["training"] as? [String: Any], var validation = yaml["validation"] as? [String: Any]
-            else { continue }
-            for k in ["dataset_path"] {
-                if let p = training[k] as? String {
-                    training[k] = p.replacingOccurrences(of: replace.0, with: replace.1)
-                }
-            }
-            for k in ["intervention_eval_path", "degredation_targeted_path"] {
-                if let p = validation[k] as? String {
-                    validation[k] = p.replacingOccurrences(of: replace.0, with: replace.1)
-                }
-            }
-            yaml["training"] = training
-            yaml["validation"] = validation
+            var test = try ExperimentConfig.load(r.config)
+            func renamed(_ p: String) -> String { p.replacingOccurrences(of: replace.0, with: replace.1) }
+            test.training.dataset_path = renamed(test.training.dataset_path)
+            test.validation.intervention_eval_path = renamed(test.validation.intervention_eval_path)
+            test.validation.degredation_targeted_path = test.validation.degredation_targeted_path.map(renamed)
             var tests: [String] = []
             for seed in 0..<seeds {
                 let name = "\(r.task)-\(r.method)-\(ball)-seed\(seed)"
-                yaml["seed"] = seed
-                yaml["logfile"] = folder + "/test/results/\(name).log.jsonl"
-                yaml["resultsfile"] = folder + "/test/results/\(name).results.json"
-                let path = folder + "/test/configs/\(name).yaml"
-                try AtomicFile.write(Data(try Yams.dump(object: yaml, sortKeys: true).utf8), to: path)
+                let (path, paths) = RunPaths.sweepRun(folder: folder + "/test", name: name)
+                (test.seed, test.logfile, test.resultsfile) = (seed, paths.log, paths.results)
+                try AtomicFile.write(Data(try test.yamlText().utf8), to: path)
                 tests.append(path)
             }
             choices.append(
@@ -94,8 +81,7 @@ public enum SweepSelect {
             c.test_configs.map {
                 SweepPlanner.Run(
                     config: $0,
-                    results: $0.replacingOccurrences(of: "/test/configs/", with: "/test/results/").replacingOccurrences(
-                        of: ".yaml", with: ".results.json"),
+                    results: RunPaths.sweepRun(config: $0).results,
                     task: c.task, method: c.method)
             }
         }

@@ -181,8 +181,18 @@ public struct ExperimentConfig: Codable {
         [("training.lora", training.lora), ("senses", senses), ("training.method", training.method)]
     }
 
-    /// The plugin's hyperparameters, from `optionBlock`.
-    public var methodOptions: [String: YAMLValue] { optionBlocks.first { $0.key == optionBlock }?.value ?? [:] }
+    /// The plugin's hyperparameters, in `optionBlock`.
+    public var methodOptions: [String: YAMLValue] {
+        get { optionBlocks.first { $0.key == optionBlock }?.value ?? [:] }
+        set {
+            switch optionBlock {
+            case "training.method": training.method = newValue
+            case "training.lora": training.lora = newValue
+            default: senses = newValue
+            }
+        }
+    }
+
 
     public static func describe(_ e: DecodingError) -> String {
         func path(_ c: [CodingKey]) -> String {

@@ -71,7 +71,7 @@ public struct ExperimentData {
 
     /// Throws naming the file and line of a canonical example longer than the model's context
     /// (evaluation sets are scored in windows of the context; a training example cannot be).
-    public func tokenized(with tok: BPETokenizer, contextLength: Int) throws -> Tokenized {
+    public func tokenized(with tok: Tokenizer, contextLength: Int) throws -> Tokenized {
         func checked(_ records: [Example], _ path: String) throws -> [TokenizedExample] {
             let out = records.tokenized(with: tok)
             for ex in out {

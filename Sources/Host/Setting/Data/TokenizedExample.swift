@@ -15,7 +15,7 @@ public struct TokenizedExample {
     /// tokenized on its own (MEMIT's oracle subject); nil without a subject in the prefix.
     public let throughSubject: [Int32]?
 
-    public init(_ record: Example, tokenizer: BPETokenizer) {
+    public init(_ record: Example, tokenizer: Tokenizer) {
         self.record = record
         prefix = tokenizer.startOfText(record.prefix)
         suffix = tokenizer.encode(record.suffix)
@@ -37,7 +37,7 @@ public struct TokenizedExample {
 
 extension Array where Element == Example {
     /// Every record tokenized once.
-    public func tokenized(with tokenizer: BPETokenizer) -> [TokenizedExample] {
+    public func tokenized(with tokenizer: Tokenizer) -> [TokenizedExample] {
         map { TokenizedExample($0, tokenizer: tokenizer) }
     }
 }

@@ -22,7 +22,7 @@ public struct InterventionSet {
     }
 
     /// Records tokenized here (callers that hold no tokenized set).
-    public init(_ examples: [Example], tokenizer: BPETokenizer, lossType: LossType, threshold: Double) {
+    public init(_ examples: [Example], tokenizer: Tokenizer, lossType: LossType, threshold: Double) {
         self.init(examples.tokenized(with: tokenizer), lossType: lossType, threshold: threshold)
     }
 
@@ -55,7 +55,7 @@ public struct InterventionSet {
 public struct TextSet {
     let seqs: [ScoredSequence]
     let cache = PrefixCache()
-    public init(_ texts: [String], tokenizer: BPETokenizer) { seqs = texts.map { .text(tokenizer.startOfText($0)) } }
+    public init(_ texts: [String], tokenizer: Tokenizer) { seqs = texts.map { .text(tokenizer.startOfText($0)) } }
     public var tokenCount: Int { seqs.reduce(0) { $0 + $1.rows.count } }
 
     public func meanNLL(_ model: CausalLM) throws -> Double {

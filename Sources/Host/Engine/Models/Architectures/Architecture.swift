@@ -18,7 +18,7 @@ public struct Architecture {
     /// canonedit's decoders (the Backpack, built by its own loader).
     let folderRecipe: ((HuggingFaceLoader.Folder) throws -> DecoderRecipe)?
     /// How a GGUF file's metadata and tensors become a recipe (the path names errors).
-    let ggufRecipe: ((GGUFFile, BPETokenizer, String) throws -> DecoderRecipe)?
+    let ggufRecipe: ((GGUFFile, Tokenizer, String) throws -> DecoderRecipe)?
 
     /// How `export --format hf` writes it.
     public enum FolderExport {
@@ -39,7 +39,7 @@ public struct Architecture {
     init(
         name: String, modelTypes: [String], ggufName: String? = nil,
         folderRecipe: ((HuggingFaceLoader.Folder) throws -> DecoderRecipe)?,
-        ggufRecipe: ((GGUFFile, BPETokenizer, String) throws -> DecoderRecipe)? = nil,
+        ggufRecipe: ((GGUFFile, Tokenizer, String) throws -> DecoderRecipe)? = nil,
         folderExport: FolderExport = .likeSource({ _, t in t }), peft: Bool = true, peftFanInFanOut: Bool = false,
         ggufExport: Bool = false
     ) {

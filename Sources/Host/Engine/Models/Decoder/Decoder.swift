@@ -2,21 +2,6 @@ import Foundation
 import Kernels
 import Support
 
-/// Hugging Face names of a decoder's tensors. Module names have no `.weight` suffix.
-public struct DecoderNames {
-    public var embed: String  // (V, C)
-    public var positions: String?  // (P, C), learned positions only
-    public var finalNorm: String  // norm module; .weight (and .bias for LayerNorm)
-    public var head: String?  // lm head module; nil when tied to the embedding
-    public var layer: (Int) -> String  // prefix of layer l, e.g. "model.layers.3."
-    public var attnNorm: String, mlpNorm: String?
-    public var q: String, k: String, v: String, qkv: String, o: String
-    public var gate: String?, up: String, down: String
-    /// Gemma 3: per-head query and key norms, and the norms on each sublayer's output.
-    public var qNorm: String? = nil, kNorm: String? = nil
-    public var postAttnNorm: String? = nil, postMLPNorm: String? = nil
-}
-
 /// A decoder-only transformer (Llama, GPT-2, GPT-NeoX, GPT-J) with explicit forward and
 /// backward passes, described by a DecoderSpec. Shapes: N = B·T rows, C channels, H query
 /// heads, G key/value heads of width D, F feed-forward width, V vocabulary.
@@ -300,17 +285,5 @@ public final class DecoderLM: CausalLM {
             if spec.embedScale != 1 { for c in 0..<C { x[n * C + c] *= spec.embedScale } }
             if let positions { ce_add(x + n * C, positions.value.data + Int(pos[n]) * C, Int64(C)) }
         }
-    }
-}
-
-/// A trainable vector (C) added to the residual stream leaving block `layer` at `position` of
-/// every sequence (nowhere when position < 0).
-public final class ResidualDelta {
-    public let layer: Int
-    public var position = -1
-    public let value: Parameter
-    public init(layer: Int, C: Int) {
-        self.layer = layer
-        value = Parameter("residual_delta.\(layer)", Tensor([C]))
     }
 }

@@ -120,7 +120,7 @@ public enum HuggingFaceExport {
     }
 }
 
-extension BPETokenizer {
+extension Tokenizer {
     /// A Hugging Face `tokenizer.json` for this vocabulary.
     public func tokenizerJSON() throws -> Data {
         guard pipeline == nil, sentencePiece == nil else {

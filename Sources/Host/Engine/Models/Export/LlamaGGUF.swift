@@ -5,7 +5,7 @@ import Support
 /// (architecture keys from config.json, the byte-level BPE vocabulary and merges) and the
 /// weights under llama.cpp's names with q/k rows in its adjacent-pair rotary order.
 public enum LlamaGGUF {
-    public static func metadata(_ cfg: LlamaConfig, tokenizer tok: BPETokenizer, name: String) throws -> GGUFMetadata {
+    public static func metadata(_ cfg: LlamaConfig, tokenizer tok: Tokenizer, name: String) throws -> GGUFMetadata {
         guard tok.pipeline == nil, tok.sentencePiece == nil else {
             throw CanonEditError(
                 "\(name): GGUF metadata is written for GPT-2-style byte-level tokenizers; this one is a "

@@ -7,7 +7,7 @@ public enum GGUFLoader {
     static func outline(path: String) throws -> ModelOutline {
         let g = try GGUFFile(path: path)
         let arch = try g.string("general.architecture")
-        let tok = try BPETokenizer(gguf: g)
+        let tok = try Tokenizer(gguf: g)
         let recipe = try Architecture.forGGUF(arch, source: path).ggufRecipe!(g, tok, path)
         let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
         return ModelOutline(

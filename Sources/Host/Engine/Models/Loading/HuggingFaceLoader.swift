@@ -22,7 +22,7 @@ enum HuggingFaceLoader {
             }
         }
         let weights = try SafetensorsCheckpoint(directory: directory)
-        let tok = try BPETokenizer(directory: directory)
+        let tok = try Tokenizer(directory: directory)
         let folder = Folder(cfgPath: cfgPath, data: data, type: type, weights: weights)
         let recipe = try folder.recipe(architectures: archs)
         return ModelOutline(

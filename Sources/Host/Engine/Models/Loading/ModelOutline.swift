@@ -6,7 +6,7 @@ import Support
 /// the weights will hold. A memory plan is made from this; `load()` then reads the weights.
 public struct ModelOutline {
     public let path: String
-    public let tokenizer: BPETokenizer?
+    public let tokenizer: Tokenizer?
     public let decoder: DecoderRecipe?
     public let parameterCount: Int
     /// Bytes the weights hold once loaded: stored matrices as they are, the rest as fp32.

@@ -4,12 +4,12 @@ import Support
 /// A model with its tokenizer, as loaded from `--model`.
 public final class LoadedModel {
     public let model: CausalLM
-    public let tokenizer: BPETokenizer
+    public let tokenizer: Tokenizer
     /// Where it came from (a file or folder path) and its short name.
     public let path: String
     public let name: String
 
-    public init(model: CausalLM, tokenizer: BPETokenizer, path: String, name: String) {
+    public init(model: CausalLM, tokenizer: Tokenizer, path: String, name: String) {
         self.model = model
         self.tokenizer = tokenizer
         self.path = path

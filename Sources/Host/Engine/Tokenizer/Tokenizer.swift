@@ -1,17 +1,16 @@
 import Foundation
 import Support
 
-/// Byte-level BPE (GPT-2, GPT-NeoX, Llama-3-style and SmolLM2 vocabularies), or SentencePiece-
-/// style BPE (Gemma) when `sentencePiece` is set.
+/// A model's tokenizer: special tokens, a tokenizer.json's normalizers and pre-tokenizer (or
+/// GPT-2's pattern), and one `TokenModel` for the pieces (byte-level BPE, SentencePiece BPE
+/// or Unigram).
 ///
-/// encode: split out special tokens, pre-tokenize, map each piece's UTF-8 bytes through the
-/// byte-level alphabet, then merge adjacent symbols lowest-rank first. decode: the reverse,
-/// exact for any id sequence whose bytes form valid UTF-8. `bos`, when set, is the id the
-/// model expects at the start of every text (`startOfText`).
-public final class BPETokenizer {
+/// encode: split out special tokens, normalise and pre-tokenize, then the model encodes each
+/// piece. decode: the reverse, exact for any id sequence whose bytes form valid UTF-8. `bos`,
+/// when set, is the id the model expects at the start of every text (`startOfText`).
+public final class Tokenizer {
     public let vocab: [String]  // id -> token string (byte-level alphabet)
     let ids: [String: Int32]
-    let merges: [UInt64: (rank: Int32, merged: Int32)]  // (left id << 32 | right id)
     public let mergeList: [(String, String)]  // rank order, as read
     public let specials: [String: Int32]  // text that maps straight to one id
     let specialsByFirstByte: [UInt8: [([UInt8], Int32)]]  // longest first
@@ -20,13 +19,10 @@ public final class BPETokenizer {
     public let bos: Int32?
     /// A tokenizer.json's normalizers, pre-tokenizer steps and decoder (nil: GPT-2's pattern above).
     public let pipeline: TextPipeline?
-    /// A piece that is itself a token is not merged (tokenizers' ignore_merges, Llama 3).
-    let ignoreMerges: Bool
     /// A Unigram vocabulary instead of BPE (tokenizer.json with model type Unigram).
     public let unigram: UnigramModel?
-    let byteIds: [Int32]  // id of each single byte symbol (-1 if absent)
-    // Keyed by UTF-8 bytes: Swift Strings equate canonically equivalent text ("e\u{301}", "é").
-    private var cache: [[UInt8]: [Int32]] = [:]
+    /// What encodes each piece: `unigram`, else `sentencePiece`, else byte-level BPE.
+    public let model: TokenModel
 
     public var count: Int { vocab.count }
 
@@ -38,7 +34,6 @@ public final class BPETokenizer {
     ) throws {
         self.pipeline = pipeline
         self.unigram = unigram
-        self.ignoreMerges = ignoreMerges
         self.vocab = vocab
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(vocab.count)
@@ -55,7 +50,9 @@ public final class BPETokenizer {
             if table[key] == nil { table[key] = (Int32(rank), im) }
         }
         mergeList = merges
-        self.merges = table.mapValues { (rank: $0.0, merged: $0.1) }
+        let byteLevel = ByteLevelBPE(
+            ids: ids, merges: table.mapValues { (rank: $0.0, merged: $0.1) }, ignoreMerges: ignoreMerges)
+        if let unigram { model = unigram } else if let sentencePiece { model = sentencePiece } else { model = byteLevel }
         for (text, id) in specials where id < 0 || Int(id) >= vocab.count {
             throw CanonEditError(
                 "\(source): special token \(text) has id \(id) outside the vocabulary of \(vocab.count)")
@@ -74,7 +71,6 @@ public final class BPETokenizer {
             throw CanonEditError("\(source): the start-of-text id \(bos) is outside the vocabulary of \(vocab.count)")
         }
         self.bos = bos
-        byteIds = (0..<256).map { ids[String(ByteLevelAlphabet.byteToScalar[$0])] ?? -1 }
     }
 
     public func encode(_ text: String) -> [Int32] {
@@ -83,12 +79,13 @@ public final class BPETokenizer {
             if let special { out.append(special); continue }
             if let pipeline {
                 for piece in pipeline.preTokenize(pipeline.normalize(segment), atStart: k == 0) {
-                    out += unigram?.encode(piece) ?? sentencePiece?.encode(piece) ?? bpe(piece)
+                    out += model.encode(piece)
                 }
                 continue
             }
-            if let sentencePiece { out += sentencePiece.encode(segment); continue }
-            for piece in preTokenizer.split(segment) { out += bpe(piece) }
+            // Without a pipeline, SentencePiece (from GGUF) takes the whole segment.
+            if sentencePiece != nil { out += model.encode(segment); continue }
+            for piece in preTokenizer.split(segment) { out += model.encode(piece) }
         }
         return out
     }
@@ -120,31 +117,6 @@ public final class BPETokenizer {
         }
         if start < bytes.count { parts.append((String(decoding: bytes[start...], as: UTF8.self), nil)) }
         return parts
-    }
-
-    /// Merges one pre-token. Symbols are token ids; each round merges the lowest-ranked pair.
-    func bpe(_ piece: String) -> [Int32] {
-        let key = Array(piece.utf8)
-        if let hit = cache[key] { return hit }
-        if ignoreMerges, let whole = ids[ByteLevelAlphabet.encode(Array(piece.utf8))] { return [whole] }
-        var syms: [Int32] = []
-        for b in piece.utf8 {
-            let id = byteIds[Int(b)]
-            // A vocabulary without this byte drops it (never for byte-level vocabularies).
-            if id >= 0 { syms.append(id) }
-        }
-        while syms.count > 1 {
-            var bestRank = Int32.max, bestAt = -1, bestId: Int32 = 0
-            for k in 0..<(syms.count - 1) {
-                let key = UInt64(UInt32(syms[k])) << 32 | UInt64(UInt32(syms[k + 1]))
-                if let m = merges[key], m.rank < bestRank { bestRank = m.rank; bestAt = k; bestId = m.merged }
-            }
-            if bestAt < 0 { break }
-            syms[bestAt] = bestId
-            syms.remove(at: bestAt + 1)
-        }
-        if cache.count < 100_000 { cache[key] = syms }
-        return syms
     }
 
     public func id(of token: String) -> Int32? { ids[token] }
