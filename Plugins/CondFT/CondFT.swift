@@ -102,7 +102,8 @@ private let descriptor = makeDescriptor(
                 }
             }
             host.log(
-                "condft: \(me.trained.count) tensors, \(me.augmented.count) paraphrases, \(me.locality.count) locality examples"
+                "condft: \(me.trained.count) tensors, \(me.augmented.count) paraphrases, "
+                    + "\(me.locality.count) locality examples"
             )
         }
     },

@@ -159,7 +159,8 @@ private let descriptor = makeDescriptor(
             try hooks.onBlockOutput(layer: g.layer, forward: forward, backward: backward, user: inst)
             let r = g.radii.sorted()
             let apart = g.closest.isFinite ? ", the nearest two examples' keys \(g.closest) apart" : ""
-            host.log("grace: \(g.radii.count) keys on block \(g.layer)'s output, radii \(r.first!)…\(r.last!)" + apart)
+            host.log(
+                "grace: \(g.radii.count) keys on block \(g.layer)'s output, radii \(r.first!)…\(r.last!)" + apart)
         }
     },
     update: { inst, hostPtr, info in

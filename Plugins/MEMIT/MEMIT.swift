@@ -26,7 +26,8 @@ private let descriptor = makeDescriptor(
             "v_lr", CE_HP_FLOAT, min: 1e-5, max: 10, default: 0.5, noSweep: true,
             help: "Adam learning rate of the target vector"),
         hyperparameter(
-            "v_weight_decay", CE_HP_FLOAT, min: 0, max: 100, default: 0.5, noSweep: true, help: "weight of ‖δ‖² / ‖h‖²"),
+            "v_weight_decay", CE_HP_FLOAT, min: 0, max: 100, default: 0.5, noSweep: true,
+            help: "weight of ‖δ‖² / ‖h‖²"),
         hyperparameter(
             "clamp_norm_factor", CE_HP_FLOAT, min: 1e-3, max: 100, default: 0.75, sweep: 0.045...0.98, logScale: true,
             help: "‖δ‖ is kept at most this times ‖h‖"),
@@ -49,7 +50,8 @@ private let descriptor = makeDescriptor(
             "context_templates", CE_HP_INT, min: 0, max: 64, default: 5, noSweep: true, help: "random prefixes per edit"
         ),
         hyperparameter(
-            "context_length", CE_HP_INT, min: 1, max: 256, default: 10, noSweep: true, help: "tokens per random prefix"),
+            "context_length", CE_HP_INT, min: 1, max: 256, default: 10, noSweep: true,
+            help: "tokens per random prefix"),
     ],
     create: { hostPtr, out in Host(hostPtr).guarded { Instance.store(MEMIT(), out) } },
     prepare: nil, update: nil,
@@ -265,7 +267,8 @@ private let descriptor = makeDescriptor(
                     }
                 }
                 host.log(
-                    "memit: layer \(l) (\(module)) updated for \(E) edits; distance to targets \(sqrt(before)) -> \(sqrt(after))"
+                    "memit: layer \(l) (\(module)) updated for \(E) edits; distance to targets "
+                        + "\(sqrt(before)) -> \(sqrt(after))"
                 )
             }
         }

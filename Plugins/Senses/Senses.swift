@@ -40,8 +40,8 @@ private let descriptor = makeDescriptor(
             help: "λ, the weight of the background sense weights"),
         hyperparameter(
             "background_smoothing", CE_HP_FLOAT, min: 0, max: 1e6, default: 0, noSweep: true,
-            help:
-                "s: the background of word v, sense l becomes bg_alpha[v,l] + s * mean expected count of v in the model's predictions on the background text (1 for a small background sample; 0 = off)"
+            // 1 suits a small background sample.
+            help: "s: background of (v, l) = bg_alpha[v,l] + s · v's mean predicted count on background text (0: off)"
         ),
         hyperparameter(
             "sense_method", CE_HP_STRING, defaultString: "alpha", noSweep: true,
@@ -150,7 +150,8 @@ private let descriptor = makeDescriptor(
                 bp.train_sense_deltas(host.context, tokens, senses, Int64(chosen.count), &handle), "train_sense_deltas")
             me.delta = handle
             host.log(
-                "senses: \(chosen.count) (token, sense) pairs from \(host.exampleCount) examples, λ \(lambda), background of \(docs.count) documents, smoothing \(smoothing)"
+                "senses: \(chosen.count) (token, sense) pairs from \(host.exampleCount) examples, λ \(lambda), "
+                    + "background of \(docs.count) documents, smoothing \(smoothing)"
             )
         }
     },

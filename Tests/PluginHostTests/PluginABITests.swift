@@ -40,4 +40,21 @@ final class PluginABITests: XCTestCase {
         XCTAssertNil(o.error)
         XCTAssertLessThan(o.stats.last!.train_loss!, o.stats[0].train_loss!)
     }
+
+    /// A hook plugin built against the 1.2 header as it shipped (Fixtures/abi-1.2, LoReFT before
+    /// it described itself) loads, is planned conservatively with a note, and runs.
+    func testAPluginBuiltAgainstTheABI12HeaderStillRunsAndIsPlannedConservatively() throws {
+        let folder = Fixtures.folder + "/abi-1.2"
+        let lib = try buildCPlugin(self, source: folder + "/loreft.c", include: folder)
+        let plugin = try PluginLibrary(path: lib)
+        XCTAssertEqual(plugin.apiVersion, "1.2")
+        XCTAssertFalse(plugin.describes)
+        let t = try TinyExperiment(self)
+        var e = try Experiment(configPath: t.config(method: "loreft", lr: 0.01, epochs: 2, name: "abi12"))
+        e.pluginPaths = [(lib as NSString).deletingLastPathComponent]
+        XCTAssertTrue(try e.plan()!.render().contains("plugin loreft does not describe itself"))
+        let o = try e.run()
+        XCTAssertNil(o.error)
+        XCTAssertLessThan(o.stats.last!.train_loss!, o.stats[0].train_loss!)
+    }
 }

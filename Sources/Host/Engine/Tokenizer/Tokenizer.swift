@@ -52,7 +52,13 @@ public final class Tokenizer {
         mergeList = merges
         let byteLevel = ByteLevelBPE(
             ids: ids, merges: table.mapValues { (rank: $0.0, merged: $0.1) }, ignoreMerges: ignoreMerges)
-        if let unigram { model = unigram } else if let sentencePiece { model = sentencePiece } else { model = byteLevel }
+        if let unigram {
+            model = unigram
+        } else if let sentencePiece {
+            model = sentencePiece
+        } else {
+            model = byteLevel
+        }
         for (text, id) in specials where id < 0 || Int(id) >= vocab.count {
             throw CanonEditError(
                 "\(source): special token \(text) has id \(id) outside the vocabulary of \(vocab.count)")

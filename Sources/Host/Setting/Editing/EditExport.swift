@@ -104,7 +104,8 @@ public enum EditExport {
     /// and one scale for all modules here. GPT-2, GPT-NeoX and GPT-J keep their module names
     /// (fused c_attn and query_key_value included).
     static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
-        guard let decoder = lm.model as? DecoderLM, let arch = Architecture.named(decoder.architecture), arch.peft else {
+        guard let decoder = lm.model as? DecoderLM, let arch = Architecture.named(decoder.architecture), arch.peft
+        else {
             throw CanonEditError(
                 "PEFT export is implemented for \(Architecture.names { $0.peft }) models, not \(lm.model.architecture)")
         }

@@ -46,7 +46,8 @@ public enum EditImport {
                 a.B.value.copy(from: HuggingFaceExport.permute(a.B.value, headDim: c.D))
             }
         }
-        try EditArtifact.save(session, method: EditValidation.importedPEFT, basePath: lm.path, ball: nil, epoch: nil, to: out)
+        try EditArtifact.save(
+            session, method: EditValidation.importedPEFT, basePath: lm.path, ball: nil, epoch: nil, to: out)
         session.revert()
         return modules
     }
@@ -79,7 +80,8 @@ public enum EditImport {
             changed.append(p.name)
         }
         guard !changed.isEmpty else { throw CanonEditError("\(dir): identical to the model; there is no edit") }
-        try EditArtifact.save(session, method: EditValidation.importedFolder, basePath: lm.path, ball: nil, epoch: nil, to: out)
+        try EditArtifact.save(
+            session, method: EditValidation.importedFolder, basePath: lm.path, ball: nil, epoch: nil, to: out)
         session.revert()
         return changed
     }
