@@ -3,31 +3,18 @@ import Glibc
 import PluginAPI
 
 /// What the host knows before any weight is read, and where the plugin reports what it will do.
-public struct Outline {
+public struct Outline: OptionReading {
     public let raw: UnsafePointer<ce_outline>
     public init(_ raw: UnsafePointer<ce_outline>?) { self.raw = raw! }
-    var ctx: UnsafeMutableRawPointer? { raw.pointee.ctx }
+    public var ctx: UnsafeMutableRawPointer? { raw.pointee.ctx }
+    public var numberOption: NumberOption { raw.pointee.option_number }
+    public var stringOption: StringOption { raw.pointee.option_string }
+    public var modelInfoReader: ModelInfoReader { raw.pointee.model_info }
 
     func check(_ s: ce_status, _ what: @autoclosure () -> String) throws {
         if s != CE_OK { throw PluginError(s, what()) }
     }
 
-    public func number(_ name: String) throws -> Double {
-        var v = 0.0
-        try check(raw.pointee.option_number(ctx, name, &v), "hyperparameter \(name) is missing")
-        return v
-    }
-    public func string(_ name: String) throws -> String {
-        var p: UnsafePointer<CChar>? = nil
-        try check(raw.pointee.option_string(ctx, name, &p), "hyperparameter \(name) is missing")
-        return p.map { String(cString: $0) } ?? ""
-    }
-    public func modelInfo() throws -> ce_model_info {
-        var info = ce_model_info()
-        info.struct_size = UInt32(MemoryLayout<ce_model_info>.size)
-        try check(raw.pointee.model_info(ctx, &info), "model_info failed")
-        return info
-    }
     public var exampleCount: Int { Int(raw.pointee.example_count(ctx)) }
     public var longestExample: Int { Int(raw.pointee.longest_example(ctx)) }
     public var sequential: Bool { raw.pointee.sequential(ctx) != 0 }

@@ -79,10 +79,13 @@ public struct PluginError: Error {
 }
 
 /// The host table, with Swift signatures that throw PluginError.
-public struct Host {
+public struct Host: OptionReading {
     public let raw: UnsafePointer<ce_host>
     public init(_ raw: UnsafePointer<ce_host>?) { self.raw = raw! }
-    var ctx: UnsafeMutableRawPointer? { raw.pointee.ctx }
+    public var ctx: UnsafeMutableRawPointer? { raw.pointee.ctx }
+    public var numberOption: NumberOption { raw.pointee.option_number }
+    public var stringOption: StringOption { raw.pointee.option_string }
+    public var modelInfoReader: ModelInfoReader { raw.pointee.model_info }
 
     /// Runs `body`; a thrown error becomes set_error + its status. Nothing unwinds into C.
     public func guarded(_ body: () throws -> Void) -> ce_status {
@@ -100,22 +103,6 @@ public struct Host {
     }
 
     public func log(_ message: String) { raw.pointee.log(ctx, CE_LOG_INFO, message) }
-    public func number(_ name: String) throws -> Double {
-        var v = 0.0
-        try check(raw.pointee.option_number(ctx, name, &v), "hyperparameter \(name) is missing")
-        return v
-    }
-    public func string(_ name: String) throws -> String {
-        var p: UnsafePointer<CChar>? = nil
-        try check(raw.pointee.option_string(ctx, name, &p), "hyperparameter \(name) is missing")
-        return p.map { String(cString: $0) } ?? ""
-    }
-    public func modelInfo() throws -> ce_model_info {
-        var info = ce_model_info()
-        info.struct_size = UInt32(MemoryLayout<ce_model_info>.size)
-        try check(raw.pointee.model_info(ctx, &info), "model_info failed")
-        return info
-    }
     public var paramCount: Int { Int(raw.pointee.param_count(ctx)) }
     public func param(at i: Int) throws -> OpaquePointer {
         var p: OpaquePointer? = nil
