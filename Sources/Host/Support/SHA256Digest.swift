@@ -17,4 +17,11 @@ public struct SHA256Digest {
         let copy = hasher
         return copy.finalize().map { String(format: "%02x", $0) }.joined()
     }
+
+    /// The digest of one piece of data, as hex.
+    public static func hex(of data: Data) -> String {
+        var d = SHA256Digest()
+        d.add(data)
+        return d.hex
+    }
 }

@@ -10,6 +10,8 @@ public enum SweepReport {
         public var task: String, method: String, ball: String
         public var initial: Double, success: Double, change: Double, stderr: Double
         public var hard_negative_change: Double?
+        /// The general loss's relative change at the reported epoch, mean over seeds.
+        public var general_change: Double?
         public var seeds: Int
     }
 
@@ -32,7 +34,7 @@ public enum SweepReport {
             guard let ball = Ball(key: c.ball) else {
                 throw CanonEditError("\(folder)/select.json: ball \(c.ball) is not a number")
             }
-            var deltas: [Double] = [], succ: [Double] = [], hn: [Double] = [], initial = 0.0
+            var deltas: [Double] = [], succ: [Double] = [], hn: [Double] = [], general: [Double] = [], initial = 0.0
             for cfg in c.test_configs {
                 let log = RunPaths.sweepRun(config: cfg).log
                 let stats = try RunRecorder.readLog(log)
@@ -42,6 +44,7 @@ public enum SweepReport {
                 succ.append(stats[i].success)
                 deltas.append(stats[i].success - stats[0].success)
                 if let h = stats[i].hard_negative, let h0 = stats[0].hard_negative { hn.append(h - h0) }
+                general.append(stats[i].general / stats[0].general - 1)
             }
             guard !deltas.isEmpty else { continue }
             // The standard error as the authors' numpy gives it: np.std (n in the denominator) / √n.
@@ -52,7 +55,8 @@ public enum SweepReport {
                     task: c.task, method: c.method, ball: c.ball, initial: initial, success: succ.reduce(0, +) / n,
                     change: mean,
                     stderr: sd / n.squareRoot(),
-                    hard_negative_change: hn.isEmpty ? nil : hn.reduce(0, +) / Double(hn.count), seeds: deltas.count))
+                    hard_negative_change: hn.isEmpty ? nil : hn.reduce(0, +) / Double(hn.count),
+                    general_change: general.reduce(0, +) / Double(general.count), seeds: deltas.count))
         }
         return rows
     }

@@ -11,6 +11,18 @@ extension ExperimentConfig {
         return try Yams.serialize(node: Self.node(tree), sortKeys: true)
     }
 
+    /// A config from YAML text (written by the tool itself), checked as a file's would be.
+    public static func parse(_ text: String, path: String) throws -> ExperimentConfig {
+        var cfg: ExperimentConfig
+        do { cfg = try YAMLDecoder().decode(ExperimentConfig.self, from: text) } catch let e as DecodingError {
+            throw CanonEditError("\(path): \(describe(e))")
+        }
+        _ = try ConfigKeys.check(text, path: path)
+        try cfg.validate(path, text: text)
+        _ = cfg.fillIn(path)
+        return cfg
+    }
+
     static func node(_ v: YAMLValue) -> Node {
         switch v {
         case .int(let i): return Node(String(i), Tag(.int))
@@ -25,5 +37,14 @@ extension ExperimentConfig {
         case .map(let m): return Node(m.keys.sorted().map { (Node($0, Tag(.str)), node(m[$0]!)) })
         case .null: return Node("null", Tag(.null))
         }
+    }
+}
+
+extension YAMLValue {
+    /// The value on one line of YAML: JSON's spelling, which YAML reads the same way.
+    public var yamlInline: String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? enc.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }

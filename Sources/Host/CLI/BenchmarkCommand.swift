@@ -1,0 +1,56 @@
+import ArgumentParser
+import Engine
+import Experiments
+import Foundation
+import PluginHost
+import Setting
+import Support
+
+struct BenchmarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "The paper's comparison: models × tasks × methods × balls on data in the authors' layout.",
+        discussion: """
+            SPEC is YAML (docs/benchmark.md): name, data_root (the authors' layout: data/<task>/split/*-{val,test}.jsonl), \
+            general and kl corpora, models, tasks (default all six), methods (default every plugin found), points \
+            (random configurations per model × task × method on validation), epochs, seeds (test reruns per \
+            selected configuration), subsample, method_options, learning_rate, rule, output. For each model: the \
+            search on the validation split, for each ball the best configuration under the last-epoch-in-ball rule, \
+            its test reruns, and the tables (benchmark.md, .csv, .json, .tex; each model's figures in \
+            <output>/<model>/report). Runs are child processes; what is finished is skipped, so rerunning a killed \
+            benchmark resumes it and gives the same tables. --plan prints the runs and an estimate of their CPU \
+            time from a short calibration, and runs nothing.
+            """ + "\n\n"
+                + examples(
+                    "canonedit benchmark configs/benchmarks/smollm2-authors.yaml --plan",
+                    "canonedit benchmark configs/benchmarks/smollm2-authors.yaml --workers 2"))
+    @Argument(help: "Benchmark spec (YAML).") var spec: String
+    @Flag(help: "Print the runs and their estimated CPU time; run nothing.") var plan = false
+    @Option(help: "Runs at once, each on one thread (default: as many as the cores and the memory plan allow).")
+    var workers: Int?
+    @Option(name: .customLong("plugin-path"), help: "Extra plugin folder (repeatable).") var pluginPath: [String] = []
+
+    func validate() throws {
+        try require((workers ?? 1) >= 1, "--workers must be at least 1")
+        try requireFolders(pluginPath, "--plugin-path")
+    }
+
+    func run() throws {
+        try guarded {
+            Cancellation.install()
+            let s = try BenchmarkSpec.load(spec)
+            let b = Benchmark(spec: s, executable: HostPaths.executable, pluginPaths: pluginPath)
+            b.version = VersionText.text
+            b.progress = { stderr($0) }
+            if plan {
+                let p = try BenchmarkPlan.make(b)
+                print(p.summary)
+                return
+            }
+            b.workers = try workers ?? b.workersThatFit()
+            stderr("benchmark \(s.name): \(b.workers) worker(s), output in \(s.outputFolder)")
+            try b.run()
+            stderr("tables: \(s.outputFolder)/benchmark.md")
+        }
+    }
+}
