@@ -140,7 +140,7 @@ final class BenchmarkTests: XCTestCase {
         let plan = try BenchmarkPlan.make(b)
         XCTAssertEqual(plan.models.count, 1)
         XCTAssertEqual(plan.models[0].validation_runs, 2 * 2 * 2)
-        XCTAssertEqual(plan.models[0].test_runs, 2 * 2 * 3 * 3)
+        XCTAssertEqual(plan.models[0].test_runs, 2 * 2 * 2 * 3, "two points: at most two configurations chosen")
         XCTAssertGreaterThan(plan.cpu_seconds, 0)
         XCTAssertGreaterThan(plan.models[0].forward_tokens_per_s, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: b.layout.root + "/model/plan.json"), "nothing ran")

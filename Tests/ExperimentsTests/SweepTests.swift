@@ -57,7 +57,10 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(choices.count, 2 * 3, "two methods × three balls")
         let testRuns = try JSONDecoder().decode(
             [SweepPlanner.Run].self, from: Data(contentsOf: URL(fileURLWithPath: s.folder + "/test/plan.json")))
-        XCTAssertEqual(testRuns.count, 12)
+        // One rerun per chosen configuration and seed, however many balls chose it.
+        let chosen = Set(choices.map { "\($0.task)|\($0.method)|\($0.config)" })
+        XCTAssertEqual(testRuns.count, chosen.count * 2)
+        XCTAssertEqual(Set(testRuns.map(\.config)).count, testRuns.count)
         XCTAssertEqual(try SweepRunner(runs: testRuns, executable: exe, workers: 2).run().failed.count, 0)
         let rows = try SweepReport.rows(folder: s.folder)
         XCTAssertEqual(rows.count, 6)

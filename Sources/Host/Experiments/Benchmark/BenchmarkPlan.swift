@@ -19,11 +19,12 @@ public struct BenchmarkPlan: Codable {
     public var models: [ModelEstimate]
     public var cpu_seconds: Double { models.map(\.cpu_seconds).reduce(0, +) }
 
-    /// Runs per model: points per task × method on validation, and for each ball the selected
-    /// configuration's reruns with every seed.
+    /// Runs per model: points per task × method on validation, and at most the reruns of one
+    /// chosen configuration per ball with every seed (a configuration chosen for several balls
+    /// is rerun once).
     static func counts(_ spec: BenchmarkSpec, methods: Int) -> (validation: Int, test: Int) {
         let pairs = spec.taskNames.count * methods
-        return (pairs * spec.points, pairs * Ball.paper.count * spec.seeds)
+        return (pairs * spec.points, pairs * min(spec.points, Ball.paper.count) * spec.seeds)
     }
 
     public static func make(
@@ -52,7 +53,8 @@ public struct BenchmarkPlan: Codable {
                     share * ($0 + kl) / rate.forward_backward_tokens_per_s + (1 - share) * $0 / rate.forward_tokens_per_s
                 }.reduce(0, +)
                 let perRun = Double(spec.epochs) * epoch + Double(spec.epochs + 1) * evalTokens / rate.forward_tokens_per_s
-                seconds += perRun * Double(methods.count) * Double(spec.points + Ball.paper.count * spec.seeds)
+                seconds +=
+                    perRun * Double(methods.count) * Double(spec.points + min(spec.points, Ball.paper.count) * spec.seeds)
             }
             out.append(
                 ModelEstimate(
@@ -72,7 +74,7 @@ public struct BenchmarkPlan: Codable {
 
     /// "2 models: 96 validation runs and 72 test reruns, about 3.4 CPU hours".
     public var summary: String {
-        let runs = models.map { "\($0.model): \($0.validation_runs) validation runs and \($0.test_runs) test reruns, "
+        let runs = models.map { "\($0.model): \($0.validation_runs) validation runs and at most \($0.test_runs) test reruns, "
             + String(format: "about %.1f CPU hours (forward %.0f, forward+backward %.0f tokens/s)",
                 $0.cpu_seconds / 3600, $0.forward_tokens_per_s, $0.forward_backward_tokens_per_s) }
         return runs.joined(separator: "\n") + String(format: "\nin all about %.1f CPU hours", cpu_seconds / 3600)

@@ -62,7 +62,10 @@ public enum SweepSelect {
             test.validation.degredation_targeted_path = test.validation.degredation_targeted_path.map(renamed)
             var tests: [String] = []
             for seed in 0..<seeds {
-                let name = "\(r.task)-\(r.method)-\(ball)-seed\(seed)"
+                // Named after the chosen configuration, not the ball: a configuration chosen for
+                // several balls is rerun once per seed, and each ball reads its own epoch from it.
+                let chosen = ((r.config as NSString).lastPathComponent as NSString).deletingPathExtension
+                let name = "\(chosen)-seed\(seed)"
                 let (path, paths) = RunPaths.sweepRun(folder: folder + "/test", name: name)
                 (test.seed, test.logfile, test.resultsfile) = (seed, paths.log, paths.results)
                 try AtomicFile.write(Data(try test.yamlText().utf8), to: path)
@@ -77,8 +80,9 @@ public enum SweepSelect {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(choices), to: folder + "/select.json")
+        var seen = Set<String>()
         let testRuns = choices.flatMap { c in
-            c.test_configs.map {
+            c.test_configs.filter { seen.insert($0).inserted }.map {
                 SweepPlanner.Run(
                     config: $0,
                     results: RunPaths.sweepRun(config: $0).results,
