@@ -24,16 +24,24 @@ final class BenchmarkTests: XCTestCase {
             try Data((text + "\n").utf8).write(to: URL(fileURLWithPath: path))
         }
         let facts = [
-            "val": [("Ab", " Xy"), ("Cd", " Zw"), ("Ef", " Qr")], "test": [("Gh", " Uv"), ("Ij", " St"), ("Kl", " Op")],
+            "val": [("Ab", " Xy"), ("Cd", " Zw"), ("Ef", " Qr")],
+            "test": [("Gh", " Uv"), ("Ij", " St"), ("Kl", " Op")],
         ]
         for task in ["country_capital", "company_ceo"] {
             let f = AuthorsLayout.files[task]!
             for (split, pairs) in facts {
-                func file(_ stem: String) -> String { AuthorsLayout.path(root: root, task: task, stem: stem, split: split) }
+                func file(_ stem: String) -> String {
+                    AuthorsLayout.path(root: root, task: task, stem: stem, split: split)
+                }
                 try jsonl(file(f.train), pairs.map { ["prefix": "Cap of \($0.0) is", "suffix": $0.1] })
                 try jsonl(
                     file(f.eval),
-                    pairs.flatMap { [["prefix": "The cap of \($0.0) is", "suffix": $0.1], ["prefix": "\($0.0): cap", "suffix": $0.1]] })
+                    pairs.flatMap {
+                        [
+                            ["prefix": "The cap of \($0.0) is", "suffix": $0.1],
+                            ["prefix": "\($0.0): cap", "suffix": $0.1],
+                        ]
+                    })
                 try jsonl(file(f.hardNegative), pairs.map { ["prefix": "\($0.0) has a town", "suffix": " Mn"] })
                 try jsonl(file(f.unconditional), pairs.map { ["text": "The cap of \($0.0) is\($0.1)."] })
             }
@@ -84,7 +92,8 @@ final class BenchmarkTests: XCTestCase {
         let valRuns = try JSONDecoder().decode(
             [SweepPlanner.Run].self, from: Data(contentsOf: URL(fileURLWithPath: root + "/model/plan.json")))
         XCTAssertEqual(valRuns.count, 2 * 2 * 2)
-        XCTAssertTrue(valRuns.allSatisfy { try! ExperimentConfig.load($0.config).training.dataset_path.hasSuffix("-val.jsonl") })
+        XCTAssertTrue(
+            valRuns.allSatisfy { try! ExperimentConfig.load($0.config).training.dataset_path.hasSuffix("-val.jsonl") })
         // Every row's numbers are the test logs' own.
         let choices = try JSONDecoder().decode(
             [SweepSelect.Choice].self, from: Data(contentsOf: URL(fileURLWithPath: root + "/model/select.json")))
@@ -107,6 +116,8 @@ final class BenchmarkTests: XCTestCase {
             XCTAssertNotEqual(r.hard_negative_change!, 0, "the edits moved the hard negatives")
             XCTAssertEqual(r.seeds, 2)
         }
+        let written = try FileManager.default.contentsOfDirectory(atPath: root + "/model/results")
+        XCTAssertFalse(written.contains { $0.contains(".edit-") }, "a benchmark keeps logs, not edits")
         for f in ["benchmark.md", "benchmark.csv", "benchmark.json", "benchmark.tex", "manifest.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/" + f), f)
         }
@@ -146,9 +157,11 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: b.layout.root + "/model/plan.json"), "nothing ran")
         // The subsample kept 2 of 3 training records and 3 of 6 evaluation paragraphs, in file order.
         let f = AuthorsLayout.files["country_capital"]!
-        let train = try String(contentsOfFile: b.layout.taskFile("country_capital", f.train, split: "val"), encoding: .utf8)
+        let train = try String(
+            contentsOfFile: b.layout.taskFile("country_capital", f.train, split: "val"), encoding: .utf8)
         XCTAssertEqual(train.split(separator: "\n").count, 2)
-        let eval = try String(contentsOfFile: b.layout.taskFile("country_capital", f.eval, split: "val"), encoding: .utf8)
+        let eval = try String(
+            contentsOfFile: b.layout.taskFile("country_capital", f.eval, split: "val"), encoding: .utf8)
         XCTAssertEqual(eval.split(separator: "\n").count, 3)
     }
 
@@ -165,5 +178,41 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertThrowsError(try BenchmarkSpec.load(spec)) {
             XCTAssertTrue("\($0)".contains("task company_cto is not one of"), "\($0)")
         }
+    }
+
+    /// `data fetch authors` from a file URL: the archive's files are checked against their SHA-256
+    /// and written in the repository's layout; one changed byte and nothing is written.
+    func testTheAuthorsDataIsFetchedOnlyWhenEveryFileMatchesItsDigest() throws {
+        let dir = temporaryFolder(self)
+        let repo = dir + "/repo-abc"
+        let files = [
+            "data/country_capital/split/country_capital_fixed-val.jsonl": "{\"prefix\": \"a\", \"suffix\": \" b\"}\n",
+            "data/val100.jsonl": "{\"text\": \"general text\"}\n",
+        ]
+        var expected: [String: String] = [:]
+        for (path, text) in files {
+            let full = repo + "/" + path
+            try FileManager.default.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: full))
+            expected[path] = SHA256Digest.hex(of: Data(text.utf8))
+        }
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        tar.arguments = ["tar", "-czf", dir + "/a.tar.gz", "-C", dir, "repo-abc"]
+        try tar.run()
+        tar.waitUntilExit()
+        let url = URL(fileURLWithPath: dir + "/a.tar.gz").absoluteString
+        try AuthorsData.fetch(url: url, into: dir + "/out", expected: expected)
+        for (path, text) in files {
+            XCTAssertEqual(try String(contentsOfFile: dir + "/out/" + path, encoding: .utf8), text)
+        }
+        var wrong = expected
+        wrong["data/val100.jsonl"] = String(repeating: "0", count: 64)
+        XCTAssertThrowsError(try AuthorsData.fetch(url: url, into: dir + "/out2", expected: wrong)) {
+            XCTAssertTrue("\($0)".contains("data/val100.jsonl has SHA-256"), "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out2"), "nothing is written")
+        XCTAssertEqual(AuthorsData.files.count, 6 * 8 + 1, "every task's split files and val100.jsonl")
     }
 }

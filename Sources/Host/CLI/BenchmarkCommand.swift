@@ -11,8 +11,8 @@ struct BenchmarkCommand: ParsableCommand {
         commandName: "benchmark",
         abstract: "The paper's comparison: models × tasks × methods × balls on data in the authors' layout.",
         discussion: """
-            SPEC is YAML (docs/benchmark.md): name, data_root (the authors' layout: data/<task>/split/*-{val,test}.jsonl), \
-            general and kl corpora, models, tasks (default all six), methods (default every plugin found), points \
+            SPEC is YAML (docs/benchmark.md): name, data_root (the authors' layout: \
+            data/<task>/split/*-{val,test}.jsonl), general and kl corpora, models, tasks (default all six), methods (default every plugin found), points \
             (random configurations per model × task × method on validation), epochs, seeds (test reruns per \
             selected configuration), subsample, method_options, learning_rate, rule, output. For each model: the \
             search on the validation split, for each ball the best configuration under the last-epoch-in-ball rule, \

@@ -27,9 +27,9 @@ struct CanonEdit: ParsableCommand {
                     "canonedit --version") + "\n\n" + exitCodes,
         version: VersionText.text,
         subcommands: [
-            Run.self, BenchmarkCommand.self, SweepCommand.self, Select.self, Report.self, Ensemble.self, SensesCommand.self,
-            CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
-            Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self,
+            Run.self, BenchmarkCommand.self, SweepCommand.self, Select.self, Report.self, Ensemble.self,
+            SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
+            Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self, DataCommand.self,
         ])
 }
 

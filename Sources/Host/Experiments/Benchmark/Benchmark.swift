@@ -67,7 +67,8 @@ public final class Benchmark {
         for p in plans {
             progress("benchmark: \(p.model): \(p.runs.count) validation runs")
             try runAll(p.runs)
-            _ = try SweepSelect.run(folder: p.folder, rule: rule, seeds: spec.seeds, replace: ("-val.jsonl", "-test.jsonl"))
+            _ = try SweepSelect.run(
+                folder: p.folder, rule: rule, seeds: spec.seeds, replace: ("-val.jsonl", "-test.jsonl"))
             let tests = try JSONDecoder().decode(
                 [SweepPlanner.Run].self, from: try Data(contentsOf: URL(fileURLWithPath: p.folder + "/test/plan.json")))
             progress("benchmark: \(p.model): \(tests.count) test reruns")
@@ -97,11 +98,12 @@ public final class Benchmark {
     /// As many workers as there are cores and as the largest run's memory plan leaves room for.
     public func workersThatFit() throws -> Int {
         let (plans, _) = try prepare()
-        let largest = try plans.flatMap(\.sweep.base_configs).prefix(64).compactMap { config -> Int? in
-            var e = try Experiment(configPath: config)
-            e.pluginPaths = pluginPaths
-            return try? e.plan()?.total
-        }.max() ?? 0
+        let largest =
+            try plans.flatMap(\.sweep.base_configs).prefix(64).compactMap { config -> Int? in
+                var e = try Experiment(configPath: config)
+                e.pluginPaths = pluginPaths
+                return try? e.plan()?.total
+            }.max() ?? 0
         let cores = ProcessInfo.processInfo.activeProcessorCount
         guard largest > 0, let available = ModelStore.availableMemory() else { return max(1, cores) }
         return max(1, min(cores, available / largest))

@@ -66,7 +66,13 @@ public struct BenchmarkLayout {
     /// the method's fixed options, the spec's epochs; learning rate and KL weight are drawn later.
     public func writeBaseConfig(model: String, task: String, method: String) throws -> String {
         let kind = try TaskKind.named(task), f = AuthorsLayout.files[task]!
-        let options = spec.method_options?[method] ?? [:]
+        // An option naming a file beside the spec (a key-statistics corpus) is written as its full path.
+        let options = (spec.method_options?[method] ?? [:]).mapValues { v -> YAMLValue in
+            guard case .string(let s) = v, !s.isEmpty, FileManager.default.fileExists(atPath: spec.resolve(s)) else {
+                return v
+            }
+            return .string(spec.resolve(s))
+        }
         func q(_ s: String) -> String { YAMLValue.string(s).yamlInline }
         var lines = [
             "# Written by canonedit benchmark \(spec.name): \(task) with \(method) on \(model) (validation split).",
@@ -74,6 +80,8 @@ public struct BenchmarkLayout {
             "  dataset_path: \(q(taskFile(task, f.train, split: "val")))", "  finetune_type: \(q(method))",
             "  learning_rate: 0.0001", "  loss_type: \(kind.loss.rawValue)", "  num_epochs: \(spec.epochs)",
             "  batch_size: 1", "  grad_acc_steps: \(spec.grad_acc_steps ?? 5)", "  suffix_pair: \(kind.loss.isPair)",
+            // Tables need the logs, not the edits (a full-finetuning edit of SmolLM2 is 538 MB a ball).
+            "  save_edits: false",
         ]
         if spec.kl != nil {
             lines += [

@@ -45,20 +45,25 @@ public struct BenchmarkPlan: Codable {
                 let data = try exp.data().tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)
                 let evalTokens = Double(data.evaluator.scoredLengths.joined().reduce(0, +))
                 let lengths = data.train.map { Double($0.prefix.count + $0.suffix.count) }
-                let kl = data.klDocs.isEmpty ? 0 : Double(data.klDocs.map(\.count).reduce(0, +)) / Double(data.klDocs.count)
+                let kl =
+                    data.klDocs.isEmpty ? 0 : Double(data.klDocs.map(\.count).reduce(0, +)) / Double(data.klDocs.count)
                 // Under the authors' rule one iteration in grad_acc_steps reaches the update (with its
                 // backward and KL document); the others run forward only.
                 let share = c.accumulate ? 1 : 1 / Double(c.gradAccSteps)
                 let epoch = lengths.map {
-                    share * ($0 + kl) / rate.forward_backward_tokens_per_s + (1 - share) * $0 / rate.forward_tokens_per_s
+                    share * ($0 + kl) / rate.forward_backward_tokens_per_s + (1 - share) * $0
+                        / rate.forward_tokens_per_s
                 }.reduce(0, +)
-                let perRun = Double(spec.epochs) * epoch + Double(spec.epochs + 1) * evalTokens / rate.forward_tokens_per_s
+                let perRun =
+                    Double(spec.epochs) * epoch + Double(spec.epochs + 1) * evalTokens / rate.forward_tokens_per_s
                 seconds +=
-                    perRun * Double(methods.count) * Double(spec.points + min(spec.points, Ball.paper.count) * spec.seeds)
+                    perRun * Double(methods.count)
+                    * Double(spec.points + min(spec.points, Ball.paper.count) * spec.seeds)
             }
             out.append(
                 ModelEstimate(
-                    model: model, validation_runs: val, test_runs: test, forward_tokens_per_s: rate.forward_tokens_per_s,
+                    model: model, validation_runs: val, test_runs: test,
+                    forward_tokens_per_s: rate.forward_tokens_per_s,
                     forward_backward_tokens_per_s: rate.forward_backward_tokens_per_s, cpu_seconds: seconds))
         }
         return BenchmarkPlan(models: out)
@@ -74,9 +79,12 @@ public struct BenchmarkPlan: Codable {
 
     /// "2 models: 96 validation runs and 72 test reruns, about 3.4 CPU hours".
     public var summary: String {
-        let runs = models.map { "\($0.model): \($0.validation_runs) validation runs and at most \($0.test_runs) test reruns, "
-            + String(format: "about %.1f CPU hours (forward %.0f, forward+backward %.0f tokens/s)",
-                $0.cpu_seconds / 3600, $0.forward_tokens_per_s, $0.forward_backward_tokens_per_s) }
+        let runs = models.map {
+            "\($0.model): \($0.validation_runs) validation runs and at most \($0.test_runs) test reruns, "
+                + String(
+                    format: "about %.1f CPU hours (forward %.0f, forward+backward %.0f tokens/s)",
+                    $0.cpu_seconds / 3600, $0.forward_tokens_per_s, $0.forward_backward_tokens_per_s)
+        }
         return runs.joined(separator: "\n") + String(format: "\nin all about %.1f CPU hours", cpu_seconds / 3600)
     }
 }

@@ -81,7 +81,8 @@ public enum BenchmarkReport {
                         success: mean { $0.success }!, change: mean { $0.change }!,
                         // Tasks are independent: the average's error is √(Σ se²) / tasks.
                         stderr: sel.map { $0.stderr * $0.stderr }.reduce(0, +).squareRoot() / n,
-                        hard_negative_change: mean { $0.hard_negative_change }, general_change: mean { $0.general_change },
+                        hard_negative_change: mean { $0.hard_negative_change },
+                        general_change: mean { $0.general_change },
                         seeds: sel.map(\.seeds).min()!))
             }
         }

@@ -84,13 +84,16 @@ public struct BenchmarkSpec: Codable {
         for (k, _) in map {
             guard let key = k.string, !known.contains(key) else { continue }
             let line = k.mark.map { ":\($0.line)" } ?? ""
-            throw CanonEditError("\(path)\(line): unknown key \(key) (known: \(known.sorted().joined(separator: ", ")))")
+            throw CanonEditError(
+                "\(path)\(line): unknown key \(key) (known: \(known.sorted().joined(separator: ", ")))")
         }
     }
 
     func validate(_ path: String) throws {
         func bad(_ what: String) -> CanonEditError { CanonEditError("\(path): \(what)") }
-        guard SweepSpec.isSafeName(name) else { throw bad("name \(name.debugDescription) may hold only letters, digits, '.', '_', '-'") }
+        guard SweepSpec.isSafeName(name) else {
+            throw bad("name \(name.debugDescription) may hold only letters, digits, '.', '_', '-'")
+        }
         guard !models.isEmpty else { throw bad("models is empty") }
         guard (1...10_000).contains(points) else { throw bad("points must be 1…10000, not \(points)") }
         guard (1...10_000).contains(epochs) else { throw bad("epochs must be 1…10000, not \(epochs)") }

@@ -38,7 +38,9 @@ extension BenchmarkReport {
                 } else {
                     out.append("### average over tasks")
                 }
-                out += ["", "| ball | " + ms.joined(separator: " | ") + " |", "|---|" + ms.map { _ in "---|" }.joined()]
+                out += [
+                    "", "| ball | " + ms.joined(separator: " | ") + " |", "|---|" + ms.map { _ in "---|" }.joined(),
+                ]
                 for ball in Ball.paper {
                     out.append(
                         "| ε=\(ball.label) | "
@@ -68,8 +70,9 @@ extension BenchmarkReport {
             let ms = methods(t), avg = average(t.rows)
             out += [
                 "% \(t.model)", "\\begin{tabular}{ll r" + String(repeating: "r", count: ms.count) + "}", "\\toprule",
-                "task & $\\epsilon$ & initial & " + ms.map { $0.replacingOccurrences(of: "_", with: "\\_") }.joined(
-                    separator: " & ") + " \\\\", "\\midrule",
+                "task & $\\epsilon$ & initial & "
+                    + ms.map { $0.replacingOccurrences(of: "_", with: "\\_") }.joined(
+                        separator: " & ") + " \\\\", "\\midrule",
             ]
             for task in t.initial.map(\.task) + (avg.isEmpty ? [] : ["average"]) {
                 let rows = task == "average" ? avg : t.rows
@@ -81,7 +84,8 @@ extension BenchmarkReport {
                             .replacingOccurrences(of: "±", with: "$\\pm$").replacingOccurrences(of: "_", with: "\\_")
                     }
                     out.append(
-                        "\(name) & \(ball.label) & \(k == 0 ? initial : "") & " + cells.joined(separator: " & ") + " \\\\")
+                        "\(name) & \(ball.label) & \(k == 0 ? initial : "") & " + cells.joined(separator: " & ")
+                            + " \\\\")
                 }
             }
             out += ["\\bottomrule", "\\end{tabular}", ""]
