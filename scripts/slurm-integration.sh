@@ -3,7 +3,7 @@
 # script installs (Debian's slurm-wlm with munge), configures and starts, then stops.
 # Needs root. Run after a build (CI runs it after swift test):  bash scripts/slurm-integration.sh
 # It submits a tiny sweep (2 runs of a tiny model) as a job array, waits for it, and checks
-# that every run wrote its results. Prints how many runs passed and exits non-zero on failure.
+# that every run wrote its results; then a tiny benchmark whose two phases are job arrays. Prints how many runs passed and exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -85,5 +85,36 @@ for f in "$WORK"/sweep/configs/*.yaml; do
     if [ -s "$r" ] && ! grep -q '"error"' "$r"; then passed=$((passed+1)); else failed=$((failed+1)); echo "missing or failed: $r" >&2; fi
 done
 ls "$WORK"/sweep/slurm/ >&2
+
+# a tiny benchmark: one task in the authors' layout, each phase a job array the benchmark waits for
+SPLIT="$WORK/authors/data/country_capital/split"
+mkdir -p "$SPLIT"
+for s in val test; do
+    printf '{"prefix": "Cap of Ab is", "suffix": " Xy"}\n{"prefix": "Cap of Cd is", "suffix": " Zw"}\n' \
+        > "$SPLIT/country_capital_fixed-$s.jsonl"
+    printf '{"prefix": "The cap of Ab is", "suffix": " Xy"}\n' > "$SPLIT/country_capital_clear_eval-$s.jsonl"
+    printf '{"prefix": "Ab has a town", "suffix": " Mn"}\n' > "$SPLIT/country_capital_hard_neg-$s.jsonl"
+    printf '{"text": "The cap of Ab is Xy."}\n' > "$SPLIT/country_capital_unconditional-$s.jsonl"
+done
+cat > "$WORK/bench.yaml" <<YAML
+name: slurm-benchmark
+data_root: authors
+general: general.jsonl
+kl: general.jsonl
+models: [$MODEL]
+tasks: [country_capital]
+methods: [lora]
+points: 1
+epochs: 1
+seeds: 1
+grad_acc_steps: 1
+YAML
+"$EXE" benchmark "$WORK/bench.yaml" --slurm --slurm-cpus 1 --slurm-mem 1G --slurm-time 00:10:00
+if grep -q '"rows"' "$WORK/benchmarks/slurm-benchmark/benchmark.json" \
+    && ls "$WORK"/benchmarks/slurm-benchmark/llama/slurm/array.sh "$WORK"/benchmarks/slurm-benchmark/llama/test/slurm/array.sh >/dev/null; then
+    passed=$((passed+1))
+else
+    failed=$((failed+1)); echo "the benchmark over Slurm wrote no tables" >&2
+fi
 echo "slurm integration test: $passed runs passed, $failed failed"
 [ "$failed" = 0 ]

@@ -29,6 +29,11 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(help: "Runs at once, each on one thread (default: as many as the cores and the memory plan allow).")
     var workers: Int?
     @Option(name: .customLong("plugin-path"), help: "Extra plugin folder (repeatable).") var pluginPath: [String] = []
+    @Flag(help: "Run each phase as a Slurm job array (sbatch --wait) instead of local workers.") var slurm = false
+    @Option(name: .customLong("slurm-cpus"), help: "CPUs per array task.") var cpus = 2
+    @Option(name: .customLong("slurm-mem"), help: "Memory per array task.") var mem = "8G"
+    @Option(name: .customLong("slurm-time"), help: "Time limit per array task.") var time = "02:00:00"
+    @Option(name: .customLong("slurm-partition"), help: "Partition.") var partition: String?
 
     func validate() throws {
         try require((workers ?? 1) >= 1, "--workers must be at least 1")
@@ -47,8 +52,15 @@ struct BenchmarkCommand: ParsableCommand {
                 print(p.summary)
                 return
             }
-            b.workers = try workers ?? b.workersThatFit()
-            stderr("benchmark \(s.name): \(b.workers) worker(s), output in \(s.outputFolder)")
+            if slurm {
+                var r = SlurmArray.Resources()
+                (r.cpus, r.memory, r.time, r.partition) = (cpus, mem, time, partition)
+                b.slurm = r
+                stderr("benchmark \(s.name): Slurm job arrays, output in \(s.outputFolder)")
+            } else {
+                b.workers = try workers ?? b.workersThatFit()
+                stderr("benchmark \(s.name): \(b.workers) worker(s), output in \(s.outputFolder)")
+            }
             try b.run()
             stderr("tables: \(s.outputFolder)/benchmark.md")
         }

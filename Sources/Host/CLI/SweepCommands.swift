@@ -63,20 +63,8 @@ struct SweepCommand: ParsableCommand {
                 guard job.tasks > 0 else {
                     stderr("every run is finished"); return
                 }
-                let script = job.script
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["sbatch", "--parsable"] + (slurmWait ? ["--wait"] : []) + job.sbatchArguments
-                let pipe = Pipe()
-                p.standardOutput = pipe
-                try p.run()
-                p.waitUntilExit()
-                let id = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                guard p.terminationStatus == 0 else {
-                    throw CanonEditError("sbatch failed (exit \(p.terminationStatus)) for \(script)")
-                }
-                stderr("submitted job array \(id) (\(script))")
+                let id = try SlurmArray.submit(job, wait: slurmWait)
+                stderr("submitted job array \(id) (\(job.script))")
                 let done = runs.filter(SweepRunner.finished).count
                 let failed = runs.filter { SweepRunner.error(of: $0) != nil }.count
                 print("{\"job\": \"\(id)\", \"runs\": \(runs.count), \"finished\": \(done), \"failed\": \(failed)}")

@@ -15,6 +15,8 @@ public final class Benchmark {
     let executable: String
     let pluginPaths: [String]
     public var workers = 1
+    /// When set, each phase is a Slurm job array the benchmark waits for, instead of local workers.
+    public var slurm: SlurmArray.Resources?
     public var version = "unknown"
     public var progress: (String) -> Void = { _ in }
 
@@ -66,13 +68,13 @@ public final class Benchmark {
         var tables: [BenchmarkReport.ModelTable] = []
         for p in plans {
             progress("benchmark: \(p.model): \(p.runs.count) validation runs")
-            try runAll(p.runs)
+            try runAll(p.runs, folder: p.folder, name: p.sweep.name)
             _ = try SweepSelect.run(
                 folder: p.folder, rule: rule, seeds: spec.seeds, replace: ("-val.jsonl", "-test.jsonl"))
             let tests = try JSONDecoder().decode(
                 [SweepPlanner.Run].self, from: try Data(contentsOf: URL(fileURLWithPath: p.folder + "/test/plan.json")))
             progress("benchmark: \(p.model): \(tests.count) test reruns")
-            try runAll(tests)
+            try runAll(tests, folder: p.folder + "/test", name: p.sweep.name)
             let names = Dictionary(try methods().map { ($0.id, $0.displayName) }, uniquingKeysWith: { a, _ in a })
             let rows = try SweepReport.rows(folder: p.folder)
             _ = try SweepReport.write(rows, folder: p.folder, names: names, note: progress)
@@ -86,7 +88,18 @@ public final class Benchmark {
         return doc
     }
 
-    func runAll(_ runs: [SweepPlanner.Run]) throws {
+    func runAll(_ runs: [SweepPlanner.Run], folder: String, name: String) throws {
+        if let slurm {
+            let job = try SlurmArray.write(
+                runs: runs, executable: executable, folder: folder, name: name, resources: slurm)
+            guard job.tasks > 0 else { return }
+            progress("benchmark: submitting \(job.tasks) runs as a Slurm job array and waiting for it")
+            progress("benchmark: job array \(try SlurmArray.submit(job, wait: true)) done")
+            for r in runs where SweepRunner.finished(r) == false || SweepRunner.error(of: r) != nil {
+                progress("benchmark: \(r.config) failed: \(SweepRunner.error(of: r) ?? "no results")")
+            }
+            return
+        }
         let runner = SweepRunner(runs: runs, executable: executable, workers: workers, extraArguments: pluginArguments)
         runner.progress = progress
         let summary = try runner.run()

@@ -71,8 +71,10 @@ public struct BenchmarkSpec: Codable {
             throw CanonEditError("\(path): not valid YAML (\(error))")
         }
         try Self.checkKeys(text, path: path)
-        spec.folder = (path as NSString).deletingLastPathComponent
-        if spec.folder.isEmpty { spec.folder = "." }
+        // Absolute, so that configs written from it work from any folder (a Slurm job's too).
+        let dir = (path as NSString).deletingLastPathComponent
+        spec.folder =
+            dir.hasPrefix("/") ? dir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dir)
         try spec.validate(path)
         return spec
     }

@@ -61,6 +61,23 @@ public enum SlurmArray {
         return Job(script: script, configList: list, sbatchArguments: args + [script], tasks: todo.count)
     }
 
+    /// Submits a job with sbatch (waiting for the whole array with `wait`); returns its id.
+    public static func submit(_ job: Job, wait: Bool) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sbatch", "--parsable"] + (wait ? ["--wait"] : []) + job.sbatchArguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        p.waitUntilExit()
+        let id = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard p.terminationStatus == 0 else {
+            throw CanonEditError("sbatch failed (exit \(p.terminationStatus)) for \(job.script)")
+        }
+        return id
+    }
+
     /// A word for bash, single-quoted: nothing inside is expanded.
     public static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
