@@ -101,7 +101,7 @@ final class BenchmarkTests: XCTestCase {
         for r in table.rows {
             let c = try XCTUnwrap(choices.first { $0.task == r.task && $0.method == r.method && $0.ball == r.ball })
             XCTAssertEqual(c.test_configs.count, 2)
-            var changes: [Double] = [], general: [Double] = [], hard: [Double] = []
+            var changes: [Double] = [], general: [Double] = [], hard: [Double] = [], greedy: [Double] = []
             for cfg in c.test_configs {
                 XCTAssertTrue(try ExperimentConfig.load(cfg).training.dataset_path.hasSuffix("-test.jsonl"))
                 let stats = try RunRecorder.readLog(RunPaths.sweepRun(config: cfg).log)
@@ -109,11 +109,13 @@ final class BenchmarkTests: XCTestCase {
                 changes.append(stats[i].success - stats[0].success)
                 general.append(stats[i].general / stats[0].general - 1)
                 hard.append(stats[i].hard_negative! - stats[0].hard_negative!)
+                greedy.append(stats[i].greedy_success! - stats[0].greedy_success!)
             }
             XCTAssertEqual(r.change, changes.reduce(0, +) / 2, accuracy: 1e-12)
             XCTAssertEqual(r.general_change!, general.reduce(0, +) / 2, accuracy: 1e-12)
             XCTAssertEqual(r.hard_negative_change!, hard.reduce(0, +) / 2, accuracy: 1e-12)
             XCTAssertNotEqual(r.hard_negative_change!, 0, "the edits moved the hard negatives")
+            XCTAssertEqual(r.greedy_change!, greedy.reduce(0, +) / 2, accuracy: 1e-12)
             XCTAssertEqual(r.seeds, 2)
         }
         let written = try FileManager.default.contentsOfDirectory(atPath: root + "/model/results")

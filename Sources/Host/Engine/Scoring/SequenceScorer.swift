@@ -32,6 +32,14 @@ public enum SequenceScorer {
     /// A sequence longer than the model's context is scored in windows of the context length
     /// (each window's first token is conditioned on nothing before it).
     public static func nll(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache? = nil) throws -> [[Float]] {
+        try score(model, seqs, cache: cache).nll
+    }
+
+    /// The NLLs, and for each scored row whether its next token is the model's most likely one
+    /// (what greedy decoding emits), from the same pass.
+    public static func score(
+        _ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache? = nil
+    ) throws -> (nll: [[Float]], isArgmax: [[Bool]]) {
         let ctx = model.contextLength
         guard seqs.contains(where: { $0.ids.count > ctx }) else { return try nllFitting(model, seqs, cache: cache) }
         var pieces: [ScoredSequence] = [], owner: [Int] = []
@@ -49,13 +57,18 @@ public enum SequenceScorer {
             }
         }
         let scored = try nllFitting(model, pieces, cache: cache)
-        var out = [[Float]](repeating: [], count: seqs.count)
-        for (k, i) in owner.enumerated() { out[i] += scored[k] }
-        return out
+        var out = [[Float]](repeating: [], count: seqs.count), flags = [[Bool]](repeating: [], count: seqs.count)
+        for (k, i) in owner.enumerated() {
+            out[i] += scored.nll[k]
+            flags[i] += scored.isArgmax[k]
+        }
+        return (out, flags)
     }
 
-    static func nllFitting(_ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache?) throws -> [[Float]] {
-        var out = [[Float]](repeating: [], count: seqs.count)
+    static func nllFitting(
+        _ model: CausalLM, _ seqs: [ScoredSequence], cache: PrefixCache?
+    ) throws -> (nll: [[Float]], isArgmax: [[Bool]]) {
+        var out = [[Float]](repeating: [], count: seqs.count), flags = [[Bool]](repeating: [], count: seqs.count)
         let scored = seqs.indices.filter { !seqs[$0].rows.isEmpty }
         for (batchIndex, b) in batches(scored.map { seqs[$0].ids.count }).enumerated() {
             let batch = b.map { scored[$0] }
@@ -79,10 +92,11 @@ public enum SequenceScorer {
             for s in batch {
                 let n = seqs[s].rows.count
                 out[s] = Array(head.nll[k..<(k + n)])
+                flags[s] = Array(head.isArgmax[k..<(k + n)])
                 k += n
             }
         }
-        return out
+        return (out, flags)
     }
 
     /// Sequences right-padded with id 0 (which a causal model's real positions never see) into

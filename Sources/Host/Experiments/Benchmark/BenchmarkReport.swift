@@ -28,8 +28,10 @@ public enum BenchmarkReport {
     public struct Document: Codable {
         public var schema_version = ResultsSchema.version
         public var kind = "canonedit.benchmark"
-        /// How success is scored: the paper's likelihood threshold per example.
+        /// How success is scored: the paper's likelihood threshold per example; beside it,
+        /// whether greedy decoding from the prompt begins with the target (`greedy_change`).
         public var scoring = "likelihood-threshold"
+        public var second_scoring = "greedy-prefix"
         public var name: String
         public var models: [ModelTable]
         public init(name: String, models: [ModelTable]) { (self.name, self.models) = (name, models) }
@@ -83,6 +85,7 @@ public enum BenchmarkReport {
                         stderr: sel.map { $0.stderr * $0.stderr }.reduce(0, +).squareRoot() / n,
                         hard_negative_change: mean { $0.hard_negative_change },
                         general_change: mean { $0.general_change },
+                        greedy_initial: mean { $0.greedy_initial }, greedy_change: mean { $0.greedy_change },
                         seeds: sel.map(\.seeds).min()!))
             }
         }
@@ -100,18 +103,22 @@ public enum BenchmarkReport {
     }
 
     static func csv(_ doc: Document) -> String {
-        var lines = ["model,task,method,ball,initial,success,change,stderr,hard_negative_change,general_change,seeds"]
+        var lines = [
+            "model,task,method,ball,initial,success,change,stderr,hard_negative_change,general_change,greedy_initial,"
+                + "greedy_change,seeds"
+        ]
         for t in doc.models {
             for r in t.rows + average(t.rows) {
                 lines.append(
                     [
                         t.model, r.task, r.method, r.ball, String(r.initial), String(r.success), String(r.change),
                         String(r.stderr), r.hard_negative_change.map { String($0) } ?? "",
-                        r.general_change.map { String($0) } ?? "", String(r.seeds),
+                        r.general_change.map { String($0) } ?? "", r.greedy_initial.map { String($0) } ?? "",
+                        r.greedy_change.map { String($0) } ?? "", String(r.seeds),
                     ].joined(separator: ","))
             }
             for m in t.missing {
-                lines.append([t.model, m.task, m.method, "", "", "", "", "", "", "", "0"].joined(separator: ","))
+                lines.append(([t.model, m.task, m.method] + Array(repeating: "", count: 9) + ["0"]).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"

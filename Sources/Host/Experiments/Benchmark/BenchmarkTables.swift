@@ -25,7 +25,9 @@ extension BenchmarkReport {
             "Δ success in points from the unedited model at the last test epoch inside each ball (not after the "
                 + "epoch chosen on validation), mean ± standard error over seeds (np.std / √n); success scored by "
                 + "the paper's likelihood threshold per example. Below each table: Δ hard-negative loss and the "
-                + "general loss's relative change at the tightest ball.", "",
+                + "general loss's relative change at the tightest ball; then the second scoring protocol, Δ success "
+                + "by greedy decoding (the share of prompts whose greedy continuation begins with the target; for "
+                + "stereoset, does not) at each ball's epoch.", "",
         ]
         for t in doc.models {
             let ms = methods(t), avg = average(t.rows)
@@ -56,10 +58,24 @@ extension BenchmarkReport {
                                     + ($0.general_change.map { String(format: "%+.4f%%", 100 * $0) } ?? "—")
                             } ?? "—"
                         }.joined(separator: " | ") + " |")
+                out.append(greedyRow(task: task, methods: ms, rows: rows))
                 out.append("")
             }
         }
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The second protocol's row: Δ greedy-decoding success at each ball's epoch, "a / b / c".
+    static func greedyRow(task: String, methods: [String], rows: [SweepReport.Row]) -> String {
+        let cells = methods.map { m in
+            Ball.paper.map { b in
+                rows.first { $0.task == task && $0.method == m && $0.ball == b.key }?.greedy_change.map {
+                    String(format: "%+.1f", 100 * $0)
+                } ?? "—"
+            }.joined(separator: " / ")
+        }
+        return "| Δ greedy success, ε=" + Ball.paper.map(\.label).joined(separator: " / ") + " | "
+            + cells.joined(separator: " | ") + " |"
     }
 
     static func pct(_ x: Double?) -> String { x.map { String(format: "%.1f", 100 * $0) } ?? "—" }

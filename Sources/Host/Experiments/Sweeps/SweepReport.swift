@@ -12,6 +12,9 @@ public enum SweepReport {
         public var hard_negative_change: Double?
         /// The general loss's relative change at the reported epoch, mean over seeds.
         public var general_change: Double?
+        /// The second protocol at the same epoch: greedy-decoding success before, and its change.
+        public var greedy_initial: Double? = nil
+        public var greedy_change: Double? = nil
         public var seeds: Int
     }
 
@@ -35,6 +38,7 @@ public enum SweepReport {
                 throw CanonEditError("\(folder)/select.json: ball \(c.ball) is not a number")
             }
             var deltas: [Double] = [], succ: [Double] = [], hn: [Double] = [], general: [Double] = [], initial = 0.0
+            var greedy: [Double] = [], greedy0: Double? = nil
             for cfg in c.test_configs {
                 let log = RunPaths.sweepRun(config: cfg).log
                 let stats = try RunRecorder.readLog(log)
@@ -45,6 +49,7 @@ public enum SweepReport {
                 deltas.append(stats[i].success - stats[0].success)
                 if let h = stats[i].hard_negative, let h0 = stats[0].hard_negative { hn.append(h - h0) }
                 general.append(stats[i].general / stats[0].general - 1)
+                if let g = stats[i].greedy_success, let g0 = stats[0].greedy_success { greedy.append(g - g0); greedy0 = g0 }
             }
             guard !deltas.isEmpty else { continue }
             // The standard error as the authors' numpy gives it: np.std (n in the denominator) / √n.
@@ -56,7 +61,10 @@ public enum SweepReport {
                     change: mean,
                     stderr: sd / n.squareRoot(),
                     hard_negative_change: hn.isEmpty ? nil : hn.reduce(0, +) / Double(hn.count),
-                    general_change: general.reduce(0, +) / Double(general.count), seeds: deltas.count))
+                    general_change: general.reduce(0, +) / Double(general.count),
+                    greedy_initial: greedy.count == deltas.count ? greedy0 : nil,
+                    greedy_change: greedy.count == deltas.count ? greedy.reduce(0, +) / Double(greedy.count) : nil,
+                    seeds: deltas.count))
         }
         return rows
     }

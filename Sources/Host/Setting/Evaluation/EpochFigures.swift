@@ -16,5 +16,8 @@ public struct EpochFigures: Codable, Equatable {
     public var efficacy: Double?
     public var locality: Double?
     public var edit_score: Double?
+    /// The second scoring protocol: the share of evaluation examples whose greedy continuation
+    /// begins with the target (does not, for `bad`); nil for `balance` (Evaluator).
+    public var greedy_success: Double?
     public var success: Double { 1 - intervention }
 }

@@ -30,9 +30,30 @@ public struct InterventionSet {
 
     /// Summed suffix NLLs Σ1 (and Σ2) per example.
     public func sums(_ model: CausalLM) throws -> (s1: [Double], s2: [Double]?) {
-        let all = try SequenceScorer.nll(model, seq1 + (seq2 ?? []), cache: cache)
-        let sums = all.map { $0.reduce(0.0) { $0 + Double($1) } }
-        return (Array(sums[0..<seq1.count]), seq2 == nil ? nil : Array(sums[seq1.count...]))
+        let s = try scores(model)
+        return (s.s1, s.s2)
+    }
+
+    /// The sums, and whether greedy decoding from each prompt emits its first suffix: every
+    /// suffix token the most likely one after the prompt and the suffix's earlier tokens.
+    public func scores(_ model: CausalLM) throws -> (s1: [Double], s2: [Double]?, greedy: [Bool]) {
+        let all = try SequenceScorer.score(model, seq1 + (seq2 ?? []), cache: cache)
+        let sums = all.nll.map { $0.reduce(0.0) { $0 + Double($1) } }
+        let greedy = all.isArgmax[0..<seq1.count].map { !$0.isEmpty && $0.allSatisfy { $0 } }
+        return (Array(sums[0..<seq1.count]), seq2 == nil ? nil : Array(sums[seq1.count...]), greedy)
+    }
+
+    /// The second scoring protocol: the share of examples whose greedy continuation begins with
+    /// the target (for `bad`, does not begin with the stereotype); nil for `balance`, whose
+    /// success is a ratio of two likelihoods and has no decoding counterpart.
+    public func greedySuccess(_ greedy: [Bool]) -> Double? {
+        guard lossType != .balance else { return nil }
+        var hits = 0, counted = 0
+        for i in 0..<seq1.count where !seq1[i].rows.isEmpty {
+            counted += 1
+            if greedy[i] != (lossType == .bad) { hits += 1 }
+        }
+        return counted == 0 ? nil : Double(hits) / Double(counted)
     }
 
     /// Failures / examples with a non-empty suffix (the authors' `evaluate.py`).

@@ -44,7 +44,7 @@ public struct Evaluator {
     public func evaluate(_ model: CausalLM) throws -> EpochFigures {
         times.parts.removeAll()
         progress?("evaluating: \(intervention.count) evaluation examples")
-        let (s1, s2) = try times.measure("evaluation set") { try intervention.sums(model) }
+        let (s1, s2, greedy) = try times.measure("evaluation set") { try intervention.scores(model) }
         if let sampleLog { sampleLog.record(try samples(model, s1: s1, s2: s2)) }
         progress?("evaluating: general text (\(general.tokenCount) tokens)")
         let g = try times.measure("general") { try general.meanNLL(model) }
@@ -54,6 +54,7 @@ public struct Evaluator {
         var f = EpochFigures(
             intervention: intervention.failureRate(s1: s1, s2: s2), general: g, rest_of_prompt: rest,
             hard_negative: try times.measure("hard negatives") { try hardNegative?.score(model) })
+        f.greedy_success = intervention.greedySuccess(greedy)
         if edits != nil { progress?("evaluating: edit prompts and locality") }
         f.efficacy = try times.measure("edit prompts") { try edits.map { 1 - (try $0.failureRate(model)) } }
         f.locality = try times.measure("locality") { try locality?.unchangedShare(model) }

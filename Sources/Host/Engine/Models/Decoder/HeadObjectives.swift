@@ -8,6 +8,8 @@ public final class TokenNLL: HeadObjective {
     public let targets: [Int32]
     public let weights: [Float]?
     public private(set) var nll: [Float]
+    /// Whether each row's target is its most likely token (ties count): what greedy decoding emits.
+    public private(set) var isArgmax: [Bool]
 
     public init(rows: [Int], targets: [Int32], weights: [Float]? = nil) {
         precondition(rows.count == targets.count && (weights?.count ?? rows.count) == rows.count)
@@ -15,6 +17,7 @@ public final class TokenNLL: HeadObjective {
         self.targets = targets
         self.weights = weights
         nll = [Float](repeating: 0, count: rows.count)
+        isArgmax = [Bool](repeating: false, count: rows.count)
     }
 
     /// Every position of a (B, T) batch predicting the next id in its row; the last
@@ -31,13 +34,21 @@ public final class TokenNLL: HeadObjective {
         return s
     }
 
-    /// Every row's NLL at once, from the output layer's panels (PanelledNLL).
-    func record(_ values: [Float]) {
-        precondition(values.count == nll.count)
+    /// Every row's NLL and argmax flag at once, from the output layer's panels (PanelledNLL).
+    func record(_ values: [Float], isArgmax flags: [Bool]) {
+        precondition(values.count == nll.count && flags.count == nll.count)
         nll = values
+        isArgmax = flags
     }
 
     public func consume(_ k: Range<Int>, logits: UnsafeMutablePointer<Float>, V: Int, wantGrad: Bool) {
+        // Scoring only (training needs no argmax); before the softmax overwrites the logits.
+        for (i, row) in k.enumerated() where !wantGrad && targets[row] >= 0 && Int(targets[row]) < V {
+            let x = logits + i * V, t = x[Int(targets[row])]
+            var top = -Float.infinity
+            for j in 0..<V where x[j] > top { top = x[j] }
+            isArgmax[row] = t >= top
+        }
         let scale = wantGrad ? Array(weights?[k] ?? ArraySlice(repeating: 1, count: k.count)) : nil
         func run(_ gradScale: UnsafePointer<Float>?) {
             targets.withUnsafeBufferPointer { tg in

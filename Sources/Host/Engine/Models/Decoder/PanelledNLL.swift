@@ -29,7 +29,7 @@ enum PanelledNLL {
         let decoded = stored.map { _ in scratch.get("head.panelWeights", width * C) }  // (width, C)
         var rowMax = [Float](repeating: 0, count: chunk), rowSum = [Double](repeating: 0, count: chunk)
         var targetLogit = [Float](repeating: 0, count: chunk)
-        var nll = [Float](repeating: 0, count: R)
+        var nll = [Float](repeating: 0, count: R), isArgmax = [Bool](repeating: false, count: R)
         head.targets.withUnsafeBufferPointer { targets in
             for k0 in stride(from: 0, to: R, by: chunk) {
                 let kc = min(chunk, R - k0)
@@ -65,9 +65,10 @@ enum PanelledNLL {
                 }
                 for i in 0..<kc where targets[k0 + i] >= 0 {
                     nll[k0 + i] = (rowMax[i] + Float(log(rowSum[i]))) - targetLogit[i]
+                    isArgmax[k0 + i] = targetLogit[i] >= rowMax[i]
                 }
             }
         }
-        head.record(nll)
+        head.record(nll, isArgmax: isArgmax)
     }
 }
