@@ -118,7 +118,8 @@ public enum BenchmarkReport {
                     ].joined(separator: ","))
             }
             for m in t.missing {
-                lines.append(([t.model, m.task, m.method] + Array(repeating: "", count: 9) + ["0"]).joined(separator: ","))
+                let empty = Array(repeating: "", count: 9)
+                lines.append(([t.model, m.task, m.method] + empty + ["0"]).joined(separator: ","))
             }
         }
         return lines.joined(separator: "\n") + "\n"

@@ -49,7 +49,10 @@ public enum SweepReport {
                 deltas.append(stats[i].success - stats[0].success)
                 if let h = stats[i].hard_negative, let h0 = stats[0].hard_negative { hn.append(h - h0) }
                 general.append(stats[i].general / stats[0].general - 1)
-                if let g = stats[i].greedy_success, let g0 = stats[0].greedy_success { greedy.append(g - g0); greedy0 = g0 }
+                if let g = stats[i].greedy_success, let g0 = stats[0].greedy_success {
+                    greedy.append(g - g0)
+                    greedy0 = g0
+                }
             }
             guard !deltas.isEmpty else { continue }
             // The standard error as the authors' numpy gives it: np.std (n in the denominator) / √n.
