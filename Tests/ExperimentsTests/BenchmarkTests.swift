@@ -55,7 +55,7 @@ final class BenchmarkTests: XCTestCase {
             kl: kl.jsonl
             models: [model]
             tasks: [country_capital, company_ceo]
-            methods: [lora, full]
+            methods: [lora, full, senses]
             points: 2
             epochs: 2
             seeds: \(seeds)
@@ -91,7 +91,10 @@ final class BenchmarkTests: XCTestCase {
         // Validation and test splits differ, so their initial success is read from different runs.
         let valRuns = try JSONDecoder().decode(
             [SweepPlanner.Run].self, from: Data(contentsOf: URL(fileURLWithPath: root + "/model/plan.json")))
-        XCTAssertEqual(valRuns.count, 2 * 2 * 2)
+        XCTAssertEqual(valRuns.count, 2 * 3 * 2)
+        // A Backpack-only method on a decoder has no result, and the tables say why.
+        XCTAssertEqual(Set(table.missing.map(\.method)), ["senses"])
+        XCTAssertTrue(table.missing.allSatisfy { $0.reason.contains("needs a Backpack model") }, "\(table.missing)")
         XCTAssertTrue(
             valRuns.allSatisfy { try! ExperimentConfig.load($0.config).training.dataset_path.hasSuffix("-val.jsonl") })
         // Every row's numbers are the test logs' own.
@@ -125,10 +128,11 @@ final class BenchmarkTests: XCTestCase {
         }
         let md = try String(contentsOfFile: root + "/benchmark.md", encoding: .utf8)
         XCTAssertTrue(md.contains("### country_capital (initial success: validation"), md)
-        XCTAssertTrue(md.contains("| ball | full | lora |"), md)
+        XCTAssertTrue(md.contains("| ball | full | lora | senses |"), md)
+        XCTAssertTrue(md.contains("| failed: plugin senses 1.0.0 failed in prepare"), md)
         let manifest = try JSONDecoder().decode(
             BenchmarkManifest.self, from: Data(contentsOf: URL(fileURLWithPath: root + "/manifest.json")))
-        XCTAssertEqual(manifest.plugins.map(\.id).sorted(), ["full", "lora"])
+        XCTAssertEqual(manifest.plugins.map(\.id).sorted(), ["full", "lora", "senses"])
         XCTAssertEqual(manifest.models[0].sha256.count, 64)
         XCTAssertEqual(manifest.data.count, 2 * 2 * 4 + 2)
 
@@ -152,8 +156,8 @@ final class BenchmarkTests: XCTestCase {
         let b = try benchmark(spec)
         let plan = try BenchmarkPlan.make(b)
         XCTAssertEqual(plan.models.count, 1)
-        XCTAssertEqual(plan.models[0].validation_runs, 2 * 2 * 2)
-        XCTAssertEqual(plan.models[0].test_runs, 2 * 2 * 2 * 3, "two points: at most two configurations chosen")
+        XCTAssertEqual(plan.models[0].validation_runs, 2 * 3 * 2)
+        XCTAssertEqual(plan.models[0].test_runs, 2 * 3 * 2 * 3, "two points: at most two configurations chosen")
         XCTAssertGreaterThan(plan.cpu_seconds, 0)
         XCTAssertGreaterThan(plan.models[0].forward_tokens_per_s, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: b.layout.root + "/model/plan.json"), "nothing ran")

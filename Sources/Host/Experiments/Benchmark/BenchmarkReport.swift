@@ -51,12 +51,18 @@ public enum BenchmarkReport {
         for pair in pairs where !rows.contains(where: { "\($0.task)|\($0.method)" == pair }) {
             let runs = validation.filter { "\($0.task)|\($0.method)" == pair }
             let reason =
-                runs.lazy.compactMap { SweepRunner.error(of: $0) }.first
+                runs.lazy.compactMap { SweepRunner.error(of: $0) ?? loggedError($0) }.first
                 ?? (runs.allSatisfy(SweepRunner.finished) ? "no configuration stayed inside any ball" : "not run")
             let p = pair.split(separator: "|").map(String.init)
             missing.append(Missing(task: p[0], method: p[1], reason: reason))
         }
         return ModelTable(model: model, initial: initial, rows: rows, missing: missing)
+    }
+
+    /// The error a run that wrote no results printed last (a method refused in prepare).
+    static func loggedError(_ r: SweepPlanner.Run) -> String? {
+        guard let text = try? String(contentsOfFile: r.results + ".stderr.log", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").last { $0.hasPrefix("error: ") }.map { String($0.dropFirst(7)) }
     }
 
     /// "+5.6 ± 1.2" (points), "n/a" for one seed's error.
