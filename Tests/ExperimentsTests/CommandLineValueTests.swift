@@ -102,4 +102,16 @@ final class CommandLineValueTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(sent), 2.8)
         XCTAssertEqual(p.terminationStatus, 128 + SIGTERM)
     }
+
+    /// `benchmark --preset NAME` finds configs/benchmarks/NAME.yaml from any folder, and an
+    /// unknown name lists the shipped ones; a spec and a preset together are a usage error.
+    func testABenchmarkPresetIsFoundOrTheShippedOnesAreListed() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: canoneditExecutable()))
+        let tmp = temporaryFolder(self)
+        let (status, err) = try canonedit(["benchmark", "--preset", "nope"], cwd: tmp)
+        XCTAssertEqual(status, 1, err)
+        XCTAssertTrue(err.contains("no preset nope (shipped: ") && err.contains("smollm2-authors-quick"), err)
+        let (both, usage) = try canonedit(["benchmark", "x.yaml", "--preset", "smollm2-authors"], cwd: tmp)
+        XCTAssertEqual(both, 64, usage)
+    }
 }

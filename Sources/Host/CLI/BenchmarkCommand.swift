@@ -12,7 +12,8 @@ struct BenchmarkCommand: ParsableCommand {
         abstract: "The paper's comparison: models × tasks × methods × balls on data in the authors' layout.",
         discussion: """
             SPEC is YAML (docs/benchmark.md): name, data_root (the authors' layout: \
-            data/<task>/split/*-{val,test}.jsonl), general and kl corpora, models, tasks (default all six), methods (default every plugin found), points \
+            data/<task>/split/*-{val,test}.jsonl), general and kl corpora, models, tasks (default all six), \
+            methods (default every plugin found), points \
             (random configurations per model × task × method on validation), epochs, seeds (test reruns per \
             selected configuration), subsample, method_options, learning_rate, rule, output. For each model: the \
             search on the validation split, for each ball the best configuration under the last-epoch-in-ball rule, \
@@ -22,9 +23,11 @@ struct BenchmarkCommand: ParsableCommand {
             time from a short calibration, and runs nothing.
             """ + "\n\n"
                 + examples(
-                    "canonedit benchmark configs/benchmarks/smollm2-authors.yaml --plan",
+                    "canonedit benchmark --preset smollm2-authors-quick --plan",
                     "canonedit benchmark configs/benchmarks/smollm2-authors.yaml --workers 2"))
-    @Argument(help: "Benchmark spec (YAML).") var spec: String
+    @Argument(help: "Benchmark spec (YAML).") var spec: String?
+    @Option(help: "A shipped spec by name (configs/benchmarks/NAME.yaml): smollm2-authors, smollm2-authors-quick, …")
+    var preset: String?
     @Flag(help: "Print the runs and their estimated CPU time; run nothing.") var plan = false
     @Option(help: "Runs at once, each on one thread (default: as many as the cores and the memory plan allow).")
     var workers: Int?
@@ -36,6 +39,7 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(name: .customLong("slurm-partition"), help: "Partition.") var partition: String?
 
     func validate() throws {
+        try require((spec == nil) != (preset == nil), "give a SPEC or --preset NAME, not both")
         try require((workers ?? 1) >= 1, "--workers must be at least 1")
         try requireFolders(pluginPath, "--plugin-path")
     }
@@ -43,7 +47,7 @@ struct BenchmarkCommand: ParsableCommand {
     func run() throws {
         try guarded {
             Cancellation.install()
-            let s = try BenchmarkSpec.load(spec)
+            let s = try BenchmarkSpec.load(try spec ?? Self.presetPath(preset!))
             let b = Benchmark(spec: s, executable: HostPaths.executable, pluginPaths: pluginPath)
             b.version = VersionText.text
             b.progress = { stderr($0) }
@@ -64,5 +68,25 @@ struct BenchmarkCommand: ParsableCommand {
             try b.run()
             stderr("tables: \(s.outputFolder)/benchmark.md")
         }
+    }
+
+    /// configs/benchmarks/NAME.yaml in the working folder, else in the checkout the executable
+    /// was built in (a folder above it).
+    static func presetPath(_ name: String) throws -> String {
+        guard SweepSpec.isSafeName(name) else {
+            throw CanonEditError("--preset \(name.debugDescription) is not a name")
+        }
+        let file = "configs/benchmarks/\(name).yaml"
+        var folders = ["."], dir = HostPaths.folder as NSString
+        for _ in 0..<5 {
+            dir = dir.deletingLastPathComponent as NSString
+            folders.append(dir as String)
+        }
+        for f in folders where FileManager.default.fileExists(atPath: f + "/" + file) { return f + "/" + file }
+        let shipped =
+            folders.lazy.compactMap { try? FileManager.default.contentsOfDirectory(atPath: $0 + "/configs/benchmarks") }
+            .first ?? []
+        let names = shipped.filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+        throw CanonEditError("no preset \(name) (shipped: \(names.joined(separator: ", ")))")
     }
 }
