@@ -30,16 +30,21 @@ public struct BenchmarkPlan: Codable {
     public static func make(
         _ b: Benchmark, calibrate: (LoadedModel) throws -> BenchResult = Self.calibration
     ) throws -> BenchmarkPlan {
-        let spec = b.spec, methods = try b.methods()
+        // The data and configs it measures go to a folder of its own: a plan never touches a benchmark's files.
+        var spec = b.spec
+        let scratch = NSTemporaryDirectory() + "canonedit-plan-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        spec.output = scratch
+        let layout = BenchmarkLayout(spec: spec), methods = try b.methods()
         let (val, test) = counts(spec, methods: methods.count)
-        _ = try b.layout.prepareData()
+        _ = try layout.prepareData()
         var out: [ModelEstimate] = []
         for model in spec.models {
             let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(spec.resolveModel(model)))
             let rate = try calibrate(lm)
             var seconds = 0.0
             for task in spec.taskNames {
-                let config = try b.layout.writeBaseConfig(model: model, task: task, method: methods[0].id)
+                let config = try layout.writeBaseConfig(model: model, task: task, method: methods[0].id)
                 let c = try ExperimentConfig.load(config)
                 let exp = try Experiment(configPath: config)
                 let data = try exp.data().tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength)

@@ -54,7 +54,7 @@ public struct BenchmarkSpec: Codable {
     }
 
     public func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (folder as NSString).appendingPathComponent(path)
+        ((path.hasPrefix("/") ? path : (folder as NSString).appendingPathComponent(path)) as NSString).standardizingPath
     }
     public var outputFolder: String { resolve(output ?? "benchmarks/\(name)") }
     public var taskNames: [String] { tasks ?? TaskKind.all.map(\.name) }
