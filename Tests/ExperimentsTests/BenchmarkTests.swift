@@ -160,7 +160,7 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertEqual(plan.models[0].test_runs, 2 * 3 * 2 * 3, "two points: at most two configurations chosen")
         XCTAssertGreaterThan(plan.cpu_seconds, 0)
         XCTAssertGreaterThan(plan.models[0].forward_tokens_per_s, 0)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: b.layout.root), "a plan writes nothing of the benchmark's")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: b.layout.root), "a plan writes none of its files")
         // The subsample kept 2 of 3 training records and 3 of 6 evaluation paragraphs, in file order.
         _ = try b.layout.prepareData()
         let f = AuthorsLayout.files["country_capital"]!

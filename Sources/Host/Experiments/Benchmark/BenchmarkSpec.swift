@@ -74,7 +74,8 @@ public struct BenchmarkSpec: Codable {
         // Absolute, so that configs written from it work from any folder (a Slurm job's too).
         let dir = (path as NSString).deletingLastPathComponent
         spec.folder =
-            dir.hasPrefix("/") ? dir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dir)
+            dir.hasPrefix("/")
+            ? dir : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(dir)
         try spec.validate(path)
         return spec
     }
