@@ -12,7 +12,7 @@ final class OutlineState {
     var description: MethodDescription
     var error: String?
     var cStrings: [String: UnsafeMutablePointer<CChar>] = [:]
-    var regexCache: [String: NSRegularExpression] = [:]
+    let patterns = FullMatchPatterns()
 
     init(model: OutlineModel, options: [String: PluginOption], run: OutlineRun) {
         (self.model, self.options, self.run) = (model, options, run)
@@ -32,18 +32,14 @@ final class OutlineState {
 
     /// `pattern` as a whole-name regex, or nil (and the error set) when it is not one.
     func regex(_ pattern: String) -> NSRegularExpression? {
-        if let r = regexCache[pattern] { return r }
-        guard let r = try? NSRegularExpression(pattern: "^(?:" + pattern + ")$") else {
+        guard let r = patterns.regex(pattern) else {
             error = "invalid regular expression \(pattern)"
             return nil
         }
-        regexCache[pattern] = r
         return r
     }
 
-    static func matches(_ r: NSRegularExpression, _ name: String) -> Bool {
-        r.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
-    }
+    static func matches(_ r: NSRegularExpression, _ name: String) -> Bool { FullMatchPatterns.matches(r, name) }
 
     func reach(_ layer: Int) { description.lowestBlock = min(description.lowestBlock, max(layer, -1)) }
 

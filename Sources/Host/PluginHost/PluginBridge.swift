@@ -18,7 +18,7 @@ final class PluginBridge {
     var cStrings: [String: UnsafeMutablePointer<CChar>] = [:]
     var pinnedTokens: [Int: UnsafeMutableBufferPointer<Int32>] = [:]
     var allocations: Set<UnsafeMutableRawPointer> = []
-    var regexCache: [String: NSRegularExpression] = [:]
+    let patterns = FullMatchPatterns()
     var corpora: [String: [UnsafeMutableBufferPointer<Int32>]] = [:]
     var backpackTable: UnsafeMutablePointer<ce_backpack_ext>?
     var activationsTable: UnsafeMutablePointer<ce_activations_ext>?

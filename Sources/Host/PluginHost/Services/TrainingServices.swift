@@ -18,15 +18,11 @@ extension PluginBridge {
             let b = bridge(ctx)
             guard let name, let regex else { return -1 }
             let pattern = String(cString: regex)
-            if b.regexCache[pattern] == nil {
-                guard let r = try? NSRegularExpression(pattern: "^(?:" + pattern + ")$") else {
-                    b.error = "invalid regular expression \(pattern)"
-                    return -1
-                }
-                b.regexCache[pattern] = r
+            guard let r = b.patterns.regex(pattern) else {
+                b.error = "invalid regular expression \(pattern)"
+                return -1
             }
-            let s = String(cString: name)
-            return b.regexCache[pattern]!.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil ? 1 : 0
+            return FullMatchPatterns.matches(r, String(cString: name)) ? 1 : 0
         }
         t.attach_low_rank = { ctx, module, rank, scale, A, B in
             let b = bridge(ctx)
