@@ -82,7 +82,7 @@ for run in lora memit; do
     rm -f "$OUT/$run.log.jsonl" "$OUT/$run.results.json" "$OUT"/$run.*.ckpt*
     plan=$("$BIN" run "$OUT/$run.yaml" --plan | head -1)
     echo "== $run: $plan"
-    /usr/bin/time -v "$BIN" run "$OUT/$run.yaml" > "$OUT/$run.out" 2>&1 || { tail -20 "$OUT/$run.out"; exit 1; }
+    /usr/bin/time -v "$BIN" run "$OUT/$run.yaml" --overwrite > "$OUT/$run.out" 2>&1 || { tail -20 "$OUT/$run.out"; exit 1; }
     grep -E "^(lora|memit) on|Elapsed" "$OUT/$run.out" | sed 's/^\s*//'
     echo "   measured peak $(peak_gib "$OUT/$run.out") GiB"
 done

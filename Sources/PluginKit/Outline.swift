@@ -11,10 +11,6 @@ public struct Outline: OptionReading {
     public var stringOption: StringOption { raw.pointee.option_string }
     public var modelInfoReader: ModelInfoReader { raw.pointee.model_info }
 
-    func check(_ s: ce_status, _ what: @autoclosure () -> String) throws {
-        if s != CE_OK { throw PluginError(s, what()) }
-    }
-
     public var exampleCount: Int { Int(raw.pointee.example_count(ctx)) }
     public var longestExample: Int { Int(raw.pointee.longest_example(ctx)) }
     public var sequential: Bool { raw.pointee.sequential(ctx) != 0 }

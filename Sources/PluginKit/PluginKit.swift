@@ -98,10 +98,6 @@ public struct Host: OptionReading {
         }
     }
 
-    func check(_ s: ce_status, _ what: @autoclosure () -> String) throws {
-        if s != CE_OK { throw PluginError(s, what()) }
-    }
-
     public func log(_ message: String) { raw.pointee.log(ctx, CE_LOG_INFO, message) }
     public var paramCount: Int { Int(raw.pointee.param_count(ctx)) }
     public func param(at i: Int) throws -> OpaquePointer {

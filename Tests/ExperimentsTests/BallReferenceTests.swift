@@ -87,7 +87,7 @@ final class BallReferenceTests: XCTestCase {
             XCTAssertEqual(f.general, o.stats[i].general, accuracy: 1e-9)
         }
         XCTAssertGreaterThan(certified, 0, "full finetuning at this rate stays inside some ball")
-        _ = try t.run(cfg, keepCheckpoint: true)
+        _ = try t.run(cfg, keepCheckpoint: true, overwrite: true)
         XCTAssertTrue(FileManager.default.fileExists(atPath: t.dir + "/full.log.jsonl.ckpt.safetensors"))
     }
 }

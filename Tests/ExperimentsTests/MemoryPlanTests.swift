@@ -14,6 +14,7 @@ final class MemoryPlanTests: XCTestCase {
     func experiment(_ t: TinyExperiment, method: String, limit: Int? = nil, lines: Box? = nil) throws -> Experiment {
         var e = try Experiment(configPath: t.config(method: method, lr: 1e-3, epochs: 2, name: method))
         e.memoryLimit = limit
+        e.overwrite = true  // runs of one config with different limits
         if let lines { e.progress = { lines.items.append($0) } }
         return e
     }

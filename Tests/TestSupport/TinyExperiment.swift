@@ -83,12 +83,13 @@ public struct TinyExperiment {
     }
 
     public func run(
-        _ configPath: String, pluginPaths: [String] = [], keepCheckpoint: Bool = false,
+        _ configPath: String, pluginPaths: [String] = [], keepCheckpoint: Bool = false, overwrite: Bool = false,
         progress: @escaping (String) -> Void = { _ in }
     ) throws -> Experiment.Outcome {
         var e = try Experiment(configPath: configPath)
         e.pluginPaths = pluginPaths
         e.keepCheckpoint = keepCheckpoint
+        e.overwrite = overwrite
         e.progress = progress
         return try e.run()
     }

@@ -62,8 +62,8 @@ struct BenchmarkCommand: ParsableCommand {
                 b.slurm = r
                 stderr("benchmark \(s.name): Slurm job arrays, output in \(s.outputFolder)")
             } else {
-                b.workers = try workers ?? b.workersThatFit()
-                stderr("benchmark \(s.name): \(b.workers) worker(s), output in \(s.outputFolder)")
+                b.workers = workers
+                if let workers { stderr("benchmark \(s.name): \(workers) worker(s), output in \(s.outputFolder)") }
             }
             try b.run()
             stderr("tables: \(s.outputFolder)/benchmark.md")
@@ -71,17 +71,13 @@ struct BenchmarkCommand: ParsableCommand {
     }
 
     /// configs/benchmarks/NAME.yaml in the working folder, else in the checkout the executable
-    /// was built in (a folder above it).
+    /// was built in.
     static func presetPath(_ name: String) throws -> String {
         guard SweepSpec.isSafeName(name) else {
             throw CanonEditError("--preset \(name.debugDescription) is not a name")
         }
         let file = "configs/benchmarks/\(name).yaml"
-        var folders = ["."], dir = HostPaths.folder as NSString
-        for _ in 0..<5 {
-            dir = dir.deletingLastPathComponent as NSString
-            folders.append(dir as String)
-        }
+        let folders = ["."] + [HostPaths.checkout].compactMap { $0 }
         for f in folders where FileManager.default.fileExists(atPath: f + "/" + file) { return f + "/" + file }
         let shipped =
             folders.lazy.compactMap { try? FileManager.default.contentsOfDirectory(atPath: $0 + "/configs/benchmarks") }

@@ -12,7 +12,10 @@ struct Run: ParsableCommand {
         abstract: "Run one editing experiment from a YAML config (the authors' schema) and write its results.",
         discussion: """
             Writes the epoch log (logfile, default runs/<config>.log.jsonl), a checkpoint beside it, and the results \
-            file (resultsfile, default runs/<config>.results.json). Epoch 0 is the model as loaded, evaluated before \
+            file (resultsfile, default runs/<config>.results.json, where <config> is the config file's name). A \
+            results file holding a finished run is not overwritten without --overwrite. Data paths in the config \
+            are looked for beside the config, then in the working folder, then in the canonedit checkout (the \
+            built-in data), or under --root DIR alone. Epoch 0 is the model as loaded, evaluated before \
             any method code runs; every ball is decided against it. After each epoch inside a ball, the edit that \
             ball certifies is written beside the results (<results>.edit-<ε>.safetensors; whole tensors, rows or \
             changed entries, whichever is smallest). An interrupted run resumes from the last finished epoch when \
@@ -63,17 +66,28 @@ struct Run: ParsableCommand {
                 + "fit), on, off."))
     var recompute: MemoryPlan.Recompute = .auto
     @Flag(help: "Print the memory plan and stop, without loading the model.") var plan = false
+    @Option(
+        help: ArgumentHelp(
+            "Folder the config's relative paths (inputs and outputs) are under, as in the authors' repository, whose "
+                + "configs name paths from its top. Default: inputs are looked for beside the config, then in the "
+                + "working folder, then in the canonedit checkout; outputs go under the working folder.",
+            valueName: "DIR"))
+    var root: String?
+    @Flag(help: "Start over when the results file already holds a finished run (otherwise refused).")
+    var overwrite = false
 
     func validate() throws {
         try requireFolders(pluginPath, "--plugin-path")
+        try requireFolders(root.map { [$0] } ?? [], "--root")
     }
 
     func run() throws {
         try guarded {
             setBlasThreads(threads)
             Cancellation.install()
-            var exp = try Experiment(configPath: config, epochs: epochs)
+            var exp = try Experiment(configPath: config, epochs: epochs, root: root)
             exp.pluginPaths = pluginPath
+            exp.overwrite = overwrite
             exp.memoryLimit = memoryLimit?.bytes
             exp.recompute = recompute
             if plan {

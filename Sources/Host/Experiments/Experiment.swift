@@ -8,6 +8,8 @@ import Support
 /// loop (resuming if a checkpoint exists) and writes the epoch log and results file.
 public struct Experiment {
     public let configPath: String
+    /// Where the config's relative paths lead (`run --root`).
+    public let configPaths: ConfigPaths
     public private(set) var config: ExperimentConfig
     public var pluginPaths: [String] = []
     public var skipMalformed = false
@@ -20,6 +22,8 @@ public struct Experiment {
     /// Memory the run may use (`run --memory-limit`); nil: what the machine has available.
     public var memoryLimit: Int?
     public var recompute: MemoryPlan.Recompute = .auto
+    /// Start over when the results file holds a finished run (`run --overwrite`); otherwise refuse.
+    public var overwrite = false
     public var progress: (String) -> Void = ProgressPrinter.line
     /// Lines a terminal may redraw in place; `progress` if nil.
     public var transient: ((String) -> Void)?
@@ -27,8 +31,9 @@ public struct Experiment {
     /// Keys of the authors' schema that this config sets and canonedit ignores or fills in.
     public let warnings: [String]
 
-    public init(configPath: String, epochs: Int? = nil) throws {
+    public init(configPath: String, epochs: Int? = nil, root: String? = nil) throws {
         self.configPath = configPath
+        configPaths = ConfigPaths(config: configPath, root: root)
         (config, warnings) = try ExperimentConfig.loadChecked(configPath)
         if let epochs {
             guard (0...10_000).contains(epochs) else { throw CanonEditError("--epochs must be 0…10000") }
@@ -36,19 +41,22 @@ public struct Experiment {
         }
     }
 
-    /// Data paths in configs are relative to the working directory (the authors' layout);
-    /// failing that, to the config file's folder.
-    public func resolve(_ path: String) -> String {
-        if path.hasPrefix("/") || FileManager.default.fileExists(atPath: path) { return path }
-        let beside = ((configPath as NSString).deletingLastPathComponent as NSString).appendingPathComponent(path)
-        return FileManager.default.fileExists(atPath: beside) ? beside : path
+    /// An input path of the config, found as `ConfigPaths` says.
+    public func resolve(_ path: String) -> String { configPaths.input(path) }
+
+    /// The config's `model`: a file path found as inputs are, else a built-in name or hub id as written.
+    var modelReference: String {
+        let found = resolve(config.model)
+        return ModelStore.builtIn[config.model.lowercased()] == nil && FileManager.default.fileExists(atPath: found)
+            ? found : config.model
     }
 
+    /// Outputs not named in the config are named after the config file: a copy writes its own.
     var defaultStem: String {
         "runs/" + ((configPath as NSString).lastPathComponent as NSString).deletingPathExtension
     }
-    public var logPath: String { config.logfile ?? defaultStem + ".log.jsonl" }
-    public var resultsPath: String { config.resultsfile ?? defaultStem + ".results.json" }
+    public var logPath: String { configPaths.output(config.logfile ?? defaultStem + ".log.jsonl") }
+    public var resultsPath: String { configPaths.output(config.resultsfile ?? defaultStem + ".results.json") }
     /// Every file the run writes.
     public var paths: RunPaths { RunPaths(log: logPath, results: resultsPath) }
 
@@ -64,7 +72,11 @@ public struct Experiment {
 
     /// The config's data files, read and checked.
     func data(readKL: Bool = true) throws -> ExperimentData {
-        try ExperimentData(
+        for (field, path) in inputFields.sorted(by: { $0.key < $1.key })
+        where !FileManager.default.fileExists(atPath: resolve(path)) {
+            throw configPaths.missing(field, path)
+        }
+        return try ExperimentData(
             config: config, source: configPath, resolve: resolve, skipMalformed: skipMalformed,
             readKL: readKL, progress: progress)
     }
@@ -77,6 +89,17 @@ public struct Experiment {
     /// Every input file by the key that names it: the config's data, and plugin options that
     /// name existing files (a background corpus, key statistics' corpus).
     func dataFiles(_ options: [String: PluginOption]) -> [String: String] {
+        var files = inputFields
+        for (k, v) in options {
+            if case .string(let s) = v, !s.isEmpty, FileManager.default.fileExists(atPath: resolve(s)) {
+                files["method." + k] = s
+            }
+        }
+        return files.mapValues(resolve)
+    }
+
+    /// The config's data files by the key that names them, as written in the config.
+    var inputFields: [String: String] {
         let c = config
         var files = [
             "training.dataset_path": c.training.dataset_path,
@@ -86,12 +109,7 @@ public struct Experiment {
         files["validation.degredation_targeted_path"] = c.validation.degredation_targeted_path
         files["validation.hard_negative.hard_negative_path"] = c.validation.hard_negative?.hard_negative_path
         files["training.regularization_data_path"] = c.training.regularization_data_path
-        for (k, v) in options {
-            if case .string(let s) = v, !s.isEmpty, FileManager.default.fileExists(atPath: resolve(s)) {
-                files["method." + k] = s
-            }
-        }
-        return files.mapValues(resolve)
+        return files
     }
 
     /// `<results>.tradeoff.svg` (and PDF, PNG): success against the general-loss change per epoch.
@@ -140,7 +158,7 @@ public struct Experiment {
     func planned(
         _ records: ExperimentData, method: PluginLibrary, options: [String: PluginOption]
     ) throws -> (plan: MemoryPlan, outline: ModelOutline, data: ExperimentData.Tokenized)? {
-        let path = try ModelStore.resolve(try ModelStore.resolveConfigModel(config.model))
+        let path = try ModelStore.resolve(try ModelStore.resolveConfigModel(modelReference))
         if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return nil }
         let outline = try ModelStore.outline(path)
         guard let recipe = outline.decoder, let tok = outline.tokenizer else { return nil }
@@ -164,13 +182,19 @@ public struct Experiment {
             return (lm, data, plan)
         }
         progress("loading model \(config.model) (no memory plan for an ensemble or a Backpack)")
-        let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(config.model))
+        let lm = try ModelLoader.load(try ModelStore.resolveConfigModel(modelReference))
         return (lm, try records.tokenized(with: lm.tokenizer, contextLength: lm.model.contextLength), nil)
     }
 
     public func run() throws -> Outcome {
         let c = config
         for w in warnings { progress("warning: " + w) }
+        let fm = FileManager.default
+        if !overwrite, fm.fileExists(atPath: resultsPath), !fm.fileExists(atPath: paths.checkpoint) {
+            throw CanonEditError(
+                "\(resultsPath) holds a finished run of \(configPath): pass --overwrite to start it over (a run "
+                    + "kept with --keep-checkpoint is extended by --epochs N instead)")
+        }
         // Read and check every input before loading the model or training anything.
         let records = try data()
         let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)

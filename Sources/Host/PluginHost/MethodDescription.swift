@@ -49,6 +49,8 @@ public struct MethodDescription {
     public var mayChange: [String] = []
     /// False when the plugin has no `describe`: the description is the conservative one.
     public var described = true
+    /// `mayChange` compiled, each pattern once: edit validation asks about every tensor of an edit.
+    private let compiled = FullMatchPatterns()
 
     /// The conservative description of a plugin that cannot describe itself: every parameter
     /// trained whole, backward passes into the embedding.
@@ -61,11 +63,7 @@ public struct MethodDescription {
 
     /// Whether an edit of the method may change `name` directly.
     public func allowsChanging(_ name: String) -> Bool {
-        mayChange.contains { p in
-            (try? NSRegularExpression(pattern: "^(?:" + p + ")$")).map {
-                $0.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) != nil
-            } ?? false
-        }
+        mayChange.contains { p in compiled.regex(p).map { FullMatchPatterns.matches($0, name) } ?? false }
     }
 }
 

@@ -14,7 +14,8 @@ public final class Benchmark {
     public let layout: BenchmarkLayout
     let executable: String
     let pluginPaths: [String]
-    public var workers = 1
+    /// Local workers; nil sizes them by `workersThatFit` once the runs are planned.
+    public var workers: Int?
     /// When set, each phase is a Slurm job array the benchmark waits for, instead of local workers.
     public var slurm: SlurmArray.Resources?
     public var version = "unknown"
@@ -64,6 +65,10 @@ public final class Benchmark {
     @discardableResult
     public func run() throws -> BenchmarkReport.Document {
         let (plans, sources) = try prepare()
+        if slurm == nil, workers == nil {
+            workers = workersThatFit(plans)
+            progress("benchmark \(spec.name): \(workers!) worker(s), output in \(spec.outputFolder)")
+        }
         let rule = SweepSelect.Rule(rawValue: spec.rule ?? "success")!
         var tables: [BenchmarkReport.ModelTable] = []
         for p in plans {
@@ -100,7 +105,8 @@ public final class Benchmark {
             }
             return
         }
-        let runner = SweepRunner(runs: runs, executable: executable, workers: workers, extraArguments: pluginArguments)
+        let runner = SweepRunner(
+            runs: runs, executable: executable, workers: workers ?? 1, extraArguments: pluginArguments)
         runner.progress = progress
         let summary = try runner.run()
         for f in summary.failed { progress("benchmark: \(f.config) failed: \(f.reason)") }
@@ -109,11 +115,10 @@ public final class Benchmark {
     var pluginArguments: [String] { pluginPaths.flatMap { ["--plugin-path", $0] } }
 
     /// As many workers as there are cores and as the largest run's memory plan leaves room for.
-    public func workersThatFit() throws -> Int {
-        let (plans, _) = try prepare()
+    func workersThatFit(_ plans: [ModelPlan]) -> Int {
         let largest =
-            try plans.flatMap(\.sweep.base_configs).prefix(64).compactMap { config -> Int? in
-                var e = try Experiment(configPath: config)
+            plans.flatMap(\.sweep.base_configs).prefix(64).compactMap { config -> Int? in
+                guard var e = try? Experiment(configPath: config) else { return nil }
                 e.pluginPaths = pluginPaths
                 return try? e.plan()?.total
             }.max() ?? 0

@@ -139,7 +139,7 @@ public enum Companion {
 
     /// The companion's config, if `directory` holds one.
     public static func config(of directory: String) -> CompanionConfig? {
-        guard let data = try? MappedFile.contents(directory + "/config.json") else { return nil }
+        guard let data = MappedFile.contents(directory + "/config.json") else { return nil }
         return try? JSONDecoder().decode(CompanionConfig.self, from: data)
     }
 }
