@@ -89,12 +89,14 @@ ls "$WORK"/sweep/slurm/ >&2
 # a tiny benchmark: one task in the authors' layout, each phase a job array the benchmark waits for
 SPLIT="$WORK/authors/data/country_capital/split"
 mkdir -p "$SPLIT"
-for s in val test; do
-    printf '{"prefix": "Cap of Ab is", "suffix": " Xy"}\n{"prefix": "Cap of Cd is", "suffix": " Zw"}\n' \
-        > "$SPLIT/country_capital_fixed-$s.jsonl"
-    printf '{"prefix": "The cap of Ab is", "suffix": " Xy"}\n' > "$SPLIT/country_capital_clear_eval-$s.jsonl"
-    printf '{"prefix": "Ab has a town", "suffix": " Mn"}\n' > "$SPLIT/country_capital_hard_neg-$s.jsonl"
-    printf '{"text": "The cap of Ab is Xy."}\n' > "$SPLIT/country_capital_unconditional-$s.jsonl"
+# validation and test are different examples, as select requires
+for s in val:Ab:Xy test:Gh:Uv; do
+    IFS=: read -r split c t <<< "$s"
+    printf '{"prefix": "Cap of %s is", "suffix": " %s"}\n{"prefix": "Cap of Cd is", "suffix": " Zw"}\n' "$c" "$t" \
+        > "$SPLIT/country_capital_fixed-$split.jsonl"
+    printf '{"prefix": "The cap of %s is", "suffix": " %s"}\n' "$c" "$t" > "$SPLIT/country_capital_clear_eval-$split.jsonl"
+    printf '{"prefix": "Ab has a town", "suffix": " Mn"}\n' > "$SPLIT/country_capital_hard_neg-$split.jsonl"
+    printf '{"text": "The cap of %s is %s."}\n' "$c" "$t" > "$SPLIT/country_capital_unconditional-$split.jsonl"
 done
 cat > "$WORK/bench.yaml" <<YAML
 name: slurm-benchmark

@@ -53,7 +53,33 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(try again.run().skipped, 4)
         XCTAssertTrue(lines.first?.contains("4 already done") == true)
 
-        let choices = try SweepSelect.run(folder: s.folder, rule: .success, seeds: 2, replace: ("-val", "-test"))
+        // The tiny data has no test split: a rerun on the validation files is refused, and so is
+        // a "test" file with the validation file's bytes.
+        XCTAssertThrowsError(
+            try SweepSelect.run(folder: s.folder, rule: .success, seeds: 2, replace: ("-val", "-test"))
+        ) {
+            XCTAssertTrue("\($0)".contains("would use the validation data"), "\($0)")
+        }
+        let fm = FileManager.default
+        try fm.copyItem(atPath: t.dir + "/eval.jsonl", toPath: t.dir + "/eval-copy.jsonl")
+        try #"{"prefix": "Cap of Gh is", "suffix": " Uv"}"#.write(
+            toFile: t.dir + "/train-test.jsonl", atomically: true, encoding: .utf8)
+        var testData = [
+            t.dir + "/train.jsonl": t.dir + "/train-test.jsonl", t.dir + "/eval.jsonl": t.dir + "/eval-copy.jsonl",
+        ]
+        XCTAssertThrowsError(
+            try SweepSelect.run(
+                folder: s.folder, rule: .success, seeds: 2, replace: ("-val", "-test"), testData: testData))
+        let evalTest = try String(contentsOfFile: t.dir + "/eval.jsonl", encoding: .utf8).split(separator: "\n")
+            .reversed()
+        try (evalTest.joined(separator: "\n") + "\n").write(
+            toFile: t.dir + "/eval-test.jsonl", atomically: true, encoding: .utf8)
+        testData[t.dir + "/eval.jsonl"] = t.dir + "/eval-test.jsonl"
+        let choices = try SweepSelect.run(
+            folder: s.folder, rule: .success, seeds: 2, replace: ("-val", "-test"), testData: testData)
+        let firstTest = try ExperimentConfig.load(choices[0].test_configs[0])
+        XCTAssertEqual(firstTest.validation.intervention_eval_path, t.dir + "/eval-test.jsonl")
+        XCTAssertEqual(firstTest.training.dataset_path, t.dir + "/train-test.jsonl")
         XCTAssertEqual(choices.count, 2 * 3, "two methods × three balls")
         let testRuns = try JSONDecoder().decode(
             [SweepPlanner.Run].self, from: Data(contentsOf: URL(fileURLWithPath: s.folder + "/test/plan.json")))

@@ -106,8 +106,9 @@ struct Select: ParsableCommand {
             guard let rule = SweepSelect.Rule(rawValue: rule) else {
                 throw CanonEditError("--rule is \(rule); use success or improvement")
             }
+            let s = try SweepSpec.load(spec)
             let choices = try SweepSelect.run(
-                folder: try SweepSpec.load(spec).folder, rule: rule, seeds: seeds, replace: (parts[0], parts[1]),
+                folder: s.folder, rule: rule, seeds: seeds, replace: (parts[0], parts[1]), testData: s.test_data ?? [:],
                 balls: ball.isEmpty ? Ball.paper : ball.map(Ball.init))
             try printJSON(choices)
         }

@@ -18,6 +18,9 @@ public struct SweepSpec: Codable {
     /// Learning-rate ranges per method as [low, high] exponents of 10 (default: the range the
     /// plugin declares, the paper's for the shipped methods, else [-6, -3]).
     public var learning_rate: [String: [Double]]?
+    /// Test files by the validation files they replace in `select`'s test reruns, as the base
+    /// configs write them (default: the authors' `-val` → `-test` rename, where that file exists).
+    public var test_data: [String: String]?
 
     public var folder: String { output ?? "sweeps/\(name)" }
 

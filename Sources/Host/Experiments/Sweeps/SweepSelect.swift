@@ -27,11 +27,13 @@ public enum SweepSelect {
         func score(_ rule: Rule) -> Double { rule == .improvement ? improvement : success }
     }
 
-    /// Test configs have `replace` applied to the split-specific paths (not the general corpus,
-    /// and not the hard negatives, as the authors did) and seeds 0..<seeds.
+    /// Test configs take their data as `TestSplit` says (`testData` first, then `replace`) and
+    /// seeds 0..<seeds.
     public static func run(
-        folder: String, rule: Rule, seeds: Int, replace: (String, String), balls: [Ball] = Ball.paper
+        folder: String, rule: Rule, seeds: Int, replace: (String, String), testData: [String: String] = [:],
+        balls: [Ball] = Ball.paper
     ) throws -> [Choice] {
+        let split = TestSplit(explicit: testData, replace: replace)
         guard let data = FileManager.default.contents(atPath: folder + "/plan.json") else {
             throw CanonEditError("\(folder)/plan.json: no sweep plan here")
         }
@@ -55,11 +57,7 @@ public enum SweepSelect {
             let c = best[key]!
             let (r, s, imp, idx) = (c.run, c.success, c.improvement, c.index)
             let ball = key.split(separator: "|")[2]
-            var test = try ExperimentConfig.load(r.config)
-            func renamed(_ p: String) -> String { p.replacingOccurrences(of: replace.0, with: replace.1) }
-            test.training.dataset_path = renamed(test.training.dataset_path)
-            test.validation.intervention_eval_path = renamed(test.validation.intervention_eval_path)
-            test.validation.degredation_targeted_path = test.validation.degredation_targeted_path.map(renamed)
+            var test = try split.apply(to: try ExperimentConfig.load(r.config), configPath: r.config)
             var tests: [String] = []
             for seed in 0..<seeds {
                 // Named after the chosen configuration, not the ball: a configuration chosen for
