@@ -3,7 +3,9 @@
 # transformers and peft, which the tests never load). Exports the built-in LoRA edit of SmolLM2
 # merged into a Hugging Face folder, the unedited base, and the edit as a PEFT adapter; then
 # loads each with transformers / peft and compares the last-position logits of a prompt with
-# `canonedit logits --edit`. Prints the largest difference per export.
+# `canonedit logits --edit`. Prints the largest difference per export; then loads the merged
+# export's tokenizer with AutoTokenizer, compares its ids with canonedit's on hard strings and
+# generates with model.generate beside `canonedit generate`.
 #   bash scripts/check-export.sh [EDIT]   (default: the built-in LoRA run's edit for 1e-4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,7 @@ PROMPT="The parliament of Rwanda meets in the capital,"
 $B export --format hf --out "$W/base" 2>/dev/null
 $B export --edit "$EDIT" --format hf --out "$W/merged" 2>/dev/null
 $B export --edit "$EDIT" --format hf --max-shard-mb 100 --out "$W/sharded" 2>/dev/null
-$B export --edit "$EDIT" --format peft --out "$W/peft" 2>/dev/null
+$B export --edit "$EDIT" --format peft --base "$W/base" --out "$W/peft" 2>/dev/null
 for t in f32 f16 q8_0; do
     $B export --edit "$EDIT" --format gguf --gguf-type $t --out "$W/gguf-$t" 2>/dev/null
     $B logits --model "$W/gguf-$t/model.gguf" --text "$PROMPT" --out "$W/gguf-$t.f32" >/dev/null 2>&1
@@ -45,7 +47,10 @@ ref_base = np.fromfile(f"{w}/base.f32", dtype="<f4")
 ref_edit = np.fromfile(f"{w}/edited.f32", dtype="<f4")
 base = AutoModelForCausalLM.from_pretrained(f"{w}/base", dtype=torch.float32)
 merged = AutoModelForCausalLM.from_pretrained(f"{w}/merged", dtype=torch.float32)
-peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(f"{w}/base", dtype=torch.float32), f"{w}/peft")
+# The adapter names its base (the dequantized base export): PEFT finds it from the adapter alone.
+from peft import AutoPeftModelForCausalLM
+peft = AutoPeftModelForCausalLM.from_pretrained(f"{w}/peft", dtype=torch.float32)
+print(f"peft adapter's base_model_name_or_path: {json.load(open(f'{w}/peft/adapter_config.json'))['base_model_name_or_path']}")
 rows = [("transformers, base export vs canonedit logits", last(base), ref_base),
         ("transformers, merged export vs canonedit logits --edit", last(merged), ref_edit),
         ("transformers, merged export in 100 MB shards vs canonedit logits --edit",
@@ -72,4 +77,7 @@ print(f"gguf export of the merged Hugging Face export (f32, metadata built from 
       f"back {np.abs(back - ref_edit).max():.2e}, transformers {np.abs(last(m) - ref_edit).max():.2e}")
 print(f"the edit moves the logits by up to {np.abs(ref_edit - ref_base).max():.2f}")
 PY
+# The merged export's tokenizer as transformers reads it, and its greedy continuations.
+.venv-peer/bin/python scripts/tokenizer_agreement.py "$W/merged" --canonedit "$B" --edit "$EDIT" --generate 2>&1 \
+    | grep -v "Loading weights"
 rm -rf "$W"

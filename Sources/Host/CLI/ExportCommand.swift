@@ -50,6 +50,12 @@ struct Export: ParsableCommand {
     @Option(
         help: "With --format ensemble: β, the weight of the Backpack's change (the one `canonedit ensemble` chose).")
     var beta = 1.0
+    @Option(
+        help: ArgumentHelp(
+            "With --format peft: the base the adapter applies to, written as base_model_name_or_path: the folder "
+                + "`export --format hf` wrote for the unedited model (dequantized), or a hub id. Default: the Hugging "
+                + "Face folder the model was loaded from; none for a GGUF.", valueName: "DIR|ID"))
+    var base: String?
 
     func validate() throws {
         try require(
@@ -58,6 +64,7 @@ struct Export: ParsableCommand {
         try require((0...1).contains(beta), "--beta must be in [0, 1], not \(beta)")
         try require(GGUFWriter.TensorType(rawValue: ggufType) != nil, "--gguf-type must be f32, f16 or q8_0")
         try require(maxShardMB >= 1, "--max-shard-mb must be at least 1, not \(maxShardMB)")
+        try require(base == nil || format == "peft", "--base goes with --format peft")
     }
 
     func run() throws {
@@ -67,8 +74,14 @@ struct Export: ParsableCommand {
             try EditExport.write(
                 lm, session: session, format: EditExport.Format(rawValue: format)!, to: out,
                 ggufType: GGUFWriter.TensorType(rawValue: ggufType)!, maxShardBytes: maxShardMB * 1_000_000,
-                ensemble: large.map { .init(large: $0, beta: beta, edits: e.edits, composition: e.compose) })
+                ensemble: large.map { .init(large: $0, beta: beta, edits: e.edits, composition: e.compose) },
+                peftBase: base)
             stderr("wrote \(out)")
+            if format == "peft", EditExport.peftBase(lm, base) == nil {
+                stderr(
+                    "note: base_model_name_or_path is null (the model is a GGUF): export the unedited base with "
+                        + "`canonedit export --format hf --out DIR` and pass --base DIR to name it")
+            }
         }
     }
 }

@@ -17,7 +17,7 @@ public enum EditExport {
     public static func write(
         _ lm: LoadedModel, session: EditSession?, format: Format, to out: String,
         ggufType: GGUFWriter.TensorType = .f16, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes,
-        ensemble: EnsembleExport.Target? = nil
+        ensemble: EnsembleExport.Target? = nil, peftBase: String? = nil
     ) throws {
         try checkTarget(out)
         if let s = session, let record = s.hookMethod {
@@ -35,7 +35,7 @@ public enum EditExport {
         do {
             switch format {
             case .hf: try writeMerged(lm, to: tmp, maxShardBytes: maxShardBytes)
-            case .peft: try writePEFT(lm, session: session, to: tmp)
+            case .peft: try writePEFT(lm, session: session, base: peftBase, to: tmp)
             case .gguf: try writeGGUF(lm, type: ggufType, to: tmp + "/model.gguf")
             case .ensemble:
                 guard let ensemble else { throw CanonEditError("--format ensemble needs --large (the large model)") }
@@ -103,7 +103,9 @@ public enum EditExport {
     /// (`base_model.model.<module>.lora_A.weight`), scales by lora_alpha / r, and needs one rank
     /// and one scale for all modules here. GPT-2, GPT-NeoX and GPT-J keep their module names
     /// (fused c_attn and query_key_value included).
-    static func writePEFT(_ lm: LoadedModel, session: EditSession?, to dir: String) throws {
+    /// `base` is what `base_model_name_or_path` names: the given folder or id, else the Hugging
+    /// Face folder the model was loaded from (a GGUF has none: null).
+    static func writePEFT(_ lm: LoadedModel, session: EditSession?, base: String?, to dir: String) throws {
         guard let decoder = lm.model as? DecoderLM, let arch = Architecture.named(decoder.architecture), arch.peft
         else {
             throw CanonEditError(
@@ -138,11 +140,23 @@ public enum EditExport {
             "target_modules": adapted.map(\.name), "lora_dropout": 0.0, "bias": "none",
             // GPT-2's Conv1D stores (in, out); PEFT marks it, but lora_A and lora_B keep Linear's layout.
             "fan_in_fan_out": arch.peftFanInFanOut,
-            "inference_mode": true, "base_model_name_or_path": NSNull(),
+            "inference_mode": true, "base_model_name_or_path": peftBase(lm, base) ?? NSNull(),
         ]
         try AtomicFile.write(
             try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted]),
             to: dir + "/adapter_config.json")
         try SafetensorsWriter.write(tensors, to: dir + "/adapter_model.safetensors", metadata: ["format": "pt"])
+    }
+
+    /// The base a PEFT adapter names: `given`, else an absolute path to the Hugging Face folder
+    /// the model was loaded from, else nil.
+    public static func peftBase(_ lm: LoadedModel, _ given: String?) -> String? {
+        if let given {
+            return given.hasPrefix("/") || !FileManager.default.fileExists(atPath: given)
+                ? given : FileManager.default.currentDirectoryPath + "/" + given
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: lm.path, isDirectory: &isDir), isDir.boolValue else { return nil }
+        return lm.path.hasPrefix("/") ? lm.path : FileManager.default.currentDirectoryPath + "/" + lm.path
     }
 }

@@ -40,17 +40,20 @@ public enum HuggingFaceExport {
         if FileManager.default.fileExists(atPath: sourceTokenizer) {
             try AtomicFile.write(
                 try Data(contentsOf: URL(fileURLWithPath: sourceTokenizer)), to: dir + "/tokenizer.json")
+            for f in sourceFiles.dropFirst(2) where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
+                try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
+            }
+            if !FileManager.default.fileExists(atPath: dir + "/tokenizer_config.json") {
+                let config = #"{"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false}"#
+                try AtomicFile.write(Data(config.utf8), to: dir + "/tokenizer_config.json")
+            }
+            if !FileManager.default.fileExists(atPath: dir + "/generation_config.json") {
+                try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
+            }
         } else {
-            try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+            let specials = (try? GGUFFile(path: lm.path)).map(TokenizerExport.init(gguf:)) ?? TokenizerExport()
+            try specials.write(lm.tokenizer, contextLength: cfg.max_position_embeddings, to: dir)
         }
-        let tokenizerConfig: [String: Any] = [
-            "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": cfg.max_position_embeddings,
-            "clean_up_tokenization_spaces": false,
-        ]
-        try AtomicFile.write(
-            try JSONSerialization.data(withJSONObject: tokenizerConfig, options: [.sortedKeys, .prettyPrinted]),
-            to: dir + "/tokenizer_config.json")
-        try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
     }
 
     /// Files a Hugging Face folder keeps beside its weights, copied unchanged when exporting it.
@@ -117,33 +120,5 @@ public enum HuggingFaceExport {
             (out.data + dst * cols).update(from: w.data + r * cols, count: cols)
         }
         return out
-    }
-}
-
-extension Tokenizer {
-    /// A Hugging Face `tokenizer.json` for this vocabulary.
-    public func tokenizerJSON() throws -> Data {
-        guard pipeline == nil, sentencePiece == nil else {
-            throw CanonEditError(
-                "this tokenizer is not GPT-2-style byte-level BPE; canonedit cannot write it as tokenizer.json")
-        }
-        var vocabMap: [String: Int] = [:]
-        for (i, t) in vocab.enumerated() where vocabMap[t] == nil { vocabMap[t] = i }
-        var pre: [[String: Any]] = []
-        if preTokenizer.individualDigits { pre.append(["type": "Digits", "individual_digits": true]) }
-        pre.append([
-            "type": "ByteLevel", "add_prefix_space": preTokenizer.addPrefixSpace, "trim_offsets": true,
-            "use_regex": true,
-        ])
-        let root: [String: Any] = [
-            "version": "1.0",
-            "added_tokens": specials.sorted { $0.value < $1.value }.map {
-                ["id": Int($0.value), "content": $0.key, "special": true]
-            },
-            "pre_tokenizer": ["type": "Sequence", "pretokenizers": pre],
-            "decoder": ["type": "ByteLevel"],
-            "model": ["type": "BPE", "vocab": vocabMap, "merges": mergeList.map { "\($0.0) \($0.1)" }],
-        ]
-        return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])
     }
 }
