@@ -103,6 +103,30 @@ final class CommandLineValueTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 128 + SIGTERM)
     }
 
+    /// A run stopped by Ctrl-C or SIGTERM where it checks for them (between examples) exits with
+    /// 128 + the signal, as documented, and a run leaves no lock files behind, stopped or finished.
+    func testAStoppedRunExitsWithTheSignalsStatusAndRemovesItsLocks() throws {
+        let t = try TinyExperiment(self)
+        for sig in [SIGINT, SIGTERM] {
+            let cfg = t.config(method: "lora", lr: 0.01, epochs: 400, name: "stop\(sig)")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: canoneditExecutable())
+            p.arguments = ["run", cfg, "--threads", "1"]
+            (p.standardError, p.standardOutput) = (FileHandle.nullDevice, FileHandle.nullDevice)
+            try p.run()
+            Thread.sleep(forTimeInterval: 2.0)
+            XCTAssertTrue(p.isRunning)
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 128 + sig)
+        }
+        let done = try canonedit(
+            ["run", t.config(method: "lora", lr: 0.01, epochs: 1, name: "done"), "--threads", "1"], cwd: t.dir)
+        XCTAssertEqual(done.0, 0, done.1)
+        let locks = try FileManager.default.contentsOfDirectory(atPath: t.dir).filter { $0.hasSuffix(".lock") }
+        XCTAssertEqual(locks, [])
+    }
+
     /// `benchmark --preset NAME` finds configs/benchmarks/NAME.yaml from any folder, and an
     /// unknown name lists the shipped ones; a spec and a preset together are a usage error.
     func testABenchmarkPresetIsFoundOrTheShippedOnesAreListed() throws {

@@ -59,6 +59,8 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertEqual(json.status, 0, json.err)
         let obj = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as! [String: Any]
         XCTAssertEqual(obj["schema_version"] as? String, "canonedit.results/1")
+        XCTAssertTrue((obj["canonedit_version"] as? String)?.hasPrefix("canonedit ") == true, "\(obj)")
+        XCTAssertEqual(obj["model_sha256"] as? String, try ModelDigest.sha256(t.dir + "/model"))
         XCTAssertNotNil((obj["test"] as? [String: Any])?["0.0001"])
         XCTAssertTrue(json.err.contains("ball 1e-4 (epoch"), json.err)
         XCTAssertTrue(json.err.contains("evaluation examples; samples in"), json.err)

@@ -42,7 +42,6 @@ struct Eval: ParsableCommand {
             let set = InterventionSet(
                 examples, tokenizer: lm.tokenizer, lossType: kind.loss, threshold: threshold ?? kind.threshold)
             let (s1, s2) = try set.sums(lm.model)
-            let failure = set.failureRate(s1: s1, s2: s2)
             if let logSamples {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -51,7 +50,7 @@ struct Eval: ParsableCommand {
             }
             try printJSON(
                 Result(
-                    task: task, examples: examples.count, success_rate: 1 - failure,
+                    task: task, examples: examples.count, success_rate: set.successRate(s1: s1, s2: s2),
                     threshold: threshold ?? kind.threshold))
         }
     }

@@ -45,7 +45,9 @@ struct Logits: ParsableCommand {
 
 struct Score: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Summed log-probability of a suffix given a prefix (tokenized separately, concatenated, no BOS).",
+        abstract:
+            "Summed log-probability of a suffix given a prefix (tokenized separately and concatenated; the prefix "
+            + "starts with BOS for models that expect one, such as Gemma 3, and with nothing for SmolLM2).",
         discussion: examples("canonedit score --prefix \"The capital of France is\" --suffix \" Paris\""))
     @OptionGroup var m: ModelOptions
     @OptionGroup var e: EditOptions

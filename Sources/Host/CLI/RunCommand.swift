@@ -88,6 +88,7 @@ struct Run: ParsableCommand {
             var exp = try Experiment(configPath: config, epochs: epochs, root: root)
             exp.pluginPaths = pluginPath
             exp.overwrite = overwrite
+            exp.version = VersionText.text
             exp.memoryLimit = memoryLimit?.bytes
             exp.recompute = recompute
             if plan {

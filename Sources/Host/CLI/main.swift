@@ -28,7 +28,8 @@ struct CanonEdit: ParsableCommand {
         version: VersionText.text,
         subcommands: [
             Run.self, BenchmarkCommand.self, SweepCommand.self, Select.self, Report.self, Ensemble.self,
-            SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self, Score.self, NLL.self,
+            SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self,
+            Score.self, NLL.self,
             Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self, DataCommand.self,
         ])
 }
@@ -37,7 +38,9 @@ struct CanonEdit: ParsableCommand {
 struct ModelOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: "Built-in model name (smollm2), GGUF file, Hugging Face or companion folder, or ensemble spec (.yaml).")
+        help: ArgumentHelp(
+            "Built-in model name (smollm2, gemma3), GGUF file, Hugging Face or companion folder, a Hugging Face id "
+                + "ORG/NAME found in the local hub cache, or an ensemble spec (.yaml).", valueName: "model"))
     var model: String = "smollm2"
 
     @Option(name: .long, help: "Threads for matrix products and loops (default: OPENBLAS_NUM_THREADS, else 2).")
@@ -92,7 +95,7 @@ func stderr(_ s: String) { ProgressPrinter.line(s) }
 func guarded<T>(_ f: () throws -> T) throws -> T {
     do { return try f() } catch let e as CanonEditError {
         stderr("error: \(e.message)")
-        throw ExitCode(1)
+        throw ExitCode(Cancellation.isRequested ? Cancellation.exitStatus : 1)
     }
 }
 

@@ -24,6 +24,8 @@ public struct Experiment {
     public var recompute: MemoryPlan.Recompute = .auto
     /// Start over when the results file holds a finished run (`run --overwrite`); otherwise refuse.
     public var overwrite = false
+    /// The canonedit version results record.
+    public var version: String?
     public var progress: (String) -> Void = ProgressPrinter.line
     /// Lines a terminal may redraw in place; `progress` if nil.
     public var transient: ((String) -> Void)?
@@ -214,6 +216,7 @@ public struct Experiment {
         method.transient = transient
         let recorder = try RunRecorder(
             logPath: logPath, resultsPath: resultsPath, config: c, modelPath: lm.path, dataFiles: dataFiles(options))
+        recorder.version = version
         var evaluator = data.evaluator
         if logSamples { evaluator.sampleLog = SampleLog() }
         evaluator.progress = transient

@@ -164,7 +164,7 @@ public enum SweepReport {
         }
         let seeds = Set(rows.map(\.seeds)).sorted().map(String.init).joined(separator: " or ")
         let caption =
-            "Change in success from the unedited model, mean over \(seeds) seeds per point, at the last "
+            "Change in success from the unedited model, mean over \(seeds) seed\(seeds == "1" ? "" : "s") per point, at the last "
             + "test epoch inside each ball (not after the epoch chosen on validation). Error bars: standard error, "
             + "np.std (n in the denominator) / √n; none where a point has one seed."
         var files: [String] = []

@@ -63,12 +63,23 @@ public struct InterventionSet {
     }
 
     public func failureRate(s1: [Double], s2: [Double]?) -> Double {
+        let (failures, counted) = failureCount(s1: s1, s2: s2)
+        return counted == 0 ? 0 : Double(failures) / Double(counted)
+    }
+
+    /// Successes over examples, divided once (1 − failure rate would print 0.30000000000000004).
+    public func successRate(s1: [Double], s2: [Double]?) -> Double {
+        let (failures, counted) = failureCount(s1: s1, s2: s2)
+        return counted == 0 ? 0 : Double(counted - failures) / Double(counted)
+    }
+
+    func failureCount(s1: [Double], s2: [Double]?) -> (failures: Int, counted: Int) {
         var failures = 0, counted = 0
         for i in 0..<seq1.count where !seq1[i].rows.isEmpty {
             counted += 1
             if lossType.fails(sum1: s1[i], sum2: s2?[i], threshold: threshold) { failures += 1 }
         }
-        return counted == 0 ? 0 : Double(failures) / Double(counted)
+        return (failures, counted)
     }
 }
 

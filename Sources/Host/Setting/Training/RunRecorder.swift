@@ -13,6 +13,9 @@ public final class RunRecorder {
     public var checkpointPath: String { paths.checkpoint }
     let fingerprint: String
     let config: ExperimentConfig
+    let modelPath: String
+    /// The canonedit version results name (the CLI's --version text).
+    public var version: String?
     /// The model after the method's prepare, when that changed it (see Trainer).
     public private(set) var afterPrepare: EpochFigures?
 
@@ -31,6 +34,7 @@ public final class RunRecorder {
         if config.sequential == nil { identity.training.num_epochs = 0 }
         let data = try enc.encode(identity)
         self.config = config
+        self.modelPath = modelPath
         fingerprint = FNV1a.hex(of: Array(data) + Array(modelPath.utf8))
         for p in [logPath, resultsPath] {
             let dir = (p as NSString).deletingLastPathComponent
@@ -253,6 +257,8 @@ public final class RunRecorder {
     public func finish(_ stats: [EpochFigures], error: String? = nil) throws -> RunResults {
         var results = RunResults(stats: stats, config: config, error: error)
         results.after_prepare = afterPrepare.map { EpochRecord($0) }
+        (results.canonedit_version, results.model_path) = (version, modelPath)
+        results.model_sha256 = try? ModelDigest.sha256(modelPath)
         try results.write(to: resultsPath)
         return results
     }

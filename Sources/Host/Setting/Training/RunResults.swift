@@ -61,6 +61,9 @@ public struct RunResults: Codable {
     /// canonedit: the model after the method's prepare, when prepare alone changed it (epoch 0,
     /// the reference of every ball, is the model before any method code ran).
     public var after_prepare: EpochRecord?
+    /// canonedit: the version that wrote the file, and the model as stored (ModelDigest).
+    public var canonedit_version: String?
+    public var model_path: String?, model_sha256: String?
 
     public static let initialKey = "initial_eval"
 
