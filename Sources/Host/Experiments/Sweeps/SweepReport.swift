@@ -163,8 +163,9 @@ public enum SweepReport {
             return .init(title: t == "average" ? "average over tasks" : t, series: series)
         }
         let seeds = Set(rows.map(\.seeds)).sorted().map(String.init).joined(separator: " or ")
+        let plural = seeds == "1" ? "seed" : "seeds"
         let caption =
-            "Change in success from the unedited model, mean over \(seeds) seed\(seeds == "1" ? "" : "s") per point, at the last "
+            "Change in success from the unedited model, mean over \(seeds) \(plural) per point, at the last "
             + "test epoch inside each ball (not after the epoch chosen on validation). Error bars: standard error, "
             + "np.std (n in the denominator) / √n; none where a point has one seed."
         var files: [String] = []
