@@ -3,8 +3,9 @@
 # and peft themselves (not a test: it needs torch). For each tiny model, transformers makes a
 # changed copy (final norm scaled, one MLP weight moved); `canonedit import --hf` turns the
 # difference into an edit; `canonedit export --edit` merges it back into a folder; transformers
-# loads that folder and its last-position logits are compared with `canonedit logits --edit` and with the copy. Then
-# PEFT both ways on each model, and the tiny Llama's edit as GGUF (metadata built from its config).
+# loads that folder and its last-position logits are compared with `canonedit logits --edit` and with the copy;
+# AutoTokenizer loads the folder's tokenizer (ids against canonedit's on hard strings) and model.generate
+# continues two prompts beside `canonedit generate`. Then PEFT both ways on each model, and the tiny Llama's edit as GGUF (metadata built from its config).
 #   bash scripts/check-export-zoo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +52,9 @@ print(f"{arch}: transformers loads the export as {name}; max |difference| from c
       f"{np.abs(exported - ref).max():.2e}, from the changed copy {np.abs(exported - tuned).max():.2e} "
       f"({ref.size} logits)")
 PY
+    # The export's tokenizer as AutoTokenizer reads it, and model.generate beside canonedit generate.
+    .venv-peer/bin/python scripts/tokenizer_agreement.py "$W/$arch-export" --canonedit "$B" --model "$ZOO/$arch" \
+        --edit "$W/$arch.edit" --generate 2>&1 | grep -v "Loading weights" | sed "s/^/$arch: /"
 done
 # PEFT both ways: peft makes a random LoRA adapter on each tiny model (GPT-2's Conv1D c_attn,
 # NeoX's fused query_key_value), canonedit imports it and exports it again, peft loads that.

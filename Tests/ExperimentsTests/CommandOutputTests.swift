@@ -75,6 +75,19 @@ final class CommandOutputTests: XCTestCase {
             ])
         XCTAssertEqual(listed.status, 0, listed.err)
         XCTAssertTrue(listed.out.hasPrefix("fixed "), listed.out)
+
+        // Single runs side by side: one row per results file, the numbers the files hold.
+        let both = try canonedit(["report", t.dir + "/a.results.json", t.dir + "/b.results.json"])
+        XCTAssertEqual(both.status, 0, both.err)
+        let rows = both.out.split(separator: "\n").filter { $0.hasPrefix("| a ") || $0.hasPrefix("| b ") }
+        XCTAssertEqual(rows.count, 2, both.out)
+        let b = try RunResults.read(t.dir + "/b.results.json")
+        let cell = String(format: "%.1f (%d)", b.at(Ball(1e-4))!.success * 100, b.at(Ball(1e-4))!.index!)
+        XCTAssertTrue(rows[1].contains(cell), "\(rows[1]) holds \(cell)")
+        let folder = try canonedit(["report", t.dir, "--json"])
+        XCTAssertEqual(folder.status, 0, folder.err)
+        let doc = try JSONSerialization.jsonObject(with: Data(folder.out.utf8)) as! [String: Any]
+        XCTAssertEqual((doc["rows"] as? [Any])?.count, 2, "every *.results.json in the folder")
     }
 
     func testModelCommandsApplyEditsAndRefuseOrAddTwoThatChangeTheSameTensors() throws {

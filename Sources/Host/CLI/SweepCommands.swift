@@ -119,25 +119,33 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
             "Tables (Markdown, CSV, LaTeX, JSON) and figures (SVG, PDF, PNG) of a sweep's test reruns, in the paper's "
-            + "shape; or, with --samples, the examples an edit fixed and broke.",
+            + "shape; single runs side by side (results files or run folders); or, with --samples, the examples an "
+            + "edit fixed and broke.",
         discussion: examples(
             "canonedit report configs/sweeps/builtin-small.yaml",
+            "canonedit report runs/a.results.json runs/b.results.json    # single runs, one row each",
+            "canonedit report runs/    # every *.results.json in the folder",
             "canonedit report --samples runs/x.log.jsonl.samples/epoch-0.jsonl --samples runs/x.samples-0.0001.jsonl"))
-    @Argument(help: "Sweep spec (YAML).") var spec: String?
+    @Argument(help: "A sweep spec (YAML), or results files and run folders.") var inputs: [String] = []
     @Flag(help: "Print the report as JSON (report/report.json) instead of Markdown.") var json = false
     @Option(help: "Two sample files (run --log-samples): list the evaluation examples fixed and broken between them.")
     var samples: [String] = []
 
     func validate() throws {
         try require(
-            samples.isEmpty ? spec != nil : samples.count == 2, "give a sweep spec, or --samples BEFORE --samples AFTER"
-        )
+            samples.isEmpty ? !inputs.isEmpty : samples.count == 2 && inputs.isEmpty,
+            "give a sweep spec, results files or run folders, or --samples BEFORE --samples AFTER")
     }
 
     func run() throws {
         try guarded {
             if samples.count == 2 { return try listChanges() }
-            let folder = try SweepSpec.load(spec!).folder
+            guard inputs.count == 1, inputs[0].hasSuffix(".yaml") || inputs[0].hasSuffix(".yml") else {
+                let rows = try RunsTable.rows(try RunsTable.files(inputs))
+                if json { try printJSON(RunsTable.Document(rows: rows)) } else { print(RunsTable.markdown(rows)) }
+                return
+            }
+            let folder = try SweepSpec.load(inputs[0]).folder
             let rows = try SweepReport.rows(folder: folder)
             let names = Dictionary(
                 PluginRegistry.discover().plugins.map { ($0.id, $0.displayName) }, uniquingKeysWith: { a, _ in a })
