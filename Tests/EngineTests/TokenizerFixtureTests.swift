@@ -123,4 +123,28 @@ final class TokenizerFixtureTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("model type WordPiece is not supported"), "\($0)")
         }
     }
+
+    /// transformers writes `"continuing_subword_prefix": ""` and `"end_of_word_suffix": ""` when
+    /// it saves a tokenizer converted from GGUF: an empty one means none; a real one is refused.
+    func testAnEmptySubwordPrefixOrSuffixMeansNone() throws {
+        let dir = temporaryFolder(self)
+        var root =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/gpt2.tokenizer.json")))
+            as! [String: Any]
+        var model = root["model"] as! [String: Any]
+        (model["continuing_subword_prefix"], model["end_of_word_suffix"]) = ("", "")
+        root["model"] = model
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir + "/empty.json"))
+        let tok = try Tokenizer(tokenizerJSON: dir + "/empty.json")
+        for c in try Fixtures.json("tokenizers/gpt2.expected.json") as! [[String: Any]] {
+            XCTAssertEqual(tok.encode(c["text"] as! String), (c["ids"] as! [Int]).map(Int32.init))
+        }
+        model["continuing_subword_prefix"] = "##"
+        root["model"] = model
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: dir + "/set.json"))
+        XCTAssertThrowsError(try Tokenizer(tokenizerJSON: dir + "/set.json")) {
+            XCTAssertTrue("\($0)".contains("model.continuing_subword_prefix is set"), "\($0)")
+        }
+    }
 }

@@ -191,10 +191,11 @@ extension Tokenizer {
         return specials[name]
     }
 
-    /// BPE options canonedit does not implement are refused by name.
+    /// BPE options canonedit does not implement are refused by name. An empty prefix or suffix
+    /// means none (transformers writes "" when it saves a tokenizer converted from GGUF).
     static func checkModelOptions(_ model: [String: Any], path: String) throws {
         for key in ["continuing_subword_prefix", "end_of_word_suffix", "dropout"] {
-            if let v = model[key], !(v is NSNull) {
+            if let v = model[key], !(v is NSNull), (v as? String)?.isEmpty != true {
                 throw formatError(path, "model.\(key) is set (\(v)); canonedit's BPE does not support it")
             }
         }
