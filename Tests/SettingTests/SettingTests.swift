@@ -7,6 +7,30 @@ import XCTest
 
 /// Losses, success rules, token positions, degradation balls and input errors (spec §1–3).
 final class SettingTests: XCTestCase {
+    /// NaN and infinite scores fail under every rule (`NaN > τ` alone is false), and a model
+    /// whose output layer is NaN scores 0, not 1.
+    func testANonFiniteScoreIsAFailure() throws {
+        for score in [Double.nan, .infinity, -.infinity] {
+            for rule in LossType.allCases {
+                XCTAssertTrue(rule.fails(sum1: score, sum2: rule.isPair ? 1 : nil, threshold: 1.6), "\(rule) \(score)")
+            }
+        }
+        let model = try TinyModels.llama(seed: 3)
+        let set = InterventionSet(
+            [
+                Example(prefix: "Cap of Ab is", suffix: " Xy", suffix2: nil, subject: nil, line: 1),
+                Example(prefix: "Cap of Cd is", suffix: " Zw", suffix2: nil, subject: nil, line: 2),
+            ],
+            tokenizer: TinyModels.byteTokenizer(), lossType: .good, threshold: 1e9)
+        let (s1, s2) = try set.sums(model)
+        XCTAssertEqual(set.successRate(s1: s1, s2: s2), 1, "a finite loss is below a huge threshold")
+        let head = model.parameters.last!.value
+        for i in 0..<head.count { head.data[i] = .nan }
+        let (n1, n2) = try set.sums(model)
+        XCTAssertTrue(n1.allSatisfy(\.isNaN))
+        XCTAssertEqual(set.successRate(s1: n1, s2: n2), 0)
+    }
+
     func testSuccessRulesOnHandComputedCases() {
         // good: fail when Σ NLL > τ ; τ = −log 0.2. p = 0.25 succeeds, p = 0.15 fails, p = 0.2 ties → success
         let tau = -log(0.2)

@@ -11,14 +11,18 @@ public enum LossType: String, Codable, CaseIterable {
     public var isPair: Bool { self == .balance || self == .goodVBad }
 
     /// Whether an example fails, from summed suffix NLLs Σ (Σ2 for the second suffix of a pair)
-    /// and the task threshold τ. Strict `>`: ties succeed.
+    /// and the task threshold τ. Strict `>`: ties succeed. A NaN or infinite score fails: a
+    /// broken model (a NaN edit, an overflowing ensemble) must never count as a success, and
+    /// `NaN > τ` alone is false.
     public func fails(sum1: Double, sum2: Double?, threshold: Double) -> Bool {
+        let score: Double
         switch self {
-        case .good: return sum1 > threshold
-        case .bad: return -sum1 > threshold
-        case .balance: return abs(sum1 - sum2!) > threshold
-        case .goodVBad: return sum1 - sum2! > threshold
+        case .good: score = sum1
+        case .bad: score = -sum1
+        case .balance: score = abs(sum1 - sum2!)
+        case .goodVBad: score = sum1 - sum2!
         }
+        return !score.isFinite || score > threshold
     }
 
     /// Training loss from per-example mean suffix NLLs m1 (and m2).
