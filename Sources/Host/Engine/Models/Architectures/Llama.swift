@@ -24,7 +24,7 @@ public struct LlamaConfig: Codable, Equatable {
     var C: Int { hidden_size }
     var H: Int { num_attention_heads }
     var G: Int { num_key_value_heads ?? num_attention_heads }
-    public var D: Int { head_dim ?? hidden_size / num_attention_heads }
+    public var D: Int { head_dim ?? hidden_size / max(num_attention_heads, 1) }  // 0 heads: DecoderSpec.check
 
     /// The Llama decoder (SmolLM2, Llama 2/3): pre-RMSNorm blocks of grouped-query causal
     /// attention with rotary positions over the whole head (Llama 3.1's scaling when named) and
@@ -76,7 +76,7 @@ extension Architecture {
                 hidden_size: C, intermediate_size: try g.int(a + "feed_forward_length"),
                 num_hidden_layers: try g.int(a + "block_count"), num_attention_heads: heads,
                 num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int ?? heads,
-                head_dim: g.metadata[a + "rope.dimension_count"]?.int ?? C / heads,
+                head_dim: g.metadata[a + "rope.dimension_count"]?.int ?? C / max(heads, 1),
                 rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"),
                 rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 10000,
                 vocab_size: g.metadata[a + "vocab_size"]?.int ?? tok.count,

@@ -23,7 +23,7 @@ public struct LlamaVariantFields: Codable, Equatable {
     /// SwiGLU, untied head by default), with biases on q, k and v when `qkvBias`.
     func spec(architecture: String, qkvBias: Bool, source: String) throws -> DecoderSpec {
         _ = try RotaryParameters.check(rope_parameters, scaling: rope_scaling, act: hidden_act, source: source)
-        let D = head_dim ?? hidden_size / num_attention_heads
+        let D = head_dim ?? hidden_size / max(num_attention_heads, 1)
         return DecoderSpec(
             architecture: architecture, C: hidden_size, H: num_attention_heads,
             G: num_key_value_heads ?? num_attention_heads, D: D, F: intermediate_size, L: num_hidden_layers,

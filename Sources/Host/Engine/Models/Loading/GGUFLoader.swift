@@ -9,6 +9,7 @@ public enum GGUFLoader {
         let arch = try g.string("general.architecture")
         let tok = try Tokenizer(gguf: g)
         let recipe = try Architecture.forGGUF(arch, source: path).ggufRecipe!(g, tok, path)
+        try recipe.spec.check(source: path)
         let name = g.metadata["general.name"]?.string ?? URL(fileURLWithPath: path).lastPathComponent
         return ModelOutline(
             path: path, tokenizer: tok, decoder: recipe,

@@ -64,7 +64,9 @@ enum HuggingFaceLoader {
 
         /// The decoder `model_type` names (Architecture.all), or nil for a Backpack (built by `backpack()`).
         func recipe(architectures archs: [String]) throws -> DecoderRecipe? {
-            try Architecture.forModelType(type, architectures: archs, source: cfgPath).folderRecipe?(self)
+            let recipe = try Architecture.forModelType(type, architectures: archs, source: cfgPath).folderRecipe?(self)
+            try recipe?.spec.check(source: cfgPath)
+            return recipe
         }
 
         func backpack() throws -> CausalLM {
