@@ -21,16 +21,33 @@ final class CraftedModelConfigTests: XCTestCase {
 
     func testImpossibleSizesAreRefusedByName() throws {
         let cases: [(String, (inout [String: Any]) -> Void, String)] = [
-            ("llama", { $0["num_attention_heads"] = 0; $0["head_dim"] = nil }, "attention heads is 0"),
-            ("gemma3", { $0["num_hidden_layers"] = -1; $0["layer_types"] = nil }, "layer_types must name"),
+            (
+                "llama",
+                {
+                    $0["num_attention_heads"] = 0; $0["head_dim"] = nil
+                }, "attention heads is 0"
+            ),
+            (
+                "gemma3",
+                {
+                    $0["num_hidden_layers"] = -1; $0["layer_types"] = nil
+                }, "layer_types must name"
+            ),
             ("qwen2", { $0["vocab_size"] = 1 << 40 }, "vocabulary size is 1099511627776"),
-            ("llama", { $0["intermediate_size"] = 1 << 30; $0["hidden_size"] = 1 << 12 }, "more than 2^40"),
+            (
+                "llama",
+                {
+                    $0["intermediate_size"] = 1 << 30; $0["hidden_size"] = 1 << 12
+                }, "more than 2^40"
+            ),
             ("llama", { $0["num_key_value_heads"] = 3 }, "do not group into 3 key/value heads"),
         ]
         for (arch, change, message) in cases {
             let error = try load(arch, change)
             XCTAssertNotNil(error, "\(arch): \(message)")
-            if let error { XCTAssertTrue("\(error)".contains(message) && "\(error)".contains("config.json"), "\(error)") }
+            if let error {
+                XCTAssertTrue("\(error)".contains(message) && "\(error)".contains("config.json"), "\(error)")
+            }
         }
     }
 }

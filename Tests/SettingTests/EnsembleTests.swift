@@ -179,4 +179,22 @@ final class EnsembleSpecTests: XCTestCase {
         // an unedited Backpack leaves the large model's scores as they are
         XCTAssertEqual(try Scoring.tokenNLL(ens.model, ids: ids), try Scoring.tokenNLL(large.model, ids: ids))
     }
+
+    /// An ensemble spec that names itself, or two that name each other, is refused with the
+    /// cycle (each recursed until the stack overflowed).
+    func testAnEnsembleThatNamesItselfIsRefused() throws {
+        let dir = temporaryFolder(self)
+        try "ensemble: {large: self.yaml, backpack: self.yaml}\n".write(
+            toFile: dir + "/self.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelLoader.load(dir + "/self.yaml")) {
+            XCTAssertTrue("\($0)".contains("the model names itself"), "\($0)")
+        }
+        try "ensemble: {large: b.yaml, backpack: b.yaml}\n".write(
+            toFile: dir + "/a.yaml", atomically: true, encoding: .utf8)
+        try "ensemble: {large: a.yaml, backpack: a.yaml}\n".write(
+            toFile: dir + "/b.yaml", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelLoader.load(dir + "/a.yaml")) {
+            XCTAssertTrue("\($0)".contains("a.yaml → ") && "\($0)".contains("b.yaml → "), "\($0)")
+        }
+    }
 }

@@ -8,7 +8,9 @@ import Support
 public enum ModelLoader {
     public static func load(_ spec: String) throws -> LoadedModel {
         let path = try ModelStore.resolve(spec)
-        if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return try EnsembleSpec.load(path) }
+        if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) {
+            return try LoadChain.enter(path) { try EnsembleSpec.load(path) }
+        }
         return try ModelStore.load(path)
     }
 }

@@ -103,7 +103,9 @@ public enum Companion {
         do { config = try JSONDecoder().decode(CompanionConfig.self, from: configData) } catch {
             throw CanonEditError("\(cfgPath): not a valid companion config: \(error)")
         }
-        let baseLoaded = try ModelStore.load(ModelStore.spec(config.base_model, relativeTo: directory))
+        let baseLoaded = try LoadChain.enter(directory) {
+            try ModelStore.load(ModelStore.spec(config.base_model, relativeTo: directory))
+        }
         guard let base = baseLoaded.model as? DecoderLM else {
             throw CanonEditError("\(cfgPath): base model \(config.base_model) is not a decoder")
         }
