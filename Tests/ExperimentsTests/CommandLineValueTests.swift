@@ -34,7 +34,11 @@ final class CommandLineValueTests: XCTestCase {
             (["select", "spec.yaml", "--seeds=-2"], "--seeds must be at least 1"),
             (["select", "spec.yaml", "--ball", "0"], "--ball must be a number between 0 and 1"),
             (["run", "c.yaml", "--plugin-path", "/nonexistent"], "--plugin-path /nonexistent: no such folder"),
-            (["logits", "--model", model, "--text", "a", "--threads", "0"], "--threads must be at least 1"),
+            (["logits", "--model", model, "--text", "a", "--threads", "0"], "--threads must be 1…1024"),
+            (["logits", "--model", model, "--text", "a", "--threads", "3000000000"], "--threads must be 1…1024"),
+            (["run", "c.yaml", "--threads", "3000000000"], "--threads must be 1…1024"),
+            (["run", "c.yaml", "--memory-limit", "9000000T"], "'9000000T' is invalid for '--memory-limit"),
+            (["run", "c.yaml", "--memory-limit", "1e19"], "'1e19' is invalid for '--memory-limit"),
         ]
         for (args, fragment) in cases {
             let (status, err) = try canonedit(args)

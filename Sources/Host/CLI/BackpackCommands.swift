@@ -35,6 +35,7 @@ struct Ensemble: ParsableCommand {
 
     func validate() throws {
         try requireBall(ball, "--ball")
+        try requireThreads(threads)
     }
 
     func run() throws {

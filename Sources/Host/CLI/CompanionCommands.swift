@@ -134,6 +134,8 @@ struct CompanionCommand: ParsableCommand {
         @Option(help: "Sampling seed.") var seed: UInt64 = 424242
         @Option(help: "Threads for matrix products and loops.") var threads: Int?
 
+        func validate() throws { try requireThreads(threads) }
+
         func run() throws {
             try guarded {
                 setBlasThreads(threads)

@@ -79,6 +79,7 @@ struct Run: ParsableCommand {
     func validate() throws {
         try requireFolders(pluginPath, "--plugin-path")
         try requireFolders(root.map { [$0] } ?? [], "--root")
+        try requireThreads(threads)
     }
 
     func run() throws {
@@ -161,7 +162,8 @@ struct MemorySize: ExpressibleByArgument {
         if text.hasSuffix("I") { text.removeLast() }
         let unit = text.last.flatMap { units[$0] }
         if unit != nil { text.removeLast() }
-        guard let n = Double(text), n > 0, n.isFinite else { return nil }
+        // Past 2^60 bytes is no machine's memory, and Int(·) would trap.
+        guard let n = Double(text), n > 0, n.isFinite, n * (unit ?? 1) < 0x1p60 else { return nil }
         bytes = Int(n * (unit ?? 1))
     }
 }

@@ -47,7 +47,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        try require((threads ?? 1) >= 1, "--threads must be at least 1")
+        try requireThreads(threads)
     }
 
     func load() throws -> LoadedModel {
@@ -60,6 +60,12 @@ struct ModelOptions: ParsableArguments {
 /// OPENBLAS_NUM_THREADS, else 2.
 func setBlasThreads(_ threads: Int?) {
     Blas.setThreads(threads ?? ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"].flatMap(Int.init) ?? 2)
+}
+
+/// --threads: 1…Blas.maxThreads.
+func requireThreads(_ threads: Int?) throws {
+    try require(
+        (1...Blas.maxThreads).contains(threads ?? 1), "--threads must be 1…\(Blas.maxThreads), not \(threads ?? 0)")
 }
 
 /// Option checks: a failure is a usage error (exit 64) naming the option.

@@ -59,8 +59,11 @@ public enum Blas {
     }
     nonisolated(unsafe) private static var chosen: Int?
 
+    /// More threads than any machine canonedit runs on has cores (and than Int32 holds).
+    public static let maxThreads = 1024
+
     public static func setThreads(_ n: Int) {
-        chosen = max(1, n)
+        chosen = min(max(1, n), maxThreads)
         openblas_set_num_threads(1)
     }
 
