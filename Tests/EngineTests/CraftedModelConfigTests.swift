@@ -41,6 +41,14 @@ final class CraftedModelConfigTests: XCTestCase {
                 }, "more than 2^40"
             ),
             ("llama", { $0["num_key_value_heads"] = 3 }, "do not group into 3 key/value heads"),
+            (
+                "llama31",
+                {
+                    var s = $0["rope_parameters"] as! [String: Any]
+                    s["factor"] = 0
+                    $0["rope_parameters"] = s
+                }, "factor is 0.0; it must be a positive number"
+            ),
         ]
         for (arch, change, message) in cases {
             let error = try load(arch, change)

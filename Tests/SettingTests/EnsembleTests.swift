@@ -182,6 +182,16 @@ final class EnsembleSpecTests: XCTestCase {
 
     /// An ensemble spec that names itself, or two that name each other, is refused with the
     /// cycle (each recursed until the stack overflowed).
+    func testAnEnsembleBetaOutsideZeroToOneIsRefused() throws {
+        let dir = temporaryFolder(self)
+        let spec = dir + "/e.yaml"
+        try "ensemble: {large: \(Fixtures.folder)/zoo/llama, backpack: \(Fixtures.folder)/zoo/backpack, beta: -1}\n"
+            .write(toFile: spec, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelLoader.load(spec)) {
+            XCTAssertTrue("\($0)".contains("beta must be in [0, 1], not -1.0"), "\($0)")
+        }
+    }
+
     func testAnEnsembleThatNamesItselfIsRefused() throws {
         let dir = temporaryFolder(self)
         try "ensemble: {large: self.yaml, backpack: self.yaml}\n".write(

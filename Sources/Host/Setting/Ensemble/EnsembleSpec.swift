@@ -36,6 +36,8 @@ public enum EnsembleSpec {
             for edit in edits { try stack.apply(rel(edit), trust: false) }
         }
         let beta = (e["beta"] as? Double).map(Float.init) ?? 1
+        // β weighs the Backpack's change: outside [0, 1] it extrapolates, and export refuses it too.
+        guard (0...1).contains(beta) else { throw CanonEditError("\(path): beta must be in [0, 1], not \(beta)") }
         return LoadedModel(
             model: try EnsembleLM(large: large.model, backpack: bp, beta: beta), tokenizer: large.tokenizer,
             path: path, name: "ensemble of \(large.name) and \(bpLoaded.name)")

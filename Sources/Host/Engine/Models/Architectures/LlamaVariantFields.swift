@@ -61,6 +61,15 @@ public struct RotaryParameters: Codable, Equatable {
                     "\(source): rope_type \(type) (scaled rotary) is not supported"
                         + (llama3 ? " (default, or llama3 with all four of its settings)" : "; only default"))
             }
+            // Each is a divisor or a ratio of lengths: zero, negative or not finite is no scaling.
+            for (name, v) in [("factor", f), ("low_freq_factor", lo), ("high_freq_factor", hi)]
+            where !(v.isFinite && v > 0) {
+                throw CanonEditError("\(source): rope \(name) is \(v); it must be a positive number")
+            }
+            guard ctx > 0 else {
+                throw CanonEditError(
+                    "\(source): rope original_max_position_embeddings must be positive, not \(ctx)")
+            }
             return RotaryScaling(factor: f, lowFreqFactor: lo, highFreqFactor: hi, originalContext: ctx)
         }
         return nil
