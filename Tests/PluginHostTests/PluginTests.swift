@@ -56,6 +56,17 @@ final class PluginTests: XCTestCase {
         XCTAssertTrue(skipped.contains { $0.contains("libx.so") })
     }
 
+    /// One id in two libraries is refused by name, with both paths, instead of the first folder
+    /// silently winning.
+    func testAPluginIdInTwoLibrariesIsRefused() throws {
+        let a = try buildProbePlugin(self), b = try buildProbePlugin(self)
+        let folders = [(a as NSString).deletingLastPathComponent, (b as NSString).deletingLastPathComponent]
+        XCTAssertNoThrow(try PluginRegistry.find("probe", extra: [folders[0]]))
+        XCTAssertThrowsError(try PluginRegistry.find("probe", extra: folders)) {
+            XCTAssertTrue("\($0)".contains("plugin id probe is in more than one library: \(a), \(b)"), "\($0)")
+        }
+    }
+
     func testOptionsAreValidatedAgainstTheSchema() throws {
         let lora = try PluginRegistry.find("lora")
         XCTAssertThrowsError(try lora.options(["lora_rank": .int(0)], source: "c.yaml")) {

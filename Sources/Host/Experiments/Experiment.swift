@@ -205,7 +205,8 @@ public struct Experiment {
         let (lm, data, _) = try loadPlanned(records, method: plugin, options: options)
         progress(
             "\(data.train.count) canonical examples, \(records.evaluation.count) evaluation examples, "
-                + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version)")
+                + "\(data.evaluator.general.tokenCount) general-text tokens, method \(plugin.id) \(plugin.version) "
+                + "(\(plugin.path))")
 
         let session = EditSession(
             model: lm.model, tokenizer: lm.tokenizer, examples: data.train,

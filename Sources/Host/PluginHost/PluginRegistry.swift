@@ -29,7 +29,7 @@ public enum PluginRegistry {
                     if !plugins.contains(where: { $0.id == p.id }) {
                         plugins.append(p)
                     } else {
-                        skipped.append("\(path): plugin id \(p.id) already loaded from an earlier folder")
+                        skipped.append(path + duplicateNote(p.id))
                     }
                 } catch { skipped.append("\(error)") }
             }
@@ -37,14 +37,26 @@ public enum PluginRegistry {
         return (plugins, skipped)
     }
 
+    /// The plugin with `id`. Two libraries with that id (a --plugin-path one and a shipped one,
+    /// or two folders) are refused: which one ran would otherwise depend on the folder order.
     public static func find(_ id: String, extra: [String] = []) throws -> PluginLibrary {
-        let (plugins, _) = discover(extra: extra)
+        let (plugins, skipped) = discover(extra: extra)
         guard let p = plugins.first(where: { $0.id == id }) else {
             throw CanonEditError(
                 "no plugin with id \(id) (found: \(plugins.map(\.id).joined(separator: ", "))); build them with "
                     + "`swift build` or add --plugin-path"
             )
         }
+        let again = skipped.filter { $0.hasSuffix(duplicateNote(id)) }.map {
+            String($0.dropLast(duplicateNote(id).count))
+        }
+        guard again.isEmpty else {
+            throw CanonEditError(
+                "plugin id \(id) is in more than one library: \(([p.path] + again).joined(separator: ", ")); give the "
+                    + "plugin its own id, or drop the --plugin-path that holds the copy")
+        }
         return p
     }
+
+    static func duplicateNote(_ id: String) -> String { ": plugin id \(id) already loaded from an earlier folder" }
 }
