@@ -27,7 +27,7 @@ final class PluginTests: XCTestCase {
         let report = try PluginCheck.run(lib, steps: 5, learningRate: 0.1)
         XCTAssertTrue(report.ok, "\(report.problems)")
         XCTAssertEqual(report.trained_tensors, 1)
-        XCTAssertLessThan(report.loss_after, report.loss_before)
+        XCTAssertLessThan(try XCTUnwrap(report.loss_after), report.loss_before)
     }
 
     func testRefusesWrongABIAndNonPlugins() throws {
@@ -65,6 +65,24 @@ final class PluginTests: XCTestCase {
         XCTAssertThrowsError(try PluginRegistry.find("probe", extra: folders)) {
             XCTAssertTrue("\($0)".contains("plugin id probe is in more than one library: \(a), \(b)"), "\($0)")
         }
+    }
+
+    /// A plugin whose prepare fails still gets its report on stdout (ok false, the failure named).
+    func testPluginsCheckReportsAFailingPrepareAsJSON() throws {
+        let lib = try buildProbePlugin(self, defines: ["PROBE_FAIL_PREPARE"])
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
+        p.arguments = ["plugins", "check", lib]
+        let out = Pipe()
+        (p.standardOutput, p.standardError) = (out, FileHandle.nullDevice)
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1)
+        let report = try JSONDecoder().decode(PluginCheck.Report.self, from: data)
+        XCTAssertFalse(report.ok)
+        XCTAssertNil(report.loss_after)
+        XCTAssertTrue(report.problems.contains { $0.hasPrefix("prepare failed") }, "\(report.problems)")
     }
 
     func testOptionsAreValidatedAgainstTheSchema() throws {

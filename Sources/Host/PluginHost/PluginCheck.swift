@@ -16,7 +16,8 @@ public enum PluginCheck {
         /// (whole tensors, adapters and its own tensors) and what its prepare selected.
         public var describes: Bool
         public var described_values: Int, trained_values: Int
-        public var loss_before: Double, loss_after: Double
+        /// loss_after is null when the check stopped before the edit (the failure is in `problems`).
+        public var loss_before: Double, loss_after: Double?
         public var ok: Bool
         public var problems: [String]
     }
@@ -52,13 +53,17 @@ public enum PluginCheck {
             return h.loss
         }
         let before = try loss(train: false)
-        let outline = OutlineModel(model: model)
-        let description = try lib.describe(
-            model: outline, options: method.options,
-            run: OutlineRun(examples: 1, longestExample: seq.ids.count, sequential: false))
-        try method.prepare(session)
-        if method.closedForm { try session.applyClosedForm(method) }
-        if lib.trains {
+        var stage = "describe"
+        // A plugin that fails still gets its report: the failure, and how far the check got.
+        func failed(_ error: Error) -> Report {
+            Report(
+                path: lib.path, id: lib.id, version: lib.version, abi: lib.apiVersion, hyperparameters: lib.schema,
+                trained_tensors: session.trained.count, describes: lib.describes, described_values: 0,
+                trained_values: session.trained.reduce(0) { $0 + $1.value.count }, loss_before: before,
+                loss_after: nil, ok: false, problems: problems + ["\(stage) failed: \(error)"])
+        }
+        func train() throws {
+            guard lib.trains else { return }
             if session.trained.isEmpty { problems.append("prepare selected nothing to train") }
             for s in 1...steps {
                 session.zeroGrads()
@@ -67,6 +72,18 @@ public enum PluginCheck {
                 if let bad = session.firstNonFinite() { problems.append("update made \(bad) non-finite"); break }
             }
         }
+        let description: MethodDescription
+        do {
+            description = try lib.describe(
+                model: OutlineModel(model: model), options: method.options,
+                run: OutlineRun(examples: 1, longestExample: seq.ids.count, sequential: false))
+            stage = "prepare"
+            try method.prepare(session)
+            stage = "apply"
+            if method.closedForm { try session.applyClosedForm(method) }
+            stage = "update"
+            try train()
+        } catch { return failed(error) }
         let after = try loss(train: false)
         if !(after < before) {
             problems.append("the edit did not lower the canonical example's loss (\(before) → \(after))")

@@ -25,6 +25,10 @@ static ce_status create(const ce_host *host, void **instance) {
 
 static ce_status prepare(void *instance, const ce_host *host) {
     probe *self = instance;
+#ifdef PROBE_FAIL_PREPARE
+    host->set_error(host->ctx, "probe refuses to prepare");
+    return CE_ERR_UNSUPPORTED;
+#endif
     ce_status s = host->param_find(host->ctx, "model.norm.weight", &self->param);
     if (s != CE_OK) return s;
     s = host->train_param(host->ctx, self->param);
