@@ -32,9 +32,15 @@ def byte_tokenizer_json():
     table = dict(zip(bs, [chr(c) for c in cs]))
     vocab = {table[b]: b for b in range(256)}
     vocab["<|endoftext|>"] = 256
-    return {"version": "1.0", "added_tokens": [{"id": 256, "content": "<|endoftext|>", "special": True}],
-            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
-            "decoder": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": vocab, "merges": []}}
+    # Every field the `tokenizers` library requires, so AutoTokenizer loads the folder (and its exports).
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
+    return {"version": "1.0", "truncation": None, "padding": None, "normalizer": None, "post_processor": None,
+            "added_tokens": [{"id": 256, "content": "<|endoftext|>", "single_word": False, "lstrip": False,
+                              "rstrip": False, "normalized": False, "special": True}],
+            "pre_tokenizer": byte_level, "decoder": byte_level,
+            "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                      "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                      "vocab": vocab, "merges": []}}
 
 
 def record(name, model, config_dict=None, state=None):
