@@ -37,9 +37,13 @@ public enum PluginRegistry {
         return (plugins, skipped)
     }
 
-    /// The plugin with `id`. Two libraries with that id (a --plugin-path one and a shipped one,
-    /// or two folders) are refused: which one ran would otherwise depend on the folder order.
-    public static func find(_ id: String, extra: [String] = []) throws -> PluginLibrary {
+    /// The plugin with `id`. A --plugin-path library may stand in for a shipped one of the same
+    /// id (a method author's own build), and says so through `note`; two --plugin-path libraries,
+    /// or two shipped ones, with one id are refused: which ran would depend on the folder order.
+    public static func find(
+        _ id: String, extra: [String] = [],
+        note: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    ) throws -> PluginLibrary {
         let (plugins, skipped) = discover(extra: extra)
         guard let p = plugins.first(where: { $0.id == id }) else {
             throw CanonEditError(
@@ -50,11 +54,19 @@ public enum PluginRegistry {
         let again = skipped.filter { $0.hasSuffix(duplicateNote(id)) }.map {
             String($0.dropLast(duplicateNote(id).count))
         }
-        guard again.isEmpty else {
+        guard !again.isEmpty else { return p }
+        let shipped = Set(defaultFolders().map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path })
+        func isShipped(_ path: String) -> Bool {
+            shipped.contains(
+                URL(fileURLWithPath: (path as NSString).deletingLastPathComponent).resolvingSymlinksInPath().path)
+        }
+        guard !isShipped(p.path), again.allSatisfy(isShipped) else {
             throw CanonEditError(
                 "plugin id \(id) is in more than one library: \(([p.path] + again).joined(separator: ", ")); give the "
                     + "plugin its own id, or drop the --plugin-path that holds the copy")
         }
+        let replaced = again.joined(separator: ", ")
+        note("note: plugin \(id) from \(p.path) (--plugin-path) stands in for the shipped \(replaced)")
         return p
     }
 
