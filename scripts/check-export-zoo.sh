@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .build/release/canonedit ] || swift build -c release 2>&1 | tail -n 1
 [ -x .venv-peer/bin/python ] || bash scripts/check-export.sh >/dev/null  # makes the venv
-B=.build/release/canonedit
+B=${CANONEDIT_BIN:-.build/release/canonedit}
 W=$(mktemp -d)
 ZOO=Tests/TestSupport/Fixtures/zoo
 TEXT="Hello, zoo"

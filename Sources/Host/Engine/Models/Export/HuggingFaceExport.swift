@@ -43,13 +43,7 @@ public enum HuggingFaceExport {
             for f in sourceFiles.dropFirst(2) where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
                 try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
             }
-            if !FileManager.default.fileExists(atPath: dir + "/tokenizer_config.json") {
-                let config = #"{"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false}"#
-                try AtomicFile.write(Data(config.utf8), to: dir + "/tokenizer_config.json")
-            }
-            if !FileManager.default.fileExists(atPath: dir + "/generation_config.json") {
-                try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
-            }
+            try writeMissingConfigs(dir)
         } else {
             let specials = (try? GGUFFile(path: lm.path)).map(TokenizerExport.init(gguf:)) ?? TokenizerExport()
             try specials.write(lm.tokenizer, contextLength: cfg.max_position_embeddings, to: dir)
@@ -87,6 +81,17 @@ public enum HuggingFaceExport {
         }
         if !FileManager.default.fileExists(atPath: dir + "/tokenizer.json") {
             try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
+        }
+        try writeMissingConfigs(dir)
+    }
+
+    /// The tokenizer and generation configs a folder's source did not have: without a
+    /// tokenizer_config.json, transformers picks the architecture's own tokenizer class (Gemma's
+    /// wants an `<unk>` the vocabulary may not have) instead of reading tokenizer.json as it is.
+    static func writeMissingConfigs(_ dir: String) throws {
+        if !FileManager.default.fileExists(atPath: dir + "/tokenizer_config.json") {
+            let config = #"{"tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false}"#
+            try AtomicFile.write(Data(config.utf8), to: dir + "/tokenizer_config.json")
         }
         if !FileManager.default.fileExists(atPath: dir + "/generation_config.json") {
             try AtomicFile.write(Data(#"{"do_sample": false}"#.utf8), to: dir + "/generation_config.json")
