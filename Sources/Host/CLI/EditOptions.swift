@@ -15,7 +15,7 @@ struct EditOptions: ParsableArguments {
     var edits: [String] = []
     @Option(help: "How edits that change the same numbers combine: refuse or add (base + the sum of the changes).")
     var compose: EditComposition = .refuse
-    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change.")
+    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change, or that was made on other weights.")
     var trust = false
     @Option(
         name: .customLong("plugin-path"),
@@ -29,6 +29,7 @@ struct EditOptions: ParsableArguments {
     func apply(to lm: LoadedModel) throws -> EditSession? {
         guard !edits.isEmpty else { return nil }
         let session = EditSession(model: lm.model, tokenizer: lm.tokenizer, examples: [], lossType: .good, seed: 0)
+        session.modelPath = lm.path
         let paths = pluginPath
         EditPolicy.install(on: session, pluginPaths: paths)
         let stack = EditStack(session: session, composition: compose)

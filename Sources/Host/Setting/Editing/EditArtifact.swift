@@ -15,6 +15,9 @@ public enum EditArtifact {
         public var method: String
         public var base_model: String  // path it was trained on
         public var base_identity: String  // ModelIdentity of the base model
+        /// Since canonedit.edit/2 files written by this version: ModelDigest of the weights the edit
+        /// was made on (absent: not known, and not checked).
+        public var base_sha256: String?
         public var ball: String?  // e.g. "0.0001"
         public var epoch: Int?
         public var adapters: [Adapter] = []
@@ -95,8 +98,23 @@ public enum EditArtifact {
         -> Info
     {
         let file = try read(path)
-        if !force { try checkBase(file.0, identity: ModelIdentity.of(s.model), path: path) }
+        if !force {
+            try checkBase(file.0, identity: ModelIdentity.of(s.model), path: path)
+            try checkWeights(file.0, modelPath: s.modelPath, path: path, trust: trust)
+        }
         return try apply(file, path: path, to: s, trust: trust)
+    }
+
+    /// Refuses an edit made on other weights than `modelPath` holds (the identity compares sizes
+    /// and a sample; this compares every byte as stored), unless `trust`.
+    public static func checkWeights(_ info: Info, modelPath: String?, path: String, trust: Bool) throws {
+        guard !trust, let want = info.base_sha256, let modelPath else { return }
+        let have = try ModelDigest.cachedSHA256(modelPath)
+        guard have == want else {
+            throw CanonEditError(
+                "\(path): made on weights with SHA-256 \(want); this model (\(modelPath)) has \(have). Apply it to "
+                    + "other weights with --trust-edit")
+        }
     }
 
     /// Refuses an edit made for a model other than the one of `identity`.

@@ -14,6 +14,7 @@ extension EditArtifact {
         // The identity of the base: the edit may have changed the tensors the identity reads.
         let identity = s.withOriginalModel { ModelIdentity.of(s.model) }
         var info = Info(method: method, base_model: basePath, base_identity: identity, ball: ball, epoch: epoch)
+        info.base_sha256 = try? ModelDigest.cachedSHA256(basePath)
         var items: [SafetensorsWriter.Item] = []
         for lin in s.model.linears {
             guard let a = lin.slot.adapter else { continue }

@@ -22,6 +22,9 @@ public final class EditSession {
     public let adam = AdamService()
     /// Resolves data paths a method names (a config's relative paths).
     public var resolvePath: (String) -> String = { $0 }
+    /// The model's file or folder as stored, when it has one: edits saved from this session
+    /// name its digest, and edits applied to it are checked against that digest.
+    public var modelPath: String?
 
     public init(
         model: CausalLM, tokenizer: Tokenizer, examples: [TokenizedExample], lossType: LossType,

@@ -33,6 +33,7 @@ public final class EditStack {
         let file = try EditArtifact.read(path)
         let info = file.0
         try EditArtifact.checkBase(info, identity: baseIdentity, path: path)
+        try EditArtifact.checkWeights(info, modelPath: session.modelPath, path: path, trust: trust)
         let adapters = info.adapters.map(\.module)
         let tensors = info.tensors + (info.rows ?? []).map(\.name) + (info.sparse ?? [])
         let senses = info.senses.isEmpty ? [] : ["backpack.sense_deltas"]

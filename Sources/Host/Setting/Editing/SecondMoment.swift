@@ -6,9 +6,7 @@ import Support
 /// the unedited model. Cached on disk once per (model, module, corpus, token count), with that
 /// provenance in the file: a cache for anything else is recomputed, an unreadable one refused.
 public enum SecondMoment {
-    public static var cacheFolder: String {
-        ProcessInfo.processInfo.environment["CANONEDIT_CACHE"] ?? FileManager.default.currentDirectoryPath + "/cache"
-    }
+    public static var cacheFolder: String { CacheFolder.path }
 
     public static func compute(
         model: CausalLM, module: String, docs: [[Int32]], corpusID: String, tokens: Int,

@@ -258,7 +258,7 @@ public final class RunRecorder {
         var results = RunResults(stats: stats, config: config, error: error)
         results.after_prepare = afterPrepare.map { EpochRecord($0) }
         (results.canonedit_version, results.model_path) = (version, modelPath)
-        results.model_sha256 = try? ModelDigest.sha256(modelPath)
+        results.model_sha256 = try? ModelDigest.cachedSHA256(modelPath)
         try results.write(to: resultsPath)
         return results
     }
