@@ -47,6 +47,21 @@ final class CommandLineValueTests: XCTestCase {
         }
     }
 
+    /// bench sizes past the model's context, or past what one pass may hold, are errors before
+    /// any token is drawn (they aborted in allocation before).
+    func testBenchSizesPastTheContextAreRefusedBeforeAllocating() throws {
+        let model = Fixtures.folder + "/zoo/llama"
+        for (b, t, fragment) in [
+            ("100000", "100000", "--seq 100000 is longer than the model's context of 16"),
+            ("2147483648", "2147483648", "longer than the model's context"),
+            ("2000000", "16", "is more tokens than one pass may hold"),
+        ] {
+            let (status, err) = try canonedit(["bench", "--model", model, "--batch", b, "--seq", t])
+            XCTAssertEqual(status, 1, err)
+            XCTAssertTrue(err.contains(fragment), err)
+        }
+    }
+
     func testBadDataNamesTheFileAndLine() throws {
         let t = try TinyExperiment(self)
         let model = Fixtures.folder + "/zoo/llama"

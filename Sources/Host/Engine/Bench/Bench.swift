@@ -91,6 +91,15 @@ public enum Bench {
         _ lm: LoadedModel, B: Int, T: Int, reps: Int, train: Training = .all, progress: (String) -> Void
     ) throws -> BenchResult {
         let model = lm.model
+        // Checked before anything is drawn or allocated: B×T tokens of the model's context at most
+        // (a pass holds several B×T×hidden activations), and T within the context.
+        guard T <= model.contextLength else {
+            throw CanonEditError("--seq \(T) is longer than the model's context of \(model.contextLength)")
+        }
+        guard B <= 1 << 20, B * T <= max(model.contextLength, 1 << 16) * 64 else {
+            throw CanonEditError(
+                "--batch \(B) × --seq \(T) is more tokens than one pass may hold here (at most 64 contexts)")
+        }
         var rng = SeededRandom(seed: 1234)
         let tokens = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(model.vocabSize)) }
         let head = { TokenNLL(nextTokensOf: tokens, B: B, T: T) }
