@@ -12,17 +12,8 @@ import XCTest
 final class CommandLineValueTests: XCTestCase {
     /// Runs the canonedit executable; returns its exit status and standard error.
     func canonedit(_ args: [String], cwd: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
-        p.arguments = args
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, text)
+        let r = try runCanonedit(args, in: cwd)
+        return (r.status, r.err)
     }
 
     func testBadFlagValuesAreUsageErrorsNamingTheFlag() throws {

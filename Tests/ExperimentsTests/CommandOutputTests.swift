@@ -11,19 +11,7 @@ import XCTest
 /// says so, JSON with --json), progress on stderr, the documented exit codes, an EXAMPLES
 /// section in every command's help, and --version.
 final class CommandOutputTests: XCTestCase {
-    func canonedit(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, o, e)
-    }
+    func canonedit(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try runCanonedit(args) }
 
     func isJSON(_ s: String) -> Bool {
         (try? JSONSerialization.jsonObject(with: Data(s.utf8), options: [.fragmentsAllowed])) != nil

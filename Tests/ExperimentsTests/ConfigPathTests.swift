@@ -9,17 +9,7 @@ import XCTest
 /// a finished run is not started over without --overwrite.
 final class ConfigPathTests: XCTestCase {
     func canonedit(_ args: [String], in folder: String) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
-        p.arguments = args + ["--threads", "1"]
-        p.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let out = Pipe(), err = Pipe()
-        (p.standardOutput, p.standardError) = (out, err)
-        try p.run()
-        let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, o, e)
+        try runCanonedit(args + ["--threads", "1"], in: folder)
     }
 
     func folder(_ path: String) -> String {

@@ -11,15 +11,8 @@ import XCTest
 /// --trust-edit.
 final class EditWeightsBindingTests: XCTestCase {
     func canonedit(_ args: [String]) throws -> (status: Int32, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: canoneditExecutable())
-        p.arguments = args + ["--threads", "1"]
-        let err = Pipe()
-        (p.standardOutput, p.standardError) = (FileHandle.nullDevice, err)
-        try p.run()
-        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        return (p.terminationStatus, e)
+        let r = try runCanonedit(args + ["--threads", "1"])
+        return (r.status, r.err)
     }
 
     func testAnEditOnOtherWeightsIsRefusedNamingBothDigests() throws {

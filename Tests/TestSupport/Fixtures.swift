@@ -76,3 +76,26 @@ public func canoneditExecutable() -> String {
     setenv("CANONEDIT_BLAS_CORE", Blas.coreName, 1)
     return HostPaths.folder + "/canonedit"
 }
+
+/// Runs the canonedit executable built beside the tests with `args` (in `folder` when given) and
+/// returns its exit status, stdout and stderr (both read as they come, so neither pipe fills).
+public func runCanonedit(_ args: [String], in folder: String? = nil) throws -> (status: Int32, out: String, err: String)
+{
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: canoneditExecutable())
+    p.arguments = args
+    if let folder { p.currentDirectoryURL = URL(fileURLWithPath: folder) }
+    let out = Pipe(), err = Pipe()
+    (p.standardOutput, p.standardError) = (out, err)
+    try p.run()
+    nonisolated(unsafe) var e = Data()
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        e = err.fileHandleForReading.readDataToEndOfFile()
+        done.signal()
+    }.start()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    done.wait()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}

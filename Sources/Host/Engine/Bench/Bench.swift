@@ -98,7 +98,7 @@ public enum Bench {
         }
         guard B <= 1 << 20, B * T <= max(model.contextLength, 1 << 16) * 64 else {
             throw CanonEditError(
-                "--batch \(B) × --seq \(T) is more tokens than one pass may hold here (at most 64 contexts)")
+                "--batch \(B) × --seq \(T) is more tokens than one pass may hold (at most 64 × max(context, 65536))")
         }
         var rng = SeededRandom(seed: 1234)
         let tokens = (0..<(B * T)).map { _ in Int32(rng.next() % UInt64(model.vocabSize)) }
