@@ -55,4 +55,25 @@ final class TokenizerExportTests: XCTestCase {
             XCTAssertNotNil(model[key], "model.\(key)")
         }
     }
+
+    /// The zoo's Llama 3.1, Qwen 2 and Gemma 3 exported to Hugging Face folders: each carries the
+    /// tokenizer.json transformers loaded from such an export (Fixtures/zoo/hf-export-tokenizer.json,
+    /// recorded by scripts/tokenizer_agreement.py from the Gemma 3 export) and a tokenizer_config
+    /// that makes AutoTokenizer read it as it is; canonedit's ids equal transformers' on its strings.
+    func testZooExportsCarryTheTokenizerTransformersLoaded() throws {
+        let fixture = try Fixtures.json("zoo/hf-export-tokenizer.json") as! [String: Any]
+        for arch in ["llama31", "qwen2", "gemma3"] {
+            let lm = try ModelStore.load(Fixtures.folder + "/zoo/\(arch)")
+            let dir = temporaryFolder(self) + "/export"
+            try HuggingFaceExport.write(lm, to: dir)
+            let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json"))
+            XCTAssertEqual(SHA256Digest.hex(of: written), fixture["tokenizer_json_sha256"] as? String, arch)
+            let config = try String(contentsOfFile: dir + "/tokenizer_config.json", encoding: .utf8)
+            XCTAssertTrue(config.contains("PreTrainedTokenizerFast"), "\(arch): \(config)")
+            let strings = fixture["strings"] as! [String], ids = fixture["transformers_ids"] as! [[Int]]
+            for (s, expected) in zip(strings, ids) {
+                XCTAssertEqual(lm.tokenizer.encode(s).map(Int.init), expected, "\(arch): \(s.debugDescription)")
+            }
+        }
+    }
 }
