@@ -147,4 +147,51 @@ final class TokenizerFixtureTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("model.continuing_subword_prefix is set"), "\($0)")
         }
     }
+
+    /// A Metaspace replacement that is not one character, and Strip counts below 0 or past 1024
+    /// (a negative one trapped, a huge one spun in generate), are refused naming the file.
+    func testBadMetaspaceAndStripValuesAreRefused() throws {
+        let dir = temporaryFolder(self)
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            (
+                "metaspace_split",
+                { root in
+                    var pre = root["pre_tokenizer"] as! [String: Any]
+                    if pre["type"] as? String == "Metaspace" {
+                        pre["replacement"] = ""
+                    } else {
+                        var steps = pre["pretokenizers"] as! [[String: Any]]
+                        for i in steps.indices where steps[i]["type"] as? String == "Metaspace" {
+                            steps[i]["replacement"] = ""
+                        }
+                        pre["pretokenizers"] = steps
+                    }
+                    root["pre_tokenizer"] = pre
+                }, "Metaspace replacement \"\" must be one character"
+            ),
+            (
+                "llama2_legacy",
+                { root in
+                    var dec = root["decoder"] as! [String: Any]
+                    var steps = dec["decoders"] as! [[String: Any]]
+                    for i in steps.indices where steps[i]["type"] as? String == "Strip" { steps[i]["start"] = -1 }
+                    dec["decoders"] = steps
+                    root["decoder"] = dec
+                }, "decoder Strip start -1 / stop 0 must be 0…1024"
+            ),
+        ]
+        for (name, change, message) in cases {
+            var root =
+                try JSONSerialization.jsonObject(
+                    with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/\(name).tokenizer.json"))
+                )
+                as! [String: Any]
+            change(&root)
+            let path = dir + "/\(name).json"
+            try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try Tokenizer(tokenizerJSON: path)) {
+                XCTAssertTrue("\($0)".contains(message) && "\($0)".contains(path), "\($0)")
+            }
+        }
+    }
 }

@@ -200,6 +200,25 @@ final class EditExportTests: XCTestCase {
 
 /// Edits made by other tools become canonedit edits that give the same model.
 final class EditImportTests: XCTestCase {
+    /// A PEFT adapter holding a NaN is refused at import (it imported, and its edit scored NaN).
+    func testAnAdapterHoldingANaNIsRefused() throws {
+        let dir = temporaryFolder(self) + "/adapter"
+        try FileManager.default.copyItem(atPath: Fixtures.folder + "/peft/adapter", toPath: dir)
+        let file = try SafetensorsFile(path: dir + "/adapter_model.safetensors")
+        var tensors: [(String, Tensor)] = []
+        for name in file.order {
+            let t = Tensor(file.entries[name]!.shape)
+            try file.load(name, into: t)
+            tensors.append((name, t))
+        }
+        tensors[0].1.data[0] = .nan
+        try SafetensorsWriter.write(tensors, to: dir + "/adapter_model.safetensors", metadata: ["format": "pt"])
+        let lm = try ModelStore.load(Fixtures.folder + "/zoo/llama")
+        XCTAssertThrowsError(try EditImport.peft(dir, for: lm, to: temporaryFolder(self) + "/e.safetensors")) {
+            XCTAssertTrue("\($0)".contains("holds a NaN or infinite value"), "\($0)")
+        }
+    }
+
     func testAnAdapterWrittenByPEFTGivesPEFTsLogits() throws {
         let fixture = Fixtures.folder + "/peft"
         let lm = try ModelStore.load(Fixtures.folder + "/zoo/llama")

@@ -38,7 +38,7 @@ extension TextPipeline {
             case "WhitespaceSplit": return .whitespaceSplit
             case "Metaspace":
                 return .metaspace(
-                    replacement: p["replacement"] as? String ?? "▁", prepend: try Self.prepend(p, path: path),
+                    replacement: try Self.replacement(p, path: path), prepend: try Self.prepend(p, path: path),
                     split: p["split"] as? Bool ?? true)
             case let t:
                 throw fail(
@@ -58,11 +58,16 @@ extension TextPipeline {
             case "ByteFallback": return .byteFallback
             case "Fuse": return .fuse
             case "Strip":
-                return .strip(
-                    d["content"] as? String ?? " ", start: d["start"] as? Int ?? 0, stop: d["stop"] as? Int ?? 0)
+                // Counts of characters stripped from each token's ends: a negative count trapped, a
+                // huge one spun; no tokenizer strips more than a few.
+                let (start, stop) = (d["start"] as? Int ?? 0, d["stop"] as? Int ?? 0)
+                guard (0...1024).contains(start), (0...1024).contains(stop) else {
+                    throw formatError(path, "decoder Strip start \(start) / stop \(stop) must be 0…1024")
+                }
+                return .strip(d["content"] as? String ?? " ", start: start, stop: stop)
             case "Metaspace":
                 return .metaspace(
-                    replacement: d["replacement"] as? String ?? "▁", prepend: try Self.prepend(d, path: path))
+                    replacement: try Self.replacement(d, path: path), prepend: try Self.prepend(d, path: path))
             case let t:
                 throw fail(
                     "decoder \(t ?? "?") is not supported (ByteLevel, Replace, ByteFallback, Fuse, Strip, Metaspace)")
@@ -98,6 +103,15 @@ extension TextPipeline {
         case "Contiguous": return .contiguous
         default: return nil
         }
+    }
+
+    /// Metaspace's replacement: one character (an empty one would turn every space into nothing).
+    static func replacement(_ obj: [String: Any], path: String) throws -> String {
+        let r = obj["replacement"] as? String ?? "▁"
+        guard r.count == 1 else {
+            throw formatError(path, "Metaspace replacement \(r.debugDescription) must be one character")
+        }
+        return r
     }
 
     /// Metaspace's prepend_scheme, or the older add_prefix_space flag.
