@@ -23,6 +23,12 @@ final class HubModelIDTests: XCTestCase {
         XCTAssertFalse(HubModelID.looksLikeID("a/b/c"))
         XCTAssertEqual(try ModelStore.resolve("tiny-org/tiny-llama"), repo + "/snapshots/c0ffee")
         XCTAssertEqual(try ModelStore.load("tiny-org/tiny-llama").model.architecture, "llama")
+        // refs/main that leads out of the snapshots folder is refused, not followed.
+        try "../../../../etc\n".write(toFile: repo + "/refs/main", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ModelStore.resolve("tiny-org/tiny-llama")) {
+            XCTAssertTrue("\($0)".contains("refs/main: \"../../../../etc\" is not a commit hash"), "\($0)")
+        }
+        try "c0ffee\n".write(toFile: repo + "/refs/main", atomically: true, encoding: .utf8)
 
         // A folder in CANONEDIT_MODELS comes first.
         try fm.createDirectory(atPath: dir + "/models", withIntermediateDirectories: true)

@@ -34,7 +34,7 @@ public enum HubModelID {
         }
         let repo = cacheFolder + "/models--" + id.replacingOccurrences(of: "/", with: "--")
         looked.append(repo + "/snapshots/*")
-        if let snapshot = snapshot(repo) {
+        if let snapshot = try snapshot(repo) {
             if fm.fileExists(atPath: snapshot + "/config.json") { return snapshot }
             let ggufs = ((try? fm.contentsOfDirectory(atPath: snapshot)) ?? []).filter { $0.hasSuffix(".gguf") }
                 .sorted()
@@ -50,11 +50,21 @@ public enum HubModelID {
                 + "or download it into the Hugging Face cache")
     }
 
+    /// A snapshot folder's name as the hub writes it: a commit hash (hex digits, at most 64).
+    static func isCommitName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.allSatisfy(\.isHexDigit)
+    }
+
     /// The snapshot refs/main points to, else the most recently modified one.
-    static func snapshot(_ repo: String) -> String? {
+    static func snapshot(_ repo: String) throws -> String? {
         let fm = FileManager.default
         if let ref = try? String(contentsOfFile: repo + "/refs/main", encoding: .utf8) {
-            let path = repo + "/snapshots/" + ref.trimmingCharacters(in: .whitespacesAndNewlines)
+            // A commit hash names a snapshot; anything with a slash or dots could lead out of the cache.
+            let name = ref.trimmingCharacters(in: .whitespacesAndNewlines)
+            let path = repo + "/snapshots/" + name
+            guard isCommitName(name) else {
+                throw CanonEditError("\(repo)/refs/main: \(name.debugDescription) is not a commit hash")
+            }
             if fm.fileExists(atPath: path) { return path }
         }
         let names = (try? fm.contentsOfDirectory(atPath: repo + "/snapshots")) ?? []
