@@ -88,4 +88,26 @@ final class ConfigPathTests: XCTestCase {
         XCTAssertEqual(with.status, 0, with.err)
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/out/r.results.json"), with.err)
     }
+
+    /// A logfile or resultsfile that names an input or the other output is refused before anything
+    /// is written, and the input is left as it was.
+    func testOutputsThatNameInputsAreRefused() throws {
+        let t = try TinyExperiment(self)
+        let train = try Data(contentsOf: URL(fileURLWithPath: t.dir + "/train.jsonl"))
+        for (top, message) in [
+            ("resultsfile: \(t.dir)/train.jsonl", "is config key training.dataset_path"),
+            ("logfile: \(t.dir)/same.json\nresultsfile: \(t.dir)/same.json", "logfile and resultsfile are one file"),
+            ("resultsfile: \(t.dir)/model/config.json", "is a file of the model"),
+        ] {
+            var text = try String(
+                contentsOfFile: t.config(method: "lora", lr: 0.01, epochs: 1, name: "o"), encoding: .utf8)
+            text = text.split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.hasPrefix("logfile:") && !$0.hasPrefix("resultsfile:") }.joined(separator: "\n")
+            try (top + "\n" + text).write(toFile: t.dir + "/o.yaml", atomically: true, encoding: .utf8)
+            let r = try runCanonedit(["run", t.dir + "/o.yaml", "--threads", "1"])
+            XCTAssertEqual(r.status, 1, r.err)
+            XCTAssertTrue(r.err.contains(message), r.err)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: t.dir + "/train.jsonl")), train)
+    }
 }

@@ -100,6 +100,27 @@ public struct Experiment {
         return files.mapValues(resolve)
     }
 
+    /// Refuses a logfile or resultsfile that is the other, or that names an input (the config,
+    /// a data file, the model's file or a file in its folder): the run would overwrite it.
+    func checkOutputsAreNotInputs(_ options: [String: PluginOption]) throws {
+        func real(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.resolvingSymlinksInPath().path }
+        let (log, results) = (real(logPath), real(resultsPath))
+        guard log != results else {
+            throw CanonEditError("\(configPath): logfile and resultsfile are one file (\(logPath))")
+        }
+        let model = real((try? ModelStore.resolve(try ModelStore.resolveConfigModel(modelReference))) ?? modelReference)
+        var inputs =
+            dataFiles(options).map { ("config key \($0.key)", real($0.value)) } + [("the config", real(configPath))]
+        inputs.append(("the model", model))
+        for (key, output) in [("logfile", log), ("resultsfile", results)] {
+            let what =
+                inputs.first { $0.1 == output }?.0 ?? (output.hasPrefix(model + "/") ? "a file of the model" : nil)
+            if let what {
+                throw CanonEditError("\(configPath): \(key) \(output) is \(what): the run would overwrite it")
+            }
+        }
+    }
+
     /// The config's data files by the key that names them, as written in the config.
     var inputFields: [String: String] {
         let c = config
@@ -191,16 +212,17 @@ public struct Experiment {
     public func run() throws -> Outcome {
         let c = config
         for w in warnings { progress("warning: " + w) }
+        // Read and check every input before loading the model or training anything.
+        let records = try data()
+        let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
+        let options = try plugin.options(c.methodOptions, source: configPath)
+        try checkOutputsAreNotInputs(options)
         let fm = FileManager.default
         if !overwrite, fm.fileExists(atPath: resultsPath), !fm.fileExists(atPath: paths.checkpoint) {
             throw CanonEditError(
                 "\(resultsPath) holds a finished run of \(configPath): pass --overwrite to start it over (a run "
                     + "kept with --keep-checkpoint is extended by --epochs N instead)")
         }
-        // Read and check every input before loading the model or training anything.
-        let records = try data()
-        let plugin = try PluginRegistry.find(c.training.finetune_type, extra: pluginPaths)
-        let options = try plugin.options(c.methodOptions, source: configPath)
 
         let (lm, data, _) = try loadPlanned(records, method: plugin, options: options)
         progress(
