@@ -15,7 +15,9 @@ struct EditOptions: ParsableArguments {
     var edits: [String] = []
     @Option(help: "How edits that change the same numbers combine: refuse or add (base + the sum of the changes).")
     var compose: EditComposition = .refuse
-    @Flag(name: .customLong("trust-edit"), help: "Apply an edit that changes tensors its method does not change, or that was made on other weights.")
+    @Flag(
+        name: .customLong("trust-edit"),
+        help: "Apply an edit that changes tensors its method does not change, or that was made on other weights.")
     var trust = false
     @Option(
         name: .customLong("plugin-path"),

@@ -131,7 +131,9 @@ extension Gemma3Config {
             num_key_value_heads: g.metadata[a + "attention.head_count_kv"]?.int, head_dim: D,
             rms_norm_eps: try g.double(a + "attention.layer_norm_rms_epsilon"), query_pre_attn_scalar: Double(D),
             sliding_window: g.metadata[a + "attention.sliding_window"]?.int ?? 512,
-            layer_types: (0..<max(L, 0)).map { ($0 + 1) % max(pattern, 1) == 0 ? "full_attention" : "sliding_attention" },
+            layer_types: (0..<max(L, 0)).map {
+                ($0 + 1) % max(pattern, 1) == 0 ? "full_attention" : "sliding_attention"
+            },
             rope_theta: g.metadata[a + "rope.freq_base"]?.double ?? 1_000_000,
             rope_local_base_freq: g.metadata[a + "rope.freq_base_swa"]?.double ?? 10000,
             max_position_embeddings: try g.int(a + "context_length"), tie_word_embeddings: !g.has("output.weight"))

@@ -35,7 +35,9 @@ extension DecoderSpec {
                 n = p
             }
         }
-        guard normEps.isFinite, normEps > 0 else { throw formatError(source, "normalisation epsilon \(normEps) must be a small positive number") }
+        guard normEps.isFinite, normEps > 0 else {
+            throw formatError(source, "normalisation epsilon \(normEps) must be a small positive number")
+        }
         guard rotaryDims == 0 || (rotaryBase.isFinite && rotaryBase > 0) else {
             throw formatError(source, "rotary base \(rotaryBase) must be a positive number")
         }
