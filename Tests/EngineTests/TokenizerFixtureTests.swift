@@ -32,9 +32,7 @@ final class TokenizerFixtureTests: XCTestCase {
     func testThePostProcessorsLeadingTokenStartsEveryText() throws {
         let dir = temporaryFolder(self)
         var root =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")))
-            as! [String: Any]
+            try Fixtures.json("tokenizers/llama3.tokenizer.json") as! [String: Any]
         root["post_processor"] = [
             "type": "Sequence",
             "processors": [
@@ -99,9 +97,7 @@ final class TokenizerFixtureTests: XCTestCase {
     func testUnsupportedStepsAreRefusedByName() throws {
         let dir = temporaryFolder(self)
         let base =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/llama3.tokenizer.json")))
-            as! [String: Any]
+            try Fixtures.json("tokenizers/llama3.tokenizer.json") as! [String: Any]
         let cases: [(String, Any, String)] = [
             ("pre_tokenizer", ["type": "BertPreTokenizer"], "pre_tokenizer BertPreTokenizer is not supported"),
             ("normalizer", ["type": "Precompiled", "precompiled_charsmap": "AA=="], "normalizer Precompiled"),
@@ -129,9 +125,7 @@ final class TokenizerFixtureTests: XCTestCase {
     func testAnEmptySubwordPrefixOrSuffixMeansNone() throws {
         let dir = temporaryFolder(self)
         var root =
-            try JSONSerialization.jsonObject(
-                with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/gpt2.tokenizer.json")))
-            as! [String: Any]
+            try Fixtures.json("tokenizers/gpt2.tokenizer.json") as! [String: Any]
         var model = root["model"] as! [String: Any]
         (model["continuing_subword_prefix"], model["end_of_word_suffix"]) = ("", "")
         root["model"] = model
@@ -182,10 +176,7 @@ final class TokenizerFixtureTests: XCTestCase {
         ]
         for (name, change, message) in cases {
             var root =
-                try JSONSerialization.jsonObject(
-                    with: Data(contentsOf: URL(fileURLWithPath: Fixtures.folder + "/tokenizers/\(name).tokenizer.json"))
-                )
-                as! [String: Any]
+                try Fixtures.json("tokenizers/\(name).tokenizer.json") as! [String: Any]
             change(&root)
             let path = dir + "/\(name).json"
             try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))

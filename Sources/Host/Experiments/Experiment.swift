@@ -53,6 +53,9 @@ public struct Experiment {
             ? found : config.model
     }
 
+    /// The file or folder the config's `model` is.
+    func modelFile() throws -> String { try ModelStore.resolve(try ModelStore.resolveConfigModel(modelReference)) }
+
     /// Outputs not named in the config are named after the config file: a copy writes its own.
     var defaultStem: String {
         "runs/" + ((configPath as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -108,7 +111,7 @@ public struct Experiment {
         guard log != results else {
             throw CanonEditError("\(configPath): logfile and resultsfile are one file (\(logPath))")
         }
-        let model = real((try? ModelStore.resolve(try ModelStore.resolveConfigModel(modelReference))) ?? modelReference)
+        let model = real((try? modelFile()) ?? modelReference)
         var inputs =
             dataFiles(options).map { ("config key \($0.key)", real($0.value)) } + [("the config", real(configPath))]
         inputs.append(("the model", model))
@@ -181,7 +184,7 @@ public struct Experiment {
     func planned(
         _ records: ExperimentData, method: PluginLibrary, options: [String: PluginOption]
     ) throws -> (plan: MemoryPlan, outline: ModelOutline, data: ExperimentData.Tokenized)? {
-        let path = try ModelStore.resolve(try ModelStore.resolveConfigModel(modelReference))
+        let path = try modelFile()
         if [".yaml", ".yml", ".json"].contains(where: path.hasSuffix) { return nil }
         let outline = try ModelStore.outline(path)
         guard let recipe = outline.decoder, let tok = outline.tokenizer else { return nil }

@@ -41,13 +41,13 @@ public enum EditImport {
             let a = try session.attachLowRank(module: m, rank: r, scale: Float(alpha / Double(r)))
             try weights.load(prefix + m + ".lora_A.weight", into: a.A.value)
             try weights.load(prefix + m + ".lora_B.weight", into: a.B.value)
-            for t in [a.A.value, a.B.value] where (0..<t.count).contains(where: { !t.data[$0].isFinite }) {
-                throw CanonEditError("\(dir)/adapter_model.safetensors: \(m)'s adapter holds a NaN or infinite value")
-            }
             // A GGUF model keeps q/k rows in its own order: PEFT's rows follow Hugging Face's.
             if interleaved, HuggingFaceExport.isQueryOrKey(m), let c = (lm.model as? DecoderLM)?.config {
                 a.B.value.copy(from: HuggingFaceExport.permute(a.B.value, headDim: c.D))
             }
+        }
+        if let bad = session.firstNonFinite() {
+            throw CanonEditError("\(dir)/adapter_model.safetensors: \(bad) holds a NaN or infinite value")
         }
         try EditArtifact.save(
             session, method: EditValidation.importedPEFT, basePath: lm.path, ball: nil, epoch: nil, to: out)

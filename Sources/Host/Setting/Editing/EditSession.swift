@@ -22,8 +22,8 @@ public final class EditSession {
     public let adam = AdamService()
     /// Resolves data paths a method names (a config's relative paths).
     public var resolvePath: (String) -> String = { $0 }
-    /// The model's file or folder as stored, when it has one: edits saved from this session
-    /// name its digest, and edits applied to it are checked against that digest.
+    /// The model's file or folder as stored, when it has one: edits applied to the session are
+    /// checked against its digest (`EditArtifact.checkWeights`).
     public var modelPath: String?
 
     public init(

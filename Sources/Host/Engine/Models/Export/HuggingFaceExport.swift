@@ -35,14 +35,10 @@ public enum HuggingFaceExport {
             try JSONSerialization.data(withJSONObject: configJSON, options: [.sortedKeys, .prettyPrinted]),
             to: dir + "/config.json")
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
-        // A folder's own tokenizer.json is copied: canonedit writes only GPT-2-style ones.
-        let sourceTokenizer = lm.path + "/tokenizer.json"
-        if FileManager.default.fileExists(atPath: sourceTokenizer) {
-            try AtomicFile.write(
-                try Data(contentsOf: URL(fileURLWithPath: sourceTokenizer)), to: dir + "/tokenizer.json")
-            for f in sourceFiles.dropFirst(2) where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
-                try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
-            }
+        // A folder's own tokenizer files are copied (its config.json is the one written above):
+        // canonedit writes only GPT-2-style ones.
+        if FileManager.default.fileExists(atPath: lm.path + "/tokenizer.json") {
+            try copySourceFiles(lm, to: dir, except: "config.json")
             try writeMissingConfigs(dir)
         } else {
             let specials = (try? GGUFFile(path: lm.path)).map(TokenizerExport.init(gguf:)) ?? TokenizerExport()
@@ -76,13 +72,18 @@ public enum HuggingFaceExport {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let tensors = lm.model.parameters.map { p in (p.name, storedForm(p.name, value(p))) }
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
-        for f in sourceFiles where FileManager.default.fileExists(atPath: lm.path + "/" + f) {
-            try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
-        }
+        try copySourceFiles(lm, to: dir)
         if !FileManager.default.fileExists(atPath: dir + "/tokenizer.json") {
             try AtomicFile.write(try lm.tokenizer.tokenizerJSON(), to: dir + "/tokenizer.json")
         }
         try writeMissingConfigs(dir)
+    }
+
+    /// Copies the `sourceFiles` the model's folder has (all but `except`) into `dir`, unchanged.
+    static func copySourceFiles(_ lm: LoadedModel, to dir: String, except: String? = nil) throws {
+        for f in sourceFiles where f != except && FileManager.default.fileExists(atPath: lm.path + "/" + f) {
+            try AtomicFile.write(try Data(contentsOf: URL(fileURLWithPath: lm.path + "/" + f)), to: dir + "/" + f)
+        }
     }
 
     /// The tokenizer and generation configs a folder's source did not have: without a

@@ -6,23 +6,28 @@ import Support
 /// names the exact weights it was measured on. Files are hashed through a read-only mapping.
 public enum ModelDigest {
     public static func sha256(_ path: String) throws -> String {
+        var digest = SHA256Digest()
+        let (files, isFolder) = try storedFiles(path)
+        for file in files {
+            if isFolder { digest.add(Data(((file as NSString).lastPathComponent + "\n").utf8)) }
+            let m = try MappedFile(path: file)
+            if m.size > 0 { digest.add(UnsafeRawBufferPointer(start: m.base, count: m.size)) }
+        }
+        return digest.hex
+    }
+
+    /// The files a model is stored in: the file itself, or a folder's regular files by name.
+    static func storedFiles(_ path: String) throws -> (files: [String], isFolder: Bool) {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw CanonEditError("\(path): no such model file or folder")
         }
-        var digest = SHA256Digest()
-        if isDir.boolValue {
-            for name in try FileManager.default.contentsOfDirectory(atPath: path).sorted() {
-                var sub: ObjCBool = false
-                let file = path + "/" + name
-                guard FileManager.default.fileExists(atPath: file, isDirectory: &sub), !sub.boolValue else { continue }
-                digest.add(Data((name + "\n").utf8))
-                try add(file, to: &digest)
-            }
-        } else {
-            try add(path, to: &digest)
+        guard isDir.boolValue else { return ([path], false) }
+        let files = try FileManager.default.contentsOfDirectory(atPath: path).sorted().map { path + "/" + $0 }.filter {
+            var sub: ObjCBool = false
+            return FileManager.default.fileExists(atPath: $0, isDirectory: &sub) && !sub.boolValue
         }
-        return digest.hex
+        return (files, true)
     }
 
     /// `sha256(path)`, computed once per model as stored: kept in the cache folder under a key
@@ -45,21 +50,10 @@ public enum ModelDigest {
 
     /// Path, size, modification time and inode of the model's files.
     static func stamp(_ path: String) throws -> String {
-        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        var isDir: ObjCBool = false
-        _ = FileManager.default.fileExists(atPath: real, isDirectory: &isDir)
-        let files =
-            isDir.boolValue
-            ? try FileManager.default.contentsOfDirectory(atPath: real).sorted().map { real + "/" + $0 } : [real]
-        return try files.map { f -> String in
+        try storedFiles(URL(fileURLWithPath: path).resolvingSymlinksInPath().path).files.map { f -> String in
             var st = stat()
             guard stat(f, &st) == 0 else { throw CanonEditError("\(f): cannot stat") }
             return "\(f) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ino) \(st.st_dev)"
         }.joined(separator: "\n")
-    }
-
-    static func add(_ file: String, to digest: inout SHA256Digest) throws {
-        let m = try MappedFile(path: file)
-        if m.size > 0 { digest.add(UnsafeRawBufferPointer(start: m.base, count: m.size)) }
     }
 }
