@@ -103,6 +103,11 @@ public final class RunRecorder {
             throw CanonEditError(
                 "\(checkpointPath): checkpoint metadata is unreadable (corrupt?); delete it to start over")
         }
+        // A closed-form method selects its tensors in apply, which finished steps do not run
+        // again: the model tensors the checkpoint holds are selected here.
+        for name in f.tensorNames where !session.trained.contains(where: { $0.name == name }) {
+            if let p = session.model.parameter(name) { session.train(p) }
+        }
         for p in session.trained {
             if let e = p.entries {
                 // Only the entries are saved.

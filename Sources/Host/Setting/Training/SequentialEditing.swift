@@ -40,6 +40,7 @@ extension Trainer {
             var losses: [Double] = []
             if method.closedForm {
                 try session.applyClosedForm(method)
+                try Cancellation.check()  // an interrupted step is redone from the last checkpoint
             } else {
                 for epoch in 0..<E {
                     session.epoch = epoch
