@@ -25,8 +25,8 @@ func host(_ name: String, _ deps: [Target.Dependency], path: String? = nil) -> T
     .target(name: name, dependencies: deps, path: path ?? "Sources/Host/\(name)", swiftSettings: v5)
 }
 
-func plugin(_ name: String) -> Target {
-    .target(name: name, dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/\(name)", swiftSettings: v5)
+func plugin(_ name: String, _ extra: [Target.Dependency] = []) -> Target {
+    .target(name: name, dependencies: ["PluginAPI", "PluginKit"] + extra, path: "Plugins/\(name)", swiftSettings: v5)
 }
 
 func tests(_ name: String, _ deps: [Target.Dependency]) -> Target {
@@ -45,6 +45,8 @@ let package = Package(
         .library(name: "CondFT", type: .dynamic, targets: ["CondFT"]),
         .library(name: "GRACE", type: .dynamic, targets: ["GRACE"]),
         .library(name: "LoReFT", type: .dynamic, targets: ["LoReFT"]),
+        .library(name: "ROME", type: .dynamic, targets: ["ROME"]),
+        .library(name: "AlphaEdit", type: .dynamic, targets: ["AlphaEdit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -68,7 +70,11 @@ let package = Package(
                           path: "Sources/Host/CLI", swiftSettings: v5),
         // Stateless Swift helpers over the C header, linked into each Swift plugin.
         .target(name: "PluginKit", dependencies: ["PluginAPI"], path: "Sources/PluginKit", swiftSettings: v5),
-        plugin("FullFT"), plugin("LoRA"), plugin("Senses"), plugin("MEMIT"), plugin("CondFT"), plugin("GRACE"),
+        // What MEMIT, ROME and AlphaEdit share (target search, keys, closed forms), linked into each.
+        .target(name: "LocateEdit", dependencies: ["PluginAPI", "PluginKit"], path: "Plugins/LocateEdit",
+                swiftSettings: v5),
+        plugin("FullFT"), plugin("LoRA"), plugin("Senses"), plugin("CondFT"), plugin("GRACE"),
+        plugin("MEMIT", ["LocateEdit"]), plugin("ROME", ["LocateEdit"]), plugin("AlphaEdit", ["LocateEdit"]),
         // LoReFT is written in C: the plugin-author guide's second C example, shipped as a plugin.
         .target(name: "LoReFT", dependencies: ["PluginAPI"], path: "Examples/c-plugin", sources: ["loreft.c"], publicHeadersPath: ".",
                 cSettings: [.unsafeFlags(["-O2"])],
@@ -85,7 +91,7 @@ let package = Package(
         tests("EngineTests", ["Support", "Engine", "Kernels", "Setting"]),
         tests("SettingTests", ["Support", "Engine", "Setting"]),
         tests("PluginHostTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
-        tests("PluginsTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
+        tests("PluginsTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments", "LocateEdit", "CLAPACKE"]),
         tests("CompanionTrainingTests", ["Support", "Engine", "Setting", "PluginHost", "CompanionTraining", "Experiments"]),
         tests("ExperimentsTests", ["Support", "Engine", "Setting", "PluginHost", "Experiments"]),
     ]

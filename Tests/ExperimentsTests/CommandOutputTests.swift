@@ -128,6 +128,6 @@ final class CommandOutputTests: XCTestCase {
         XCTAssertTrue(root.out.contains("EXIT STATUS: 0 done; 1 an error"), root.out)
         let v = try canonedit(["--version"])
         XCTAssertEqual(v.status, 0)
-        XCTAssertTrue(v.out.hasPrefix("canonedit 0.3.0 (commit ") && v.out.contains("plugin ABI 1.3"), v.out)
+        XCTAssertTrue(v.out.hasPrefix("canonedit 0.3.0 (commit ") && v.out.contains("plugin ABI 1.4"), v.out)
     }
 }

@@ -1,6 +1,6 @@
 /*
  * canonedit_plugin.h — the contract between canonedit (the host) and editing methods (plugins).
- * ABI version 1.3 (see CE_API_MINOR). This header, with the two it includes, is the whole
+ * ABI version 1.4 (see CE_API_MINOR). This header, with the two it includes, is the whole
  * contract: a plugin links against nothing else of the host's, and can be written in C, Swift,
  * Rust or anything with a C ABI.
  *
@@ -63,8 +63,9 @@ extern "C" {
 #endif
 
 #define CE_API_MAJOR 1u
-#define CE_API_MINOR 3u   /* 1.1 ce_backpack_ext.add_predicted_probabilities; 1.2 "canonedit.hooks/1";
-                             1.3 describe, ce_outline, the learning-rate sweep range, CE_HP_CLEARED_IN_SWEEPS */
+#define CE_API_MINOR 4u   /* 1.1 ce_backpack_ext.add_predicted_probabilities; 1.2 "canonedit.hooks/1";
+                             1.3 describe, ce_outline, the learning-rate sweep range, CE_HP_CLEARED_IN_SWEEPS;
+                             1.4 ce_linalg_ext.solve and symmetric_eigen, carried state in ce_hooks_ext */
 #define CE_PLUGIN_ENTRY_SYMBOL "canonedit_plugin_entry"
 
 /* ---- status codes -------------------------------------------------------------------- */

@@ -54,6 +54,14 @@ typedef struct ce_linalg_ext {
     /* Solves A X = B for symmetric positive definite A (n, n), row-major; B (n, m) is replaced
      * by X and A by its Cholesky factor. CE_ERR_NUMERIC when A is not positive definite. */
     ce_status (*solve_spd)(void *ctx, float *A, float *B, int64_t n, int64_t m);
+    /* Since 1.4 (check struct_size first). Solves A X = B for a general square A (n, n) by LU
+     * with partial pivoting, in double precision; B (n, m) is replaced by X, A is not changed.
+     * CE_ERR_NUMERIC when A is singular. */
+    ce_status (*solve)(void *ctx, const float *A, float *B, int64_t n, int64_t m);
+    /* Since 1.4. Eigenvalues and eigenvectors of a symmetric A (n, n), in double precision:
+     * values (n) ascending, and A replaced by the eigenvectors as columns (A[i * n + j] is
+     * component i of the vector of values[j]). */
+    ce_status (*symmetric_eigen)(void *ctx, float *A, float *values, int64_t n);
 } ce_linalg_ext;
 
 /* ---- extension "canonedit.backpack/1": Backpack language models -------------------------
@@ -129,15 +137,21 @@ typedef struct ce_hooks_ext {
     ce_status (*set_state)(void *ctx, const char *key, const void *data, int64_t bytes);
     /* The state saved under `key` (borrowed until destroy), or CE_ERR_NOT_FOUND. */
     ce_status (*get_state)(void *ctx, const char *key, const void **data, int64_t *bytes);
+    /* Since 1.4 (check struct_size first). State carried from each step of sequential editing
+     * to the next, one value per key: a step reads what the steps before it left and may replace
+     * it (set_state's values are the step's own). Saved in checkpoints and edit files; a run that
+     * is not sequential has one step. Keys of set_state may not start with "carried:". */
+    ce_status (*set_carried_state)(void *ctx, const char *key, const void *data, int64_t bytes);
+    ce_status (*get_carried_state)(void *ctx, const char *key, const void **data, int64_t *bytes);
 } ce_hooks_ext;
 
 /* Sizes on 64-bit targets, as canonedit_plugin.h states its own. */
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L && UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 _Static_assert(sizeof(ce_activations_ext) == 72, "ce_activations_ext is 72 bytes");
-_Static_assert(sizeof(ce_linalg_ext) == 16, "ce_linalg_ext is 16 bytes");
+_Static_assert(sizeof(ce_linalg_ext) == 32, "ce_linalg_ext is 32 bytes");
 _Static_assert(sizeof(ce_backpack_ext) == 48, "ce_backpack_ext is 48 bytes");
 _Static_assert(sizeof(ce_hook_rows) == 64, "ce_hook_rows is 64 bytes");
-_Static_assert(sizeof(ce_hooks_ext) == 40, "ce_hooks_ext is 40 bytes");
+_Static_assert(sizeof(ce_hooks_ext) == 56, "ce_hooks_ext is 56 bytes");
 #endif
 
 #ifdef __cplusplus

@@ -5,6 +5,26 @@ import PluginAPI
 import Setting
 import Support
 
+/// Carried state's keys in the session's method state: set_state refuses them, so the two never meet.
+let carriedPrefix = "carried:"
+
+extension PluginBridge {
+    /// A copy of the state saved under `key`, owned by the bridge until the plugin is destroyed.
+    func lendState(
+        _ key: String, _ data: UnsafeMutablePointer<UnsafeRawPointer?>, _ bytes: UnsafeMutablePointer<Int64>
+    )
+        -> ce_status
+    {
+        guard let value = session.methodState[key] else { return fail(CE_ERR_NOT_FOUND, "no state saved as \(key)") }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(value.count, 1), alignment: 64)
+        value.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: value.count)
+        allocations.insert(copy)
+        data.pointee = UnsafeRawPointer(copy)
+        bytes.pointee = Int64(value.count)
+        return CE_OK
+    }
+}
+
 /// The "canonedit.hooks/1" table: hooks on block outputs, the plugin's own tensors and state.
 func hooksExtension() -> ce_hooks_ext {
     var e = ce_hooks_ext()
@@ -38,21 +58,36 @@ func hooksExtension() -> ce_hooks_ext {
         guard let key, bytes >= 0, bytes == 0 || data != nil else {
             return b.fail(CE_ERR_INVALID_ARGUMENT, "set_state needs a key and data")
         }
-        b.session.methodState[b.session.stepName(String(cString: key))] =
+        let k = String(cString: key)
+        if k.hasPrefix(carriedPrefix) {
+            return b.fail(
+                CE_ERR_INVALID_ARGUMENT,
+                "set_state: keys starting with \"\(carriedPrefix)\" are "
+                    + "set_carried_state's")
+        }
+        b.session.methodState[b.session.stepName(k)] = bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
+        return CE_OK
+    }
+    e.set_carried_state = { ctx, key, data, bytes in
+        let b = bridge(ctx)
+        guard let key, bytes >= 0, bytes == 0 || data != nil else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "set_carried_state needs a key and data")
+        }
+        b.session.methodState[carriedPrefix + String(cString: key)] =
             bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
         return CE_OK
+    }
+    e.get_carried_state = { ctx, key, data, bytes in
+        let b = bridge(ctx)
+        guard let key, let data, let bytes else {
+            return b.fail(CE_ERR_INVALID_ARGUMENT, "get_carried_state needs key, out")
+        }
+        return b.lendState(carriedPrefix + String(cString: key), data, bytes)
     }
     e.get_state = { ctx, key, data, bytes in
         let b = bridge(ctx)
         guard let key, let data, let bytes else { return b.fail(CE_ERR_INVALID_ARGUMENT, "get_state needs key, out") }
-        let k = b.session.stepName(String(cString: key))
-        guard let value = b.session.methodState[k] else { return b.fail(CE_ERR_NOT_FOUND, "no state saved as \(k)") }
-        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(value.count, 1), alignment: 64)
-        value.copyBytes(to: copy.assumingMemoryBound(to: UInt8.self), count: value.count)
-        b.allocations.insert(copy)
-        data.pointee = UnsafeRawPointer(copy)
-        bytes.pointee = Int64(value.count)
-        return CE_OK
+        return b.lendState(b.session.stepName(String(cString: key)), data, bytes)
     }
     return e
 }
