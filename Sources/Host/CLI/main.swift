@@ -30,7 +30,7 @@ struct CanonEdit: ParsableCommand {
             Run.self, BenchmarkCommand.self, SweepCommand.self, Select.self, Report.self, Ensemble.self,
             SensesCommand.self, CompanionCommand.self, Eval.self, GeneralLoss.self, Corpus.self, Logits.self,
             Score.self, NLL.self,
-            Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self, DataCommand.self,
+            Generate.self, BenchCommand.self, Export.self, Import.self, Plugins.self, DataCommand.self, StatsCommand.self,
         ])
 }
 

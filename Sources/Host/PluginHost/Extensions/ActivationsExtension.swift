@@ -79,11 +79,12 @@ private func installActivationReads(_ e: inout ce_activations_ext) {
             let path = String(cString: corpus)
             let docs = try b.corpus(path).map { Array($0) }
             let resolved = b.session.resolvePath(path)
-            let corpusID = FNV1a.hex(of: (try? Data(contentsOf: URL(fileURLWithPath: resolved))) ?? Data())
+            let corpusID = SHA256Digest.hex(of: (try? Data(contentsOf: URL(fileURLWithPath: resolved))) ?? Data())
+            let modelSHA256 = b.session.modelPath.flatMap { try? ModelDigest.cachedSHA256($0) }
             let m = try b.session.withOriginalModel {
                 try SecondMoment.compute(
                     model: b.session.model, module: String(cString: module), docs: docs, corpusID: corpusID,
-                    tokens: Int(tokens), progress: b.transient ?? b.log)
+                    tokens: Int(tokens), modelSHA256: modelSHA256, progress: b.transient ?? b.log)
             }
             out.update(from: m.data, count: m.count)
             return CE_OK

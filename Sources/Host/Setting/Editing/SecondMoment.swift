@@ -8,8 +8,10 @@ import Support
 public enum SecondMoment {
     public static var cacheFolder: String { CacheFolder.path }
 
+    /// `corpusID` names the corpus (its SHA-256); `modelSHA256`, when known, the model's files:
+    /// both are provenance a cache must match.
     public static func compute(
-        model: CausalLM, module: String, docs: [[Int32]], corpusID: String, tokens: Int,
+        model: CausalLM, module: String, docs: [[Int32]], corpusID: String, tokens: Int, modelSHA256: String? = nil,
         progress: (String) -> Void = { _ in }
     ) throws -> Tensor {
         guard let lin = model.linears.first(where: { $0.name == module }) else {
@@ -17,10 +19,11 @@ public enum SecondMoment {
         }
         let d = lin.inFeatures
         let identity = ModelIdentity.of(model)
-        let provenance = [
+        var provenance = [
             "model": identity, "module": module, "corpus": corpusID, "tokens": String(tokens), "dtype": "F32",
             "statistic": "mean of x x^T over inputs",
         ]
+        if let modelSHA256 { provenance["model_sha256"] = modelSHA256 }
         let path = cacheFolder + "/moments/\(identity)-\(module)-\(corpusID)-\(tokens).safetensors"
         if FileManager.default.fileExists(atPath: path) {
             let f: SafetensorsFile
