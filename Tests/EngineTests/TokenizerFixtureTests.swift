@@ -142,8 +142,9 @@ final class TokenizerFixtureTests: XCTestCase {
         }
     }
 
-    /// A Metaspace replacement that is not one character, and Strip counts below 0 or past 1024
-    /// (a negative one trapped, a huge one spun in generate), are refused naming the file.
+    /// A Metaspace replacement that is not one character, Strip counts below 0 or past 1024 (a
+    /// negative one trapped, a huge one spun in generate), a vocabulary id of Int.max and a Unigram
+    /// unk_id past the vocabulary (both trapped) are refused naming the file.
     func testBadMetaspaceAndStripValuesAreRefused() throws {
         let dir = temporaryFolder(self)
         let cases: [(String, (inout [String: Any]) -> Void, String)] = [
@@ -172,6 +173,24 @@ final class TokenizerFixtureTests: XCTestCase {
                     dec["decoders"] = steps
                     root["decoder"] = dec
                 }, "decoder Strip start -1 / stop 0 must be 0…1024"
+            ),
+            (
+                "gpt2",
+                { root in
+                    var model = root["model"] as! [String: Any]
+                    var vocab = model["vocab"] as! [String: Any]
+                    vocab["huge"] = Int.max  // its id + 1 overflowed
+                    model["vocab"] = vocab
+                    root["model"] = model
+                }, "vocabulary ids reach \(Int.max), over the limit"
+            ),
+            (
+                "t5_unigram",
+                { root in
+                    var model = root["model"] as! [String: Any]
+                    model["unk_id"] = 1 << 40  // trapped converting to Int32
+                    root["model"] = model
+                }, "model.unk_id \(1 << 40) is outside the vocabulary"
             ),
         ]
         for (name, change, message) in cases {

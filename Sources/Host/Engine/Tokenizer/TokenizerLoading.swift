@@ -155,7 +155,11 @@ extension Tokenizer {
         }
         let specials = try Self.addedTokens(root, path: path)
         let pieces = vocab.map(\.0)
-        let unk = Int32(model["unk_id"] as? Int ?? -1)
+        let unkID = model["unk_id"] as? Int ?? -1
+        guard (-1..<pieces.count).contains(unkID) else {
+            throw formatError(path, "model.unk_id \(unkID) is outside the vocabulary (0..<\(pieces.count))")
+        }
+        let unk = Int32(unkID)
         try self.init(
             vocab: pieces, merges: [], specials: specials, preTokenizer: PreTokenizer(), source: path,
             bos: Self.startOfText(root["post_processor"], specials: specials),
@@ -236,8 +240,11 @@ extension Tokenizer {
 
     /// Turns {token: id} into an id-indexed array, checking ids are dense.
     static func denseVocab(_ map: [String: Int], extra: [String: Int32], source: String) throws -> [String] {
-        let n = max((map.values.max() ?? -1), Int(extra.values.max() ?? -1)) + 1
-        guard n <= 1 << 22 else { throw formatError(source, "vocabulary ids reach \(n), over the limit of \(1 << 22)") }
+        let top = max((map.values.max() ?? -1), Int(extra.values.max() ?? -1))  // + 1 only once it is bounded
+        guard top < 1 << 22 else {
+            throw formatError(source, "vocabulary ids reach \(top), over the limit of \(1 << 22)")
+        }
+        let n = top + 1
         var vocab = [String?](repeating: nil, count: n)
         for (t, id) in map {
             guard id >= 0 else { throw formatError(source, "token \(t) has negative id \(id)") }

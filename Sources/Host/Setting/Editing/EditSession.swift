@@ -91,8 +91,15 @@ public final class EditSession {
         guard !name.isEmpty, model.parameter(name) == nil, !trained.contains(where: { $0.name == name }) else {
             throw CanonEditError("a tensor named '\(name)' already exists")
         }
-        guard (1...4).contains(shape.count), shape.allSatisfy({ $0 >= 1 }), shape.reduce(1, *) <= 1 << 31 else {
-            throw CanonEditError("tensor \(name): shape \(shape) must have 1 to 4 positive dimensions")
+        // The element count is multiplied with overflow checks: a crafted shape must not trap here.
+        let count = shape.reduce(Optional(1)) { n, d in
+            guard let n, d >= 1 else { return nil }
+            let (m, overflow) = n.multipliedReportingOverflow(by: d)
+            return overflow || m > 1 << 31 ? nil : m
+        }
+        guard (1...4).contains(shape.count), count != nil else {
+            throw CanonEditError(
+                "tensor \(name): shape \(shape) must have 1 to 4 positive dimensions and at most 2^31 values")
         }
         let p = Parameter(name, Tensor(shape))
         p.requiresGrad = true
