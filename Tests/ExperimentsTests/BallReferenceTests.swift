@@ -45,6 +45,25 @@ final class BallReferenceTests: XCTestCase {
         }
     }
 
+    /// The same write during update: the epoch's numbers would not be reproducible from the
+    /// saved edit, so the run ends after that epoch, before anything is certified.
+    func testAnUpdateThatWritesAnUnselectedTensorEndsTheRun() throws {
+        let t = try TinyExperiment(self)
+        let lib = try buildProbePlugin(self, defines: ["PROBE_PERTURB_IN_UPDATE"])
+        XCTAssertThrowsError(
+            try t.run(
+                t.config(method: "probe", lr: 0.01, epochs: 2, name: "sneaky-update"),
+                pluginPaths: [(lib as NSString).deletingLastPathComponent])
+        ) {
+            XCTAssertTrue(
+                "\($0)".contains("changed model.embed_tokens.weight in update without selecting it"), "\($0)")
+        }
+        for ball in Ball.paper {
+            XCTAssertFalse(
+                FileManager.default.fileExists(atPath: t.dir + "/sneaky-update.edit-\(ball.key).safetensors"))
+        }
+    }
+
     func testUpdatesCarryTheirEpochAndEpochCount() throws {
         let t = try TinyExperiment(self)
         let lib = try buildProbePlugin(self)

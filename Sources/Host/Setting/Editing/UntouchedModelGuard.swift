@@ -25,12 +25,13 @@ public struct UntouchedModelGuard {
     }
 
     /// Throws naming the first parameter that changed without being selected for training.
-    public func check(_ session: EditSession, method: String) throws {
+    /// `stage` names where the method ran: prepare, update (an epoch of training) or apply.
+    public func check(_ session: EditSession, method: String, stage: String = "prepare") throws {
         let selected = Set(session.trained.map(ObjectIdentifier.init))
         for p in session.model.parameters where !selected.contains(ObjectIdentifier(p)) {
             guard unchanged(p) else {
                 throw CanonEditError(
-                    "method \(method) changed \(p.name) in prepare without selecting it for training; "
+                    "method \(method) changed \(p.name) in \(stage) without selecting it for training; "
                         + "a method may change only the tensors it trains (train_param, train_rows) or adapters")
             }
         }

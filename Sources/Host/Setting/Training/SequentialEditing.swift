@@ -41,11 +41,13 @@ extension Trainer {
             if method.closedForm {
                 try session.applyClosedForm(method)
                 try Cancellation.check()  // an interrupted step is redone from the last checkpoint
+                try guardian?.check(session, method: method.id, stage: "apply")
             } else {
                 for epoch in 0..<E {
                     session.epoch = epoch
                     losses = try trainEpoch(epoch, of: E, step: &updates)
                     try Cancellation.check()
+                    try guardian?.check(session, method: method.id, stage: "update")
                 }
             }
             var f = try data.evaluator.evaluate(session.model)
@@ -72,6 +74,7 @@ extension Trainer {
         session.useExamples(steps[s])
         trainSet = steps[s]
         let guardian = UntouchedModelGuard(session.model)
+        self.guardian = guardian
         try method.prepare(session)
         try guardian.check(session, method: method.id)
     }

@@ -66,6 +66,9 @@ public final class Trainer {
     /// cost one output-layer product, not a forward pass) and the residual stream at the frozen
     /// layer (so the edited model's pass starts there).
     var klCache: [Int: (hidden: Tensor, prefix: ResidualState?)] = [:]
+    /// The model's unselected tensors as the method found them: checked after prepare, after
+    /// each epoch of updates and after a closed-form apply, so a write to any of them ends the run.
+    var guardian: UntouchedModelGuard?
     var klCacheBytes = 0
 
     /// Runs (or resumes) the experiment. Returns the per-epoch figures, index 0 = unedited.
@@ -87,6 +90,7 @@ public final class Trainer {
             let started = Date()
             let losses = try trainEpoch(epoch, of: E, step: &step)
             try Cancellation.check()
+            try guardian?.check(session, method: method.id, stage: "update")
             let trained = Date()
             // The epoch's trained values are final: they go to disk while it is evaluated.
             var checkpoint = RunRecorder.CheckpointWrite.skipped
@@ -124,6 +128,7 @@ public final class Trainer {
             try saveSamples(epoch: 0)
         }
         let guardian = UntouchedModelGuard(session.model)
+        self.guardian = guardian
         if resuming { session.methodState = try recorder.savedMethodState() }
         try method.prepare(session)
         try guardian.check(session, method: method.id)
@@ -179,6 +184,7 @@ public final class Trainer {
         progress("applying the \(method.id) edit")
         let started = Date()
         try session.applyClosedForm(method)
+        try guardian?.check(session, method: method.id, stage: "apply")
         let f = try evaluateWithTrainLoss(timed: false)
         try saveSamples(epoch: 1)
         try record(f, into: &stats)

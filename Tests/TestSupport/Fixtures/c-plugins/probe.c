@@ -4,6 +4,7 @@
  *   PROBE_PERTURB_SELECTED    prepare multiplies the tensor it selected by 1.5 (allowed, but it
  *                             changes the model before epoch 1: an "after prepare" row)
  *   PROBE_PERTURB_UNSELECTED  prepare also writes a tensor it never selected (refused)
+ *   PROBE_PERTURB_IN_UPDATE   update writes a tensor it never selected (refused after the epoch)
  *   PROBE_UNKNOWN_CAPABILITY  declares capability bit 20, which no host defines (refused)
  *   PROBE_MINOR_0             declares ABI 1.0 (accepted by a 1.x host)
  *   PROBE_SHORT_DESCRIPTOR    declares a struct_size shorter than ABI 1.0's (refused)
@@ -51,6 +52,14 @@ static ce_status prepare(void *instance, const ce_host *host) {
 
 static ce_status update(void *instance, const ce_host *host, const ce_update_info *info) {
     probe *self = instance;
+#ifdef PROBE_PERTURB_IN_UPDATE
+    ce_param *other = NULL;
+    if (host->param_find(host->ctx, "model.embed_tokens.weight", &other) == CE_OK) {
+        ce_tensor e;
+        host->param_value(host->ctx, other, &e);
+        e.data[1] -= 0.5f;
+    }
+#endif
     ce_tensor value, grad;
     host->param_value(host->ctx, self->param, &value);
     host->param_grad(host->ctx, self->param, &grad);
