@@ -88,29 +88,17 @@ private let descriptor = makeDescriptor(
                 let F = Int(w.shape.1)
                 modules.append((module, w, F))
                 let K = try lh.keys(module, features: F, edits: edits, templates: templates)
-                var R = [Float](repeating: 0, count: E * C)
-                var before = 0.0
-                for (e, ed) in edits.enumerated() {
-                    let cur = try lh.residual(ed.prefix, at: ed.subjectLast, layer: critical)
-                    for j in 0..<C {
-                        R[e * C + j] = (ed.z[j] - cur[j]) / Float(layers.count - li)
-                        before += Double(ed.z[j] - cur[j]) * Double(ed.z[j] - cur[j])
-                    }
-                }
+                let (R, before) = try lh.missing(edits, layer: critical, spread: layers.count - li)
                 let Kp = try earlierKeys(hooks, host, module: module, features: F)
                 let space = try nullSpace(lh, module: module, features: F, threshold: threshold)
                 let dW = try alphaEditUpdate(
                     keys: K, residuals: R, earlier: Kp, nullSpace: space, l2: Float(l2), edits: E,
                     earlierEdits: Kp.count / F, outputs: C, solve: { A, B, n, m in try lh.solve(A, &B, n: n, m: m) })
                 for i in 0..<C * F { w.data[i] += dW[i] }
-                var after = 0.0
-                for ed in edits {
-                    let cur = try lh.residual(ed.prefix, at: ed.subjectLast, layer: critical)
-                    for j in 0..<C { after += Double(ed.z[j] - cur[j]) * Double(ed.z[j] - cur[j]) }
-                }
+                let after = try lh.missing(edits, layer: critical).distance
                 host.log(
                     "alphaedit: layer \(l) (\(module)) updated for \(E) edits (\(Kp.count / F) earlier kept); "
-                        + "distance to targets \(sqrt(before)) -> \(sqrt(after))")
+                        + "distance to targets \(before) -> \(after)")
             }
             // The keys of this step's edits, on the edited model, join the ones later steps keep.
             for m in modules {

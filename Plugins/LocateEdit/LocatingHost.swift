@@ -79,6 +79,21 @@ public struct LocatingHost {
         return K
     }
 
+    /// What each edit still lacks at block `layer` (z minus the current residual), divided by
+    /// `spread` (the layers left to share it) as R (E, C), and the whole distance to the targets.
+    public func missing(_ edits: [EditTarget], layer: Int, spread: Int = 1) throws -> (R: [Float], distance: Double) {
+        let C = hidden
+        var R = [Float](repeating: 0, count: edits.count * C), sum = 0.0
+        for (e, ed) in edits.enumerated() {
+            let cur = try residual(ed.prefix, at: ed.subjectLast, layer: layer)
+            for j in 0..<C {
+                R[e * C + j] = (ed.z[j] - cur[j]) / Float(spread)
+                sum += Double(ed.z[j] - cur[j]) * Double(ed.z[j] - cur[j])
+            }
+        }
+        return (R, sum.squareRoot())
+    }
+
     /// E[k kᵀ] of the module's inputs over a corpus, from the unedited model (cached by the host): (F, F).
     public func secondMoment(_ module: String, features F: Int, corpus: String, tokens: Int) throws -> [Float] {
         var A = [Float](repeating: 0, count: F * F)

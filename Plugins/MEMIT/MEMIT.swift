@@ -45,11 +45,8 @@ private let descriptor = makeDescriptor(
                 let w = try lh.trainedWeight(module)
                 let F = Int(w.shape.1)
                 let K = try lh.keys(module, features: F, edits: edits, templates: templates)  // (E, F)
-                var R = [Float](repeating: 0, count: E * C)  // residual still to add (E, C)
-                for (e, ed) in edits.enumerated() {
-                    let cur = try lh.residual(ed.prefix, at: ed.subjectLast, layer: critical)
-                    for j in 0..<C { R[e * C + j] = (ed.z[j] - cur[j]) / Float(layers.count - li) }
-                }
+                // R (E, C): this layer's share of what the edits still lack
+                let (R, before) = try lh.missing(edits, layer: critical, spread: layers.count - li)
                 var A = try lh.secondMoment(module, features: F, corpus: corpus, tokens: tokens)
                 addRidge(&A, features: F, ridge: try host.number("mom2_ridge"))
                 // A = λ·Cov + KᵀK ; solve A Y = Kᵀ (F, E)
@@ -71,19 +68,10 @@ private let descriptor = makeDescriptor(
                         w.data[c * F + j] += s
                     }
                 }
-                // How much of the way to z the edits are, before and after this layer's update.
-                var before = 0.0, after = 0.0
-                for (e, ed) in edits.enumerated() {
-                    let cur = try lh.residual(ed.prefix, at: ed.subjectLast, layer: critical)
-                    for j in 0..<C {
-                        let full = Double(R[e * C + j]) * Double(layers.count - li)
-                        before += full * full
-                        after += Double(ed.z[j] - cur[j]) * Double(ed.z[j] - cur[j])
-                    }
-                }
+                let after = try lh.missing(edits, layer: critical).distance
                 host.log(
                     "memit: layer \(l) (\(module)) updated for \(E) edits; distance to targets "
-                        + "\(sqrt(before)) -> \(sqrt(after))"
+                        + "\(before) -> \(after)"
                 )
             }
         }

@@ -56,19 +56,11 @@ private let descriptor = makeDescriptor(
                 let key = try lh.keys(module, features: F, edits: [target], templates: [[]])
                 var u = averaged
                 try lh.solve(moment, &u, n: F, m: 1)  // C⁻¹ k̄
-                let current = try lh.residual(target.prefix, at: target.subjectLast, layer: layer)
-                let missing = (0..<C).map { target.z[$0] - current[$0] }
+                let (missing, before) = try lh.missing([target], layer: layer)
                 let dW = romeUpdate(direction: u, key: key, missing: missing)
                 for i in 0..<C * F { w.data[i] += dW[i] }
-                let after = try lh.residual(target.prefix, at: target.subjectLast, layer: layer)
-                func distance(_ x: [Float]) -> Double {
-                    var s = 0.0
-                    for j in 0..<C { s += Double(target.z[j] - x[j]) * Double(target.z[j] - x[j]) }
-                    return s.squareRoot()
-                }
-                host.log(
-                    "rome: example \(e) inserted at \(module); distance to target \(distance(current)) -> "
-                        + "\(distance(after))")
+                let after = try lh.missing([target], layer: layer).distance
+                host.log("rome: example \(e) inserted at \(module); distance to target \(before) -> \(after)")
                 inserted += 1
             }
             if inserted == 0 { throw PluginError(CE_ERR_INVALID_ARGUMENT, "no usable edits") }
