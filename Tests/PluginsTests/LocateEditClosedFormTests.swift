@@ -75,13 +75,16 @@ final class LocateEditClosedFormTests: XCTestCase {
         let keys = transpose(K, rows: F, columns: E)
         let earlier = transpose(space.project(randoms(F), columns: 1), rows: F, columns: 1)
         let R = randoms(E * C)
+        func assertUnmoved(_ update: [Float], line: UInt = #line) {
+            for i in 0..<n0 {
+                let moved = apply(update, Array(preserved[i * F..<(i + 1) * F]), outputs: C)
+                for c in 0..<C { XCTAssertEqual(moved[c], 0, accuracy: 1e-5, "preserved key \(i) moved", line: line) }
+            }
+        }
         let dW = try alphaEditUpdate(
             keys: keys, residuals: R, earlier: earlier, nullSpace: space, l2: 1e-6, edits: E, earlierEdits: 1,
             outputs: C, solve: solve)
-        for i in 0..<n0 {
-            let moved = apply(dW, Array(preserved[i * F..<(i + 1) * F]), outputs: C)
-            for c in 0..<C { XCTAssertEqual(moved[c], 0, accuracy: 1e-5, "preserved key \(i) moved") }
-        }
+        assertUnmoved(dW)
         for e in 0..<E {
             let written = apply(dW, Array(keys[e * F..<(e + 1) * F]), outputs: C)
             for c in 0..<C { XCTAssertEqual(written[c], R[e * C + c], accuracy: 1e-3) }
@@ -92,10 +95,7 @@ final class LocateEditClosedFormTests: XCTestCase {
         let projected = try alphaEditUpdate(
             keys: outside, residuals: R, earlier: earlier, nullSpace: space, l2: 1e-6, edits: E, earlierEdits: 1,
             outputs: C, solve: solve)
-        for i in 0..<n0 {
-            let moved = apply(projected, Array(preserved[i * F..<(i + 1) * F]), outputs: C)
-            for c in 0..<C { XCTAssertEqual(moved[c], 0, accuracy: 1e-5, "preserved key \(i) moved") }
-        }
+        assertUnmoved(projected)
         let everything = NullSpace(values: values, vectors: vectors, features: F, threshold: .infinity)
         XCTAssertEqual(everything.rank, F)
         let free = try alphaEditUpdate(

@@ -8,6 +8,13 @@ import XCTest
 /// ROME and AlphaEdit on the tiny model, through the host: what each inserts, and what
 /// AlphaEdit carries from one sequential step to the next.
 final class ROMEAlphaEditTests: XCTestCase {
+    /// Statistics of 8 tokens (rank ≤ 8 of 24 features), so that a null space exists.
+    let alphaOptions = """
+            mom2_tokens: 8
+            nullspace_threshold: 1e-5
+            l2: 0.001
+        """
+
     func methodConfig(
         _ t: TinyExperiment, _ method: String, name: String, options: String, top: String = "", layers: String = "1"
     ) -> String {
@@ -64,14 +71,9 @@ final class ROMEAlphaEditTests: XCTestCase {
         let t = try TinyExperiment(self)
         setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
         defer { unsetenv("CANONEDIT_CACHE") }
-        let options = """
-                mom2_tokens: 8
-                nullspace_threshold: 1e-5
-                l2: 0.001
-            """
         var lines: [String] = []
         let o = try t.run(
-            methodConfig(t, "alphaedit", name: "seq", options: options, top: "sequential: {edits_per_step: 1}")
+            methodConfig(t, "alphaedit", name: "seq", options: alphaOptions, top: "sequential: {edits_per_step: 1}")
         ) { lines.append($0) }
         XCTAssertNil(o.error)
         XCTAssertEqual(o.stats.count, 4)
@@ -93,14 +95,9 @@ final class ROMEAlphaEditTests: XCTestCase {
         let t = try TinyExperiment(self)
         setenv("CANONEDIT_CACHE", t.dir + "/cache", 1)
         defer { unsetenv("CANONEDIT_CACHE") }
-        let options = """
-                mom2_tokens: 8
-                nullspace_threshold: 1e-5
-                l2: 0.001
-            """
         let top = "sequential: {edits_per_step: 1}"
-        let whole = try t.run(methodConfig(t, "alphaedit", name: "whole", options: options, top: top))
-        let cfg = methodConfig(t, "alphaedit", name: "cut", options: options, top: top)
+        let whole = try t.run(methodConfig(t, "alphaedit", name: "whole", options: alphaOptions, top: top))
+        let cfg = methodConfig(t, "alphaedit", name: "cut", options: alphaOptions, top: top)
         defer { Cancellation.requested = 0 }
         XCTAssertThrowsError(try t.run(cfg) { if $0.hasPrefix("step 3/3") { Cancellation.requested = 1 } })
         Cancellation.requested = 0
