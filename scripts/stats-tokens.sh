@@ -25,8 +25,10 @@ for method in memit alphaedit; do
         RESULTS+=("runs/stats-tokens-$method-$n.results.json")
         if [ -f "runs/stats-tokens-$method-$n.results.json" ]; then continue; fi
         echo "stats-tokens: $method with statistics on $n tokens" >&2
+        # A run that fails (MEMIT's solve on fewer tokens than the MLP is wide) is recorded in its
+        # results file, and the report shows why.
         /usr/bin/time -f "stats-tokens: $method $n: %e s, %M KiB" $B run "$cfg" >/dev/null 2>"$OUT/$method-$n.err" \
-            || { tail -n 3 "$OUT/$method-$n.err" >&2; exit 1; }
+            || grep -h "run stopped" "$OUT/$method-$n.err" >&2 || true
         tail -n 1 "$OUT/$method-$n.err" >&2
     done
 done
