@@ -187,7 +187,7 @@ public final class CompanionTrainer {
     }
 
     func saveCheckpoint() throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Folder.make(folder)
         var tensors: [(String, Tensor)] = []
         for p in companion.parameters {
             let s = adam.state(for: p)

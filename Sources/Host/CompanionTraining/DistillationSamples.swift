@@ -48,7 +48,7 @@ public final class DistillationSamples {
             throw CanonEditError(
                 "the sampling prompt \(prompt.debugDescription) must be one token, it is \(start.count)")
         }
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Folder.make(folder)
         let C = model.spec.C, identity = ModelIdentity.of(model)
         let shards = (documents + shardSize - 1) / shardSize
         var tokens: [Int32] = []

@@ -122,7 +122,7 @@ public enum AuthorsData {
             throw CanonEditError("\(url): not an https or file URL")
         }
         let work = NSTemporaryDirectory() + "canonedit-fetch-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try Folder.make(work)
         defer { try? FileManager.default.removeItem(atPath: work) }
         progress("downloading \(url)")
         let data: Data

@@ -37,7 +37,7 @@ public enum SlurmArray {
             throw CanonEditError("\(bad.debugDescription): a path with a line break cannot go into a Slurm job")
         }
         let dir = abs(folder) + "/slurm"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Folder.make(dir)
         let list = dir + "/configs.txt", script = dir + "/array.sh"
         try AtomicFile.write(Data(configs.map { $0 + "\n" }.joined().utf8), to: list)
         let text =

@@ -111,8 +111,8 @@ public enum SweepPlanner {
     public static func plan(_ spec: SweepSpec, pluginPaths: [String] = []) throws -> [Run] {
         var rng = SeededRandom(seed: spec.seed ?? 876_545_987)
         var runs: [Run] = []
-        try FileManager.default.createDirectory(atPath: spec.folder + "/configs", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: spec.folder + "/results", withIntermediateDirectories: true)
+        try Folder.make(spec.folder + "/configs")
+        try Folder.make(spec.folder + "/results")
         let stems = try runStems(spec.base_configs)
         for (basePath, stem) in zip(spec.base_configs, stems) {
             let base = try ExperimentConfig.load(basePath)

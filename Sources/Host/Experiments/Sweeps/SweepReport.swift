@@ -79,7 +79,7 @@ public enum SweepReport {
         _ rows: [Row], folder: String, names: [String: String] = [:], note: (String) -> Void = { _ in }
     ) throws -> [String] {
         let out = folder + "/report"
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try Folder.make(out)
         let balls = Ball.paper.map(\.key).filter { b in rows.contains { $0.ball == b } }
         let label = { (key: String) in Ball(key: key)?.label ?? key }
         let groups = Array(Set(rows.map { "\($0.task)|\($0.method)" })).sorted()

@@ -51,8 +51,8 @@ public enum SweepSelect {
             }
         }
         var choices: [Choice] = []
-        try FileManager.default.createDirectory(atPath: folder + "/test/configs", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: folder + "/test/results", withIntermediateDirectories: true)
+        try Folder.make(folder + "/test/configs")
+        try Folder.make(folder + "/test/results")
         for key in order {
             let c = best[key]!
             let (r, s, imp, idx) = (c.run, c.success, c.improvement, c.index)

@@ -31,7 +31,7 @@ public enum EditExport {
         }
         let tmp = out + ".tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: tmp)
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        try Folder.make(tmp)
         do {
             switch format {
             case .hf: try writeMerged(lm, to: tmp, maxShardBytes: maxShardBytes)

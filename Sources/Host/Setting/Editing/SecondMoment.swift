@@ -56,7 +56,7 @@ public enum SecondMoment {
         var rows: [Float] = []
         lin.slot.capture = { x, n in rows = Array(UnsafeBufferPointer(start: x, count: n * d)) }
         defer { lin.slot.capture = nil }
-        try FileManager.default.createDirectory(atPath: cacheFolder + "/moments", withIntermediateDirectories: true)
+        try Folder.make(cacheFolder + "/moments")
         for (i, doc) in docs.enumerated() where i >= firstDoc && count < tokens {
             let ids = Array(doc.prefix(min(model.contextLength, tokens - count)))
             guard !ids.isEmpty else { continue }

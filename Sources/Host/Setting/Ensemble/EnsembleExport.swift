@@ -34,7 +34,7 @@ public enum EnsembleExport {
         guard fm.fileExists(atPath: lm.path, isDirectory: &isDir), isDir.boolValue else {
             throw CanonEditError("\(lm.path): --format ensemble needs a Backpack loaded from its folder")
         }
-        try fm.createDirectory(atPath: dir + "/backpack", withIntermediateDirectories: true)
+        try Folder.make(dir + "/backpack")
         for name in try fm.contentsOfDirectory(atPath: lm.path).sorted() {
             var sub: ObjCBool = false
             guard fm.fileExists(atPath: lm.path + "/" + name, isDirectory: &sub), !sub.boolValue else { continue }
@@ -47,7 +47,7 @@ public enum EnsembleExport {
             try AtomicFile.write(try enc.encode(config), to: dir + "/backpack/config.json")
         }
         var edits: [String] = []
-        if !target.edits.isEmpty { try fm.createDirectory(atPath: dir + "/edits", withIntermediateDirectories: true) }
+        if !target.edits.isEmpty { try Folder.make(dir + "/edits") }
         for (i, path) in target.edits.enumerated() {
             let name = String(format: "edits/%02d-", i + 1) + (path as NSString).lastPathComponent
             try fm.copyItem(atPath: path, toPath: dir + "/" + name)

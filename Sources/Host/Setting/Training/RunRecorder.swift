@@ -38,7 +38,7 @@ public final class RunRecorder {
         fingerprint = FNV1a.hex(of: Array(data) + Array(modelPath.utf8))
         for p in [logPath, resultsPath] {
             let dir = (p as NSString).deletingLastPathComponent
-            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            if !dir.isEmpty { try Folder.make(dir) }
         }
         locks = try Array(Set([logPath, resultsPath])).sorted().map(OutputLock.init)
         dataHashes = dataFiles.mapValues { path in

@@ -84,7 +84,7 @@ public enum Companion {
         _ bp: BackpackLM, config: CompanionConfig, to directory: String,
         dtype: SafetensorsWriter.DType = .f16
     ) throws {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Folder.make(directory)
         let tensors = bp.parameters.map { ($0.name, $0.value) }
         // The checksum is of the values as stored, so fp16 rounding happens first.
         let stored = tensors.map { (_, t) -> Tensor in dtype == .f16 ? t.roundedToHalf() : t }

@@ -16,7 +16,7 @@ public enum HuggingFaceExport {
         else {
             return try writeLikeSource(lm, to: dir, maxShardBytes: maxShardBytes, value: value)
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Folder.make(dir)
         var cfg = llamaConfig
         let interleaved = cfg.rope_interleaved == true
         cfg.rope_interleaved = nil
@@ -69,7 +69,7 @@ public enum HuggingFaceExport {
                 "export to a Hugging Face folder is implemented for llama models and for \(names) models loaded "
                     + "from a Hugging Face folder (this is \(lm.model.architecture) from \(lm.path))")
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Folder.make(dir)
         let tensors = lm.model.parameters.map { p in (p.name, storedForm(p.name, value(p))) }
         try SafetensorsShards.write(tensors, to: dir, maxShardBytes: maxShardBytes)
         try copySourceFiles(lm, to: dir)
