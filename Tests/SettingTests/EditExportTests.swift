@@ -196,6 +196,30 @@ final class EditExportTests: XCTestCase {
         XCTAssertEqual(
             try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["full"], "nothing half-written")
     }
+
+    /// "new/" exports to the folder "new" (its temporary folder beside it, not inside); a file
+    /// written into the target while an export ran is neither deleted nor replaced.
+    func testATrailingSlashAndAFileThatAppearsMeanwhile() throws {
+        let (lm, s) = try editedTiny()
+        let dir = temporaryFolder(self)
+        try EditExport.write(lm, session: s, format: .peft, to: dir + "/new/")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["new"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/new/adapter_config.json"))
+        // the last step of an export, after someone wrote into the (empty, checked) target
+        try Folder.make(dir + "/busy")
+        try Folder.make(dir + "/busy.tmp")
+        FileManager.default.createFile(atPath: dir + "/busy/theirs", contents: Data("keep".utf8))
+        XCTAssertThrowsError(try EditExport.moveIntoPlace(dir + "/busy.tmp", dir + "/busy")) {
+            XCTAssertTrue("\($0)".contains("something was written there during the export"), "\($0)")
+        }
+        XCTAssertEqual(FileManager.default.contents(atPath: dir + "/busy/theirs"), Data("keep".utf8))
+        // into an empty target it goes in one step
+        try Folder.make(dir + "/empty")
+        try Folder.make(dir + "/empty.tmp")
+        FileManager.default.createFile(atPath: dir + "/empty.tmp/ours", contents: Data())
+        try EditExport.moveIntoPlace(dir + "/empty.tmp", dir + "/empty")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/empty/ours"))
+    }
 }
 
 /// Edits made by other tools become canonedit edits that give the same model.

@@ -19,6 +19,9 @@ public enum EditExport {
         ggufType: GGUFWriter.TensorType = .f16, maxShardBytes: Int = SafetensorsShards.defaultMaxShardBytes,
         ensemble: EnsembleExport.Target? = nil, peftBase: String? = nil
     ) throws {
+        // "new/" names the folder "new": the temporary folder must be beside it, not inside.
+        var out = out
+        while out.count > 1 && out.hasSuffix("/") { out.removeLast() }
         try checkTarget(out)
         if let s = session, let record = s.hookMethod {
             throw CanonEditError(
@@ -41,13 +44,23 @@ public enum EditExport {
                 guard let ensemble else { throw CanonEditError("--format ensemble needs --large (the large model)") }
                 try EnsembleExport.write(lm, target: ensemble, to: tmp)
             }
-            try? FileManager.default.removeItem(atPath: out)  // an empty folder only (checked)
-            guard rename(tmp, out) == 0 else {
-                throw CanonEditError("\(out): cannot rename \(tmp) into place (\(String(cString: strerror(errno))))")
-            }
+            try moveIntoPlace(tmp, out)
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             throw error
+        }
+    }
+
+    /// Renames the finished folder to `out`. rename(2) replaces an empty folder in one step and
+    /// refuses one that is not empty, so a file that appeared in `out` meanwhile, or another
+    /// export that finished first, is never deleted or replaced: this export fails instead.
+    static func moveIntoPlace(_ tmp: String, _ out: String) throws {
+        guard rename(tmp, out) == 0 else {
+            let reason =
+                errno == ENOTEMPTY || errno == EEXIST
+                ? "something was written there during the export; it is left as it is"
+                : String(cString: strerror(errno))
+            throw CanonEditError("\(out): cannot put the export in place (\(reason))")
         }
     }
 
