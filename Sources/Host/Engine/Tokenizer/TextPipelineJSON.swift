@@ -87,6 +87,12 @@ extension TextPipeline {
     static func pattern(_ any: Any?, path: String) throws -> Pattern {
         if let s = (any as? [String: Any])?["String"] as? String { return .string(s) }
         if let r = (any as? [String: Any])?["Regex"] as? String {
+            if let nested = RegexSafety.nestedRepeat(in: r) {
+                throw formatError(
+                    path,
+                    "the regex \(r.debugDescription) repeats a group that repeats (\(nested)), which can take "
+                        + "exponential time on some texts; write it without nested repeats")
+            }
             do { return .regex(try NSRegularExpression(pattern: r)) } catch {
                 throw formatError(path, "the regex \(r.debugDescription) cannot be compiled: \(error)")
             }
