@@ -34,4 +34,19 @@ final class GGUFWriterTests: XCTestCase {
             XCTAssertEqual(try back.tensor("norm", shape: [64]).array, v.array, "vectors stay F32")
         }
     }
+
+    /// A K-quant tensor whose rows are not whole 256-value blocks (though its total is) is refused
+    /// naming the file and tensor: ggml's blocks run along rows, so its rows cannot be decoded.
+    func testAKQuantTensorWithRowsOfPartialBlocksIsRefused() throws {
+        var b = GGUFBuilder()
+        b.string("general.architecture", "llama")
+        b.tensor("blk.0.q", dims: [64, 4], type: 12, bytes: Data(repeating: 0, count: 144))  // Q4_K, 4 rows of 64
+        let path = temporaryFolder(self) + "/partial.gguf"
+        FileManager.default.createFile(atPath: path, contents: b.build())
+        XCTAssertThrowsError(try GGUFFile(path: path)) {
+            XCTAssertTrue(
+                "\($0)".contains(path) && "\($0)".contains("blk.0.q is Q4_K with rows of 64 values, not whole blocks"),
+                "\($0)")
+        }
+    }
 }

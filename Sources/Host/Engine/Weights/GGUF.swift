@@ -132,6 +132,12 @@ public final class GGUFFile: WeightSource {
                         + GGMLType.all.map(\.name).joined(separator: ", ") + "; or its size is not whole blocks)"
                 )
             }
+            // ggml lays blocks along rows: a row (the last dimension) must be whole blocks.
+            if let t = GGMLType.of(type), t.blockValues > 1, let row = shape.last, row % t.blockValues != 0 {
+                throw formatError(
+                    path, "tensor \(name) is \(t.name) with rows of \(row) values, not whole blocks of \(t.blockValues)"
+                )
+            }
             guard off < UInt64(file.size) else {
                 throw formatError(path, "tensor \(name) offset \(off) is past the end of the file")
             }
