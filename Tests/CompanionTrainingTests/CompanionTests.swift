@@ -31,6 +31,18 @@ final class CompanionTests: XCTestCase {
         return c
     }
 
+    /// Sizes whose matrices overflow (a crafted config.json) are refused before anything is made.
+    func testOverflowingSizesAreRefused() throws {
+        let base = try TinyModels.llama(seed: 5, layers: 3)
+        for (width, hidden) in [(1 << 62, 24), (4, 1 << 62), (1 << 40, 24)] {
+            var c = tinyConfig(base, path: "unused")
+            (c.weight_width, c.sense_hidden) = (width, hidden)
+            XCTAssertThrowsError(try Companion.initialize(base: base, config: c, seed: 1)) {
+                XCTAssertTrue("\($0)".contains("values, over 2^31"), "\($0)")
+            }
+        }
+    }
+
     func testGradientsMatchFiniteDifferences() throws {
         let dir = temporaryFolder(self)
         let base = try tinyBase(dir).model as! DecoderLM

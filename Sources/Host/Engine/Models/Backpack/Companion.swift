@@ -46,6 +46,19 @@ public enum Companion {
         guard k >= 1, k <= 4096, d >= 1, F >= 1 else {
             throw CanonEditError("companion sizes must be positive (senses \(k), width \(d), hidden \(F))")
         }
+        // Each matrix's size, multiplied with overflow checks: a crafted config.json must not trap.
+        for (what, dims) in [("the query/key projection", [2, k, d, C]), ("fc1", [F, C]), ("fc2", [k, C, F])] {
+            let n = dims.reduce(Optional(1)) { n, x in
+                n.flatMap {
+                    let m = $0.multipliedReportingOverflow(by: x); return m.overflow ? nil : m.partialValue
+                }
+            }
+            guard let n, n <= 1 << 31 else {
+                throw CanonEditError(
+                    "companion \(what) would be \(dims.map(String.init).joined(separator: " × ")) values, over 2^31 "
+                        + "(senses \(k), width \(d), hidden \(F))")
+            }
+        }
         func p(_ n: String, _ s: [Int]) throws -> Parameter { Parameter(n, try load(n, s)) }
         func lin(_ n: String, _ o: Int, _ i: Int) throws -> Linear {
             Linear(name: n, weight: try p(n + ".weight", [o, i]), bias: try p(n + ".bias", [o]))
