@@ -49,4 +49,42 @@ final class GGUFWriterTests: XCTestCase {
                 "\($0)")
         }
     }
+
+    /// Numeric metadata arrays stay as their file bytes (a 4 MB array of bytes is 4 MB, not an
+    /// enum per element) and decode to the same values as before, for every number type.
+    func testNumericMetadataArraysStayCompactAndDecode() throws {
+        var b = GGUFBuilder()
+        b.string("general.architecture", "llama")
+        let big = Data((0..<(4 << 20)).map { UInt8($0 % 251) })
+        b.kvs.append(("big", 9, GGUFBuilder.le(UInt32(0)) + GGUFBuilder.le(UInt64(big.count)) + big))
+        func array<T: FixedWidthInteger>(_ key: String, _ type: UInt32, _ v: [T]) {
+            b.kvs.append(
+                (
+                    key, 9,
+                    GGUFBuilder.le(type) + GGUFBuilder.le(UInt64(v.count))
+                        + v.reduce(Data()) { $0 + GGUFBuilder.le($1) }
+                ))
+        }
+        array("i8", 1, [Int8(-3), 4])
+        array("u16", 2, [UInt16(65535), 7])
+        array("i32", 5, [Int32(-70000), 9])
+        array("f32", 6, [Float(1.5).bitPattern, Float(-2).bitPattern])
+        array("bool", 7, [UInt8(1), 0])
+        array("u64", 10, [UInt64(1) << 40])
+        array("f64", 12, [Double(0.25).bitPattern])
+        let path = temporaryFolder(self) + "/meta.gguf"
+        FileManager.default.createFile(atPath: path, contents: b.build())
+        let g = try GGUFFile(path: path)
+        guard case .numbers(0, let raw) = g.metadata["big"]! else { return XCTFail("a byte array is kept as bytes") }
+        XCTAssertEqual(raw, big)
+        XCTAssertEqual(g.metadata["big"]?.count, 4 << 20)
+        XCTAssertEqual(g.metadata["big"]?.array?[300], .int(Int64(300 % 251)))
+        XCTAssertEqual(g.metadata["i8"]?.array, [.int(-3), .int(4)])
+        XCTAssertEqual(g.metadata["u16"]?.array, [.int(65535), .int(7)])
+        XCTAssertEqual(g.metadata["i32"]?.array, [.int(-70000), .int(9)])
+        XCTAssertEqual(g.metadata["f32"]?.array, [.float(1.5), .float(-2)])
+        XCTAssertEqual(g.metadata["bool"]?.array, [.bool(true), .bool(false)])
+        XCTAssertEqual(g.metadata["u64"]?.array, [.int(1 << 40)])
+        XCTAssertEqual(g.metadata["f64"]?.array, [.float(0.25)])
+    }
 }

@@ -10,6 +10,9 @@ public final class GGUFFile: WeightSource {
     public enum Value: Equatable {
         case int(Int64), float(Double), bool(Bool), string(String)
         indirect case array([Value])
+        /// An array of numbers or booleans as its file bytes (ggml value type `type`): a 40 MB array
+        /// of bytes stays 40 MB instead of an enum per element; `array` decodes it when asked.
+        case numbers(type: UInt32, raw: Data)
 
         public var int: Int? { if case .int(let v) = self { return Int(exactly: v) } else { return nil } }
         public var double: Double? {
@@ -21,7 +24,21 @@ public final class GGUFFile: WeightSource {
         }
         public var string: String? { if case .string(let v) = self { return v } else { return nil } }
         public var bool: Bool? { if case .bool(let v) = self { return v } else { return nil } }
-        public var array: [Value]? { if case .array(let v) = self { return v } else { return nil } }
+        public var array: [Value]? {
+            switch self {
+            case .array(let v): return v
+            case .numbers(let type, let raw): return Self.decode(type: type, raw)
+            default: return nil
+            }
+        }
+        /// How many elements an array holds, without decoding a numeric one.
+        public var count: Int? {
+            switch self {
+            case .array(let v): return v.count
+            case .numbers(let type, let raw): return raw.count / (numberSize(type) ?? 1)
+            default: return nil
+            }
+        }
     }
 
     public struct TensorInfo {
@@ -180,6 +197,11 @@ public final class GGUFFile: WeightSource {
             // Every element takes at least one byte, so a longer array cannot fit in the file.
             guard n <= maxArray, n <= UInt64(r.file.size - r.offset) else {
                 throw formatError(r.file.path, "metadata \(key) claims \(n) elements, more than the file can hold")
+            }
+            if let size = numberSize(et) {
+                let (bytes, overflow) = Int(n).multipliedReportingOverflow(by: size)
+                guard !overflow else { throw formatError(r.file.path, "metadata \(key) is too long") }
+                return .numbers(type: et, raw: Data(try r.raw(bytes, "elements of \(key)")))
             }
             var out: [Value] = []
             out.reserveCapacity(Int(n))
