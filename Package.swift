@@ -81,7 +81,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("m")]),
         // Fuzz targets for the parsers (scripts/fuzz.sh builds them with libFuzzer).
         .target(name: "FuzzDriver", path: "Fuzz/Driver"),
-        .executableTarget(name: "CanonEditFuzz", dependencies: ["Support", "Engine", "Setting", "FuzzDriver"],
+        .executableTarget(name: "CanonEditFuzz", dependencies: ["Support", "Engine", "Setting", "Experiments", "FuzzDriver"],
                           path: "Fuzz/Harness", swiftSettings: v5 + [.unsafeFlags(["-parse-as-library"])]),
         // Tests mirror the host's targets; shared helpers and fixtures live in Tests/TestSupport.
         .target(name: "TestSupport",

@@ -2,7 +2,7 @@
 # Fuzzes canonedit's parsers with libFuzzer (address sanitizer, coverage from the Swift compiler).
 #   bash scripts/fuzz.sh                 every target for 600 s each, two at a time
 #   bash scripts/fuzz.sh gguf 120        one target for 120 s
-# Targets: gguf safetensors tokenizer jsonl config edit. Seeds: Fuzz/seeds/<target> (small valid
+# Targets: gguf safetensors tokenizer jsonl config edit modelconfig spec. Seeds: Fuzz/seeds/<target> (small valid
 # files made by this project); new inputs go to Fuzz/corpus/<target> (git-ignored); crashes to
 # Fuzz/crashes/<target>. A crash found becomes a regression test in Tests/EngineTests (parsers) or Tests/SettingTests.
 set -euo pipefail
@@ -21,7 +21,7 @@ run() {
 }
 if [ $# -ge 1 ]; then run "$1" "${2:-600}"; exit; fi
 SECS=${FUZZ_SECONDS:-600}
-for pair in "gguf safetensors" "tokenizer jsonl" "config edit"; do
+for pair in "gguf safetensors" "tokenizer jsonl" "config edit" "modelconfig spec"; do
     set -- $pair
     run "$1" "$SECS" & run "$2" "$SECS" & wait
 done

@@ -1,9 +1,11 @@
 // Fuzz targets for every parser of files canonedit reads from others. The target is chosen by
-// CANONEDIT_FUZZ_TARGET: gguf, safetensors, tokenizer, jsonl, config, edit. Each input is written
-// to a scratch file, parsed and then used as canonedit uses it (a safetensors file loaded into a
-// model, an edit applied to a tiny model); errors are the expected outcome, crashes and hangs
-// are bugs. Build and run with scripts/fuzz.sh.
+// CANONEDIT_FUZZ_TARGET: gguf, safetensors, tokenizer, jsonl, config, edit, modelconfig, spec.
+// Each input is written to a scratch file, parsed and then used as canonedit uses it (a
+// safetensors file loaded into a model, an edit applied to a tiny model, a config.json loaded
+// with a tiny model's weights); errors are the expected outcome, crashes and hangs are bugs.
+// Build and run with scripts/fuzz.sh.
 import Engine
+import Experiments
 import Foundation
 import FuzzDriver
 import Setting
@@ -11,7 +13,17 @@ import Support
 
 nonisolated(unsafe) let target = ProcessInfo.processInfo.environment["CANONEDIT_FUZZ_TARGET"] ?? "gguf"
 nonisolated(unsafe) let scratch =
-    NSTemporaryDirectory() + "canonedit-fuzz-\(getpid())" + (target == "config" ? ".yaml" : "")
+    NSTemporaryDirectory() + "canonedit-fuzz-\(getpid())" + (target == "config" || target == "spec" ? ".yaml" : "")
+
+/// A tiny Llama's Hugging Face folder (config.json, tokenizer.json, model.safetensors) for the
+/// modelconfig target: each input replaces its config.json.
+nonisolated(unsafe) let exportedFolder: String = {
+    let dir = NSTemporaryDirectory() + "canonedit-fuzz-hf-\(getpid())"
+    try? HuggingFaceExport.write(
+        LoadedModel(model: try! TinyModels.llama(), tokenizer: TinyModels.byteTokenizer(), path: "tiny", name: "tiny"),
+        to: dir)
+    return dir
+}()
 
 /// A tiny model folder for the safetensors target: config.json and tokenizer.json of a tiny
 /// Llama; each input becomes its model.safetensors.
@@ -64,6 +76,16 @@ func parse(_ data: Data) {
         _ = try? JSONL.texts(scratch)
     case "config":
         _ = try? ExperimentConfig.load(scratch)
+    case "modelconfig":
+        FileManager.default.createFile(atPath: exportedFolder + "/config.json", contents: data)
+        if let lm = try? ModelStore.load(exportedFolder) {
+            _ = try? lm.model.run(tokens: [1, 2, 3], B: 1, T: 3, head: TokenNLL(rows: [], targets: []), train: false)
+        }
+    case "spec":
+        // The same bytes as a sweep spec, a benchmark spec and an ensemble spec.
+        _ = try? SweepSpec.load(scratch)
+        _ = try? BenchmarkSpec.load(scratch)
+        _ = try? EnsembleSpec.load(scratch)
     case "edit":
         // Read, then applied to a tiny Llama and a tiny Backpack whatever base it names.
         for s in tinySessions {

@@ -207,4 +207,16 @@ final class EnsembleSpecTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("a.yaml → ") && "\($0)".contains("b.yaml → "), "\($0)")
         }
     }
+
+    /// A spec whose YAML is a scalar (found by the spec fuzz target: it trapped in
+    /// JSONSerialization) is an error naming the file.
+    func testASpecThatIsNotAMappingIsRefused() throws {
+        let dir = temporaryFolder(self)
+        for (name, text) in [("scalar.yaml", "name:] tiny\ndata$rooer0\n"), ("plain.yaml", "just words\n")] {
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try EnsembleSpec.load(dir + "/" + name)) {
+                XCTAssertTrue("\($0)".contains(dir + "/" + name), "\($0)")
+            }
+        }
+    }
 }

@@ -47,6 +47,10 @@ public enum EnsembleSpec {
         if let _ = try? JSONSerialization.jsonObject(with: data) { return data }
         let text = String(decoding: data, as: UTF8.self)
         let any = try YAMLBridge.load(text, path: path)
+        // JSONSerialization traps on a top level that is not a mapping or list (a YAML scalar).
+        guard JSONSerialization.isValidJSONObject(any) else {
+            throw CanonEditError("\(path): an ensemble spec must be a YAML mapping with an ensemble: key")
+        }
         return try JSONSerialization.data(withJSONObject: any)
     }
 }

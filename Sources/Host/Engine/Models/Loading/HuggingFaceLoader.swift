@@ -6,7 +6,7 @@ enum HuggingFaceLoader {
     /// The folder's config, weight headers and tokenizer; the weights are read by `load()`.
     static func outline(directory: String) throws -> ModelOutline {
         let cfgPath = directory + "/config.json"
-        guard let data = FileManager.default.contents(atPath: cfgPath) else {
+        guard let data = MappedFile.contents(cfgPath) else {
             throw CanonEditError(
                 "\(directory): no config.json (a model folder needs config.json, weights and a tokenizer)")
         }
