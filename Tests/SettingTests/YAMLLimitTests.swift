@@ -22,6 +22,21 @@ final class YAMLLimitTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
     }
 
+    /// A list or mapping used as a mapping key (found by the spec fuzz target: Yams trapped on
+    /// it) is refused by every YAML reader, naming the file and the line.
+    func testAMappingKeyThatIsAListIsRefused() throws {
+        let dir = temporaryFolder(self)
+        let text = "ensemble: {large: model, [a.safetensors], beta: 0.5}\n"
+        try AtomicFile.write(Data(text.utf8), to: dir + "/spec.yaml")
+        XCTAssertThrowsError(try EnsembleSpec.load(dir + "/spec.yaml")) {
+            XCTAssertTrue("\($0)".contains("spec.yaml: a mapping key at line 1 is a list or mapping"), "\($0)")
+        }
+        try AtomicFile.write(Data("model: x\n? [a, b]\n: 1\n".utf8), to: dir + "/config.yaml")
+        XCTAssertThrowsError(try ExperimentConfig.load(dir + "/config.yaml")) {
+            XCTAssertTrue("\($0)".contains("is a list or mapping"), "\($0)")
+        }
+    }
+
     /// Each names the file, the line of the key, and the key.
     func testNonsenseNumbersAreErrorsNamingTheKey() throws {
         let dir = temporaryFolder(self)

@@ -19,7 +19,8 @@ public enum YAMLBridge {
         }
     }
 
-    /// Throws when `text` is larger, deeper or (with its aliases expanded) bigger than the limits.
+    /// Throws when `text` is larger, deeper or (with its aliases expanded) bigger than the limits,
+    /// or has a mapping key that is not a plain value.
     public static func checkLimits(_ text: String, path: String) throws {
         guard text.utf8.count <= maxBytes else {
             throw CanonEditError("\(path): \(text.utf8.count) bytes; a YAML file here may have at most \(maxBytes)")
@@ -42,6 +43,11 @@ public enum YAMLBridge {
         guard depth <= maxDepth else { throw CanonEditError("\(path): nested deeper than \(maxDepth) levels") }
         if let m = node.mapping {
             for (k, v) in m {
+                // Yams traps constructing a mapping whose key is a list or mapping: refuse it here.
+                guard k.scalar != nil else {
+                    let at = k.mark.map { " at line \($0.line)" } ?? ""
+                    throw CanonEditError("\(path): a mapping key\(at) is a list or mapping; keys must be plain values")
+                }
                 try walk(k, depth: depth + 1, budget: &budget, path: path)
                 try walk(v, depth: depth + 1, budget: &budget, path: path)
             }

@@ -7,8 +7,10 @@ import Support
 /// folder. The edits are applied to the Backpack, in order, before it joins.
 public enum EnsembleSpec {
     public static func load(_ path: String) throws -> LoadedModel {
-        guard let data = FileManager.default.contents(atPath: path),
-            let obj = try? JSONSerialization.jsonObject(with: yamlToJSON(data, path: path)) as? [String: Any],
+        guard let data = MappedFile.contents(path) else { throw CanonEditError("\(path): cannot read") }
+        // YAML errors (limits, keys that are lists) name the file and line themselves.
+        let json = try yamlToJSON(data, path: path)
+        guard let obj = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
             let e = obj["ensemble"] as? [String: Any], let largeName = e["large"] as? String,
             let bpName = e["backpack"] as? String
         else {
