@@ -114,17 +114,13 @@ private let descriptor = makeDescriptor(
     destroy: { Instance.release($0, as: AlphaEdit.self) },
     describe: { raw in
         Outline.run(raw) { o in
-            let info = try o.modelInfo(), C = Int(info.hidden_size)
-            let layers = try parseLayers(try o.string("layers"), count: Int(info.layer_count))
-            let F = try o.modules.first { try o.matches($0.name, layerMLPOutput(layers[0])) }?.in ?? 4 * C
-            // Each edited projection (C, F) with its original; one layer at a time the key statistics
-            // (F, F), their eigenvectors and LAPACK's double copies, the (F, F) system and its LU.
-            try o.willHold(
-                layers.count * 2 * C * F * 4 + 4 * F * F * 4 + 2 * F * F * 8,
-                "edited MLP output matrices with their originals, key statistics, null spaces")
-            try o.willRun(
-                rows: 1, tokens: Int(try o.number("context_length")) + o.longestExample, lowestLayer: layers.last!)
-            try o.mayChange(mlpOutputPattern + "\\.weight")
+            let layers = try parseLayers(try o.string("layers"), count: Int(try o.modelInfo().layer_count))
+            // One layer at a time: the key statistics (F, F), their eigenvectors and LAPACK's double
+            // copies, the (F, F) system and its LU.
+            try describeLocateEdit(
+                o, layers: layers,
+                holding: "edited MLP output matrices with their originals, key statistics, null spaces"
+            ) { F in 4 * F * F * 4 + 2 * F * F * 8 }
         }
     },
     learningRateSweep: 1...1)  // closed form: the training loop's rate is not used

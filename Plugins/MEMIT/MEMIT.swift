@@ -79,20 +79,12 @@ private let descriptor = makeDescriptor(
     destroy: { Instance.release($0, as: MEMIT.self) },
     describe: { raw in
         Outline.run(raw) { o in
-            let info = try o.modelInfo(), C = Int(info.hidden_size)
-            let layers = try parseLayers(try o.string("layers"), count: Int(info.layer_count))
-            let down = mlpOutputPattern
-            let F = try o.modules.first { try $0.layer == layers[0] && o.matches($0.name, down) }?.in ?? 4 * C
-            // Each edited output projection (C, F) in fp32 with its original; one layer at a time,
-            // the key second moment (F, F), the method's copy and LAPACK's transposed copy.
-            try o.willHold(
-                layers.count * 2 * C * F * 4 + 3 * F * F * 4,
-                "edited MLP output matrices with their originals, key statistics")
-            // The target optimisation: one random prefix + example at a time, backward down to the
-            // critical (last) layer.
-            try o.willRun(
-                rows: 1, tokens: Int(try o.number("context_length")) + o.longestExample, lowestLayer: layers.last!)
-            try o.mayChange(down + "\\.weight")
+            let layers = try parseLayers(try o.string("layers"), count: Int(try o.modelInfo().layer_count))
+            // One layer at a time: the key second moment (F, F), the method's copy and LAPACK's
+            // transposed copy.
+            try describeLocateEdit(
+                o, layers: layers, holding: "edited MLP output matrices with their originals, key statistics"
+            ) { F in 3 * F * F * 4 }
         }
     },
     learningRateSweep: 1...1)  // closed form: the training loop's rate is not used

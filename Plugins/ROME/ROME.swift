@@ -69,15 +69,11 @@ private let descriptor = makeDescriptor(
     destroy: { Instance.release($0, as: ROME.self) },
     describe: { raw in
         Outline.run(raw) { o in
-            let info = try o.modelInfo(), C = Int(info.hidden_size)
-            let layer = try romeLayer(try o.string("layers"), count: Int(info.layer_count))
-            let pattern = layerMLPOutput(layer)
-            let F = try o.modules.first { try o.matches($0.name, pattern) }?.in ?? 4 * C
-            // The edited projection (C, F) with its original, the key second moment (F, F) and the
-            // solve's double copies of it.
-            try o.willHold(2 * C * F * 4 + F * F * 4 + F * F * 8, "the edited MLP output matrix, key statistics")
-            try o.willRun(rows: 1, tokens: Int(try o.number("context_length")) + o.longestExample, lowestLayer: layer)
-            try o.mayChange(pattern + "\\.weight")
+            let layer = try romeLayer(try o.string("layers"), count: Int(try o.modelInfo().layer_count))
+            // The key second moment (F, F) and the solve's double copy of it.
+            try describeLocateEdit(o, layers: [layer], holding: "the edited MLP output matrix, key statistics") {
+                F in F * F * 4 + F * F * 8
+            }
         }
     },
     learningRateSweep: 1...1)  // closed form: the training loop's rate is not used
