@@ -32,32 +32,34 @@ final class BallReferenceTests: XCTestCase {
         XCTAssertEqual(o.results.after_prepare?.figures, after, "the results file has the row too")
     }
 
-    func testAPrepareThatWritesAnUnselectedTensorIsRefused() throws {
-        let t = try TinyExperiment(self)
-        let lib = try buildProbePlugin(self, defines: ["PROBE_PERTURB_UNSELECTED"])
+    /// A probe plugin built with `define` writes model.embed_tokens.weight, which it never
+    /// selected, in `stage`: the run ends with that error.
+    func assertUnselectedWriteEndsTheRun(
+        _ t: TinyExperiment, define: String, stage: String, name: String, lr: Double, epochs: Int
+    ) throws {
+        let lib = try buildProbePlugin(self, defines: [define])
         XCTAssertThrowsError(
             try t.run(
-                t.config(method: "probe", lr: 0, epochs: 1, name: "sneaky"),
+                t.config(method: "probe", lr: lr, epochs: epochs, name: name),
                 pluginPaths: [(lib as NSString).deletingLastPathComponent])
         ) {
             XCTAssertTrue(
-                "\($0)".contains("changed model.embed_tokens.weight in prepare without selecting it"), "\($0)")
+                "\($0)".contains("changed model.embed_tokens.weight in \(stage) without selecting it"), "\($0)")
         }
+    }
+
+    func testAPrepareThatWritesAnUnselectedTensorIsRefused() throws {
+        try assertUnselectedWriteEndsTheRun(
+            try TinyExperiment(self), define: "PROBE_PERTURB_UNSELECTED", stage: "prepare", name: "sneaky", lr: 0,
+            epochs: 1)
     }
 
     /// The same write during update: the epoch's numbers would not be reproducible from the
     /// saved edit, so the run ends after that epoch, before anything is certified.
     func testAnUpdateThatWritesAnUnselectedTensorEndsTheRun() throws {
         let t = try TinyExperiment(self)
-        let lib = try buildProbePlugin(self, defines: ["PROBE_PERTURB_IN_UPDATE"])
-        XCTAssertThrowsError(
-            try t.run(
-                t.config(method: "probe", lr: 0.01, epochs: 2, name: "sneaky-update"),
-                pluginPaths: [(lib as NSString).deletingLastPathComponent])
-        ) {
-            XCTAssertTrue(
-                "\($0)".contains("changed model.embed_tokens.weight in update without selecting it"), "\($0)")
-        }
+        try assertUnselectedWriteEndsTheRun(
+            t, define: "PROBE_PERTURB_IN_UPDATE", stage: "update", name: "sneaky-update", lr: 0.01, epochs: 2)
         for ball in Ball.paper {
             XCTAssertFalse(
                 FileManager.default.fileExists(atPath: t.dir + "/sneaky-update.edit-\(ball.key).safetensors"))
