@@ -81,15 +81,15 @@ private let descriptor = makeDescriptor(
                 count: Int(try host.number("context_templates")), length: Int(try host.number("context_length")))
             let edits = try TargetSearch(lh, layer: critical, method: "alphaedit").targets(templates: templates)
             let E = edits.count
-            var modules: [(name: String, weight: ce_tensor, features: Int)] = []
+            var modules: [(name: String, features: Int, earlier: [Float])] = []
             for (li, l) in layers.enumerated() {
                 let module = try lh.mlpOutput(l)
                 let w = try lh.trainedWeight(module)
                 let F = Int(w.shape.1)
-                modules.append((module, w, F))
                 let K = try lh.keys(module, features: F, edits: edits, templates: templates)
                 let (R, before) = try lh.missing(edits, layer: critical, spread: layers.count - li)
                 let Kp = try earlierKeys(hooks, host, module: module, features: F)
+                modules.append((module, F, Kp))
                 let space = try nullSpace(lh, module: module, features: F, threshold: threshold)
                 let dW = try alphaEditUpdate(
                     keys: K, residuals: R, earlier: Kp, nullSpace: space, l2: Float(l2), edits: E,
@@ -103,7 +103,7 @@ private let descriptor = makeDescriptor(
             // The keys of this step's edits, on the edited model, join the ones later steps keep.
             for m in modules {
                 let K = try lh.keys(m.name, features: m.features, edits: edits, templates: templates)
-                let all = try earlierKeys(hooks, host, module: m.name, features: m.features) + K
+                let all = m.earlier + K
                 try host.call(
                     all.withUnsafeBytes {
                         hooks.set_carried_state!(host.context, "keys " + m.name, $0.baseAddress, Int64($0.count))

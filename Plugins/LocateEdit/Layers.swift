@@ -1,8 +1,11 @@
 import PluginAPI
 import PluginKit
 
-/// The MLP output projections the locate-and-edit methods rewrite, across the architectures.
-public let mlpOutputPattern = ".*\\.mlp\\.(down_proj|c_proj|dense_4h_to_h|fc_out)"
+/// The pattern of layer l's MLP output projection, the matrix the locate-and-edit methods
+/// rewrite, across the architectures.
+public func layerMLPOutput(_ l: Int) -> String {
+    ".*\\.\(l)\\.mlp\\.(down_proj|c_proj|dense_4h_to_h|fc_out)"
+}
 
 /// Layers from "3-8" or "3,5,7"; empty: the share of depth GPT-J's default 3–8 of 28 covers.
 public func parseLayers(_ text: String, count L: Int) throws -> [Int] {

@@ -119,8 +119,3 @@ public struct LocatingHost {
         return (values, vectors)
     }
 }
-
-/// The pattern of layer l's MLP output projection.
-public func layerMLPOutput(_ l: Int) -> String {
-    ".*\\.\(l)\\.mlp\\.(down_proj|c_proj|dense_4h_to_h|fc_out)"
-}

@@ -144,14 +144,22 @@ final class TokenizerFixtureTests: XCTestCase {
 
     /// A Metaspace replacement that is not one character, Strip counts below 0 or past 1024 (a
     /// negative one trapped, a huge one spun in generate), a vocabulary id of Int.max and a Unigram
-    /// unk_id past the vocabulary (both trapped) are refused naming the file.
+    /// unk_id past the vocabulary (both trapped) and a regex that repeats a repeating group are
+    /// refused naming the file.
     func testBadMetaspaceAndStripValuesAreRefused() throws {
         let dir = temporaryFolder(self)
+        // A change to one object of the file's root.
+        func inside(_ key: String, _ change: @escaping (inout [String: Any]) -> Void) -> (inout [String: Any]) -> Void {
+            { root in
+                var object = root[key] as! [String: Any]
+                change(&object)
+                root[key] = object
+            }
+        }
         let cases: [(String, (inout [String: Any]) -> Void, String)] = [
             (
                 "metaspace_split",
-                { root in
-                    var pre = root["pre_tokenizer"] as! [String: Any]
+                inside("pre_tokenizer") { pre in
                     if pre["type"] as? String == "Metaspace" {
                         pre["replacement"] = ""
                     } else {
@@ -161,43 +169,46 @@ final class TokenizerFixtureTests: XCTestCase {
                         }
                         pre["pretokenizers"] = steps
                     }
-                    root["pre_tokenizer"] = pre
                 }, "Metaspace replacement \"\" must be one character"
             ),
             (
                 "llama2_legacy",
-                { root in
-                    var dec = root["decoder"] as! [String: Any]
+                inside("decoder") { dec in
                     var steps = dec["decoders"] as! [[String: Any]]
                     for i in steps.indices where steps[i]["type"] as? String == "Strip" { steps[i]["start"] = -1 }
                     dec["decoders"] = steps
-                    root["decoder"] = dec
                 }, "decoder Strip start -1 / stop 0 must be 0…1024"
             ),
             (
                 "gpt2",
-                { root in
-                    var model = root["model"] as! [String: Any]
+                inside("model") { model in
                     var vocab = model["vocab"] as! [String: Any]
                     vocab["huge"] = Int.max  // its id + 1 overflowed
                     model["vocab"] = vocab
-                    root["model"] = model
                 }, "vocabulary ids reach \(Int.max), over the limit"
             ),
             (
                 "t5_unigram",
-                { root in
-                    var model = root["model"] as! [String: Any]
-                    model["unk_id"] = 1 << 40  // trapped converting to Int32
-                    root["model"] = model
-                }, "model.unk_id \(1 << 40) is outside the vocabulary"
+                inside("model") { $0["unk_id"] = 1 << 40 },  // trapped converting to Int32
+                "model.unk_id \(1 << 40) is outside the vocabulary"
+            ),
+            (
+                // (a+)+$ took over 20 s on 43 bytes: refused when the file is read
+                "metaspace_split",
+                inside("normalizer") { norm in
+                    var steps = norm["normalizers"] as! [[String: Any]]
+                    for i in steps.indices where steps[i]["type"] as? String == "Replace" {
+                        steps[i]["pattern"] = ["Regex": "(a+)+$"]
+                    }
+                    norm["normalizers"] = steps
+                }, "repeats a group that repeats ((a+)+)"
             ),
         ]
-        for (name, change, message) in cases {
+        for (i, (name, change, message)) in cases.enumerated() {
             var root =
                 try Fixtures.json("tokenizers/\(name).tokenizer.json") as! [String: Any]
             change(&root)
-            let path = dir + "/\(name).json"
+            let path = dir + "/\(i)-\(name).json"
             try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: path))
             XCTAssertThrowsError(try Tokenizer(tokenizerJSON: path)) {
                 XCTAssertTrue("\($0)".contains(message) && "\($0)".contains(path), "\($0)")

@@ -9,6 +9,19 @@ import Support
 let carriedPrefix = "carried:"
 
 extension PluginBridge {
+    /// Saves a copy of the plugin's `bytes` at `data` under `key` (the name of the calling setter
+    /// in the errors).
+    func keepState(
+        _ key: UnsafePointer<CChar>?, _ data: UnsafeRawPointer?, _ bytes: Int64, as name: String,
+        under stored: (String) -> String
+    ) -> ce_status {
+        guard let key, bytes >= 0, bytes == 0 || data != nil else {
+            return fail(CE_ERR_INVALID_ARGUMENT, "\(name) needs a key and data")
+        }
+        session.methodState[stored(String(cString: key))] = bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
+        return CE_OK
+    }
+
     /// A copy of the state saved under `key`, owned by the bridge until the plugin is destroyed.
     func lendState(
         _ key: String, _ data: UnsafeMutablePointer<UnsafeRawPointer?>, _ bytes: UnsafeMutablePointer<Int64>
@@ -55,27 +68,14 @@ func hooksExtension() -> ce_hooks_ext {
     }
     e.set_state = { ctx, key, data, bytes in
         let b = bridge(ctx)
-        guard let key, bytes >= 0, bytes == 0 || data != nil else {
-            return b.fail(CE_ERR_INVALID_ARGUMENT, "set_state needs a key and data")
-        }
-        let k = String(cString: key)
-        if k.hasPrefix(carriedPrefix) {
+        if let key, String(cString: key).hasPrefix(carriedPrefix) {
             return b.fail(
-                CE_ERR_INVALID_ARGUMENT,
-                "set_state: keys starting with \"\(carriedPrefix)\" are "
-                    + "set_carried_state's")
+                CE_ERR_INVALID_ARGUMENT, "set_state: keys starting with \"\(carriedPrefix)\" are set_carried_state's")
         }
-        b.session.methodState[b.session.stepName(k)] = bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
-        return CE_OK
+        return b.keepState(key, data, bytes, as: "set_state", under: b.session.stepName)
     }
     e.set_carried_state = { ctx, key, data, bytes in
-        let b = bridge(ctx)
-        guard let key, bytes >= 0, bytes == 0 || data != nil else {
-            return b.fail(CE_ERR_INVALID_ARGUMENT, "set_carried_state needs a key and data")
-        }
-        b.session.methodState[carriedPrefix + String(cString: key)] =
-            bytes == 0 ? Data() : Data(bytes: data!, count: Int(bytes))
-        return CE_OK
+        bridge(ctx).keepState(key, data, bytes, as: "set_carried_state") { carriedPrefix + $0 }
     }
     e.get_carried_state = { ctx, key, data, bytes in
         let b = bridge(ctx)

@@ -31,7 +31,8 @@ public enum SecondMomentCache {
         return names.map { entry(folder + "/" + $0, verify: verify) }
     }
 
-    static func entry(_ path: String, verify: Bool) -> Entry {
+    /// One cached statistic's provenance; with `verify`, its values read and checked.
+    public static func entry(_ path: String, verify: Bool) -> Entry {
         let bytes = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
         let f: SafetensorsFile
         do { f = try SafetensorsFile(path: path) } catch {

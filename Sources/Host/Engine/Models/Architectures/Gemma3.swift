@@ -123,7 +123,7 @@ extension Gemma3Config {
         let L = try g.int(a + "block_count")
         let pattern = g.metadata[a + "attention.sliding_window_pattern"]?.int ?? 6
         let D = g.metadata[a + "attention.key_length"]?.int ?? 256
-        let vocab = g.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        let vocab = g.metadata["tokenizer.ggml.tokens"]?.count ?? 0
         return Gemma3Config(
             vocab_size: g.metadata[a + "vocab_size"]?.int ?? vocab, hidden_size: try g.int(a + "embedding_length"),
             intermediate_size: try g.int(a + "feed_forward_length"), num_hidden_layers: L,

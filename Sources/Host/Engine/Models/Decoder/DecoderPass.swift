@@ -65,6 +65,10 @@ extension DecoderLM {
     public func layer(of linear: Linear) -> Int? {
         blocks.firstIndex { $0.linears.contains { $0.name == linear.name } }
     }
+
+    /// Block l's MLP output projection (down_proj, c_proj, dense_4h_to_h, fc_out: the
+    /// architecture's own name), or nil outside the model.
+    public func mlpOutput(layer l: Int) -> Linear? { blocks.indices.contains(l) ? blocks[l].down : nil }
 }
 
 /// What a forward pass leaves for its backward pass.
